@@ -1,0 +1,51 @@
+#include "core/chunk.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/assert.h"
+#include "http/sse_encoder.h"
+
+namespace ringcast {
+
+std::size_t format_event_id(EventId id, char* out) {
+  int n = std::snprintf(out, 42, "%llu-%llu", static_cast<unsigned long long>(id.ms),
+                        static_cast<unsigned long long>(id.n));
+  RC_ASSERT(n > 0 && n < 42);
+  return static_cast<std::size_t>(n);
+}
+
+Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::string_view event,
+                  std::string_view data, std::uint32_t refs) {
+  RC_ASSERT(topic.size() <= 255);
+  RC_ASSERT(refs > 0);
+  char id_text[42];
+  std::string_view id_view(id_text, format_event_id(id, id_text));
+  std::size_t size = http::encoded_size(id_view, event, data);
+  RC_ASSERT(size < 0xffffffffu);
+  void* memory = std::malloc(sizeof(Chunk) + topic.size() + size);
+  if (memory == nullptr) throw std::bad_alloc();
+  Chunk* chunk = new (memory) Chunk{};
+  chunk->refs.store(refs, std::memory_order_relaxed);
+  chunk->size = static_cast<std::uint32_t>(size);
+  chunk->seq = seq;
+  chunk->id = id;
+  chunk->topic_len = static_cast<std::uint8_t>(topic.size());
+  char* tail = reinterpret_cast<char*>(chunk + 1);
+  std::memcpy(tail, topic.data(), topic.size());
+  std::size_t written = http::encode_event(id_view, event, data, tail + topic.size());
+  RC_ASSERT(written == size);
+  return chunk;
+}
+
+void release(Chunk* chunk) {
+  // acq_rel: the last releaser must see every other shard's reads of the bytes finished.
+  if (chunk->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    chunk->~Chunk();
+    std::free(chunk);
+  }
+}
+
+}  // namespace ringcast

@@ -1,0 +1,42 @@
+#pragma once
+// An event serialized once into its final wire bytes. Immutable after make_chunk(); shared
+// by every shard's copy of the topic history; freed when the last shard lets go.
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+namespace ringcast {
+
+// Event id: Redis-stream style "<unix ms>-<n>", strictly increasing per topic.
+struct EventId {
+  std::uint64_t ms = 0;
+  std::uint64_t n = 0;
+  friend bool operator==(const EventId&, const EventId&) = default;
+  friend auto operator<=>(const EventId&, const EventId&) = default;
+};
+
+// Formats "<ms>-<n>" into `out` (at least 42 bytes); returns the length.
+std::size_t format_event_id(EventId id, char* out);
+
+struct Chunk {
+  std::atomic<std::uint32_t> refs;
+  std::uint32_t size;   // wire bytes
+  std::uint64_t seq;    // per-topic ordinal assigned by the owner shard: 1, 2, 3, ...
+  EventId id;
+  std::uint8_t topic_len;
+  // followed by topic_len bytes of topic name, then `size` wire bytes
+
+  std::string_view topic() const {
+    return {reinterpret_cast<const char*>(this + 1), topic_len};
+  }
+  const char* bytes() const { return reinterpret_cast<const char*>(this + 1) + topic_len; }
+};
+
+// Serializes the event (see http/sse_encoder.h) into a new chunk holding `refs` references.
+Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::string_view event,
+                  std::string_view data, std::uint32_t refs);
+
+// Drops one reference; frees the chunk when it was the last.
+void release(Chunk* chunk);
+
+}  // namespace ringcast

@@ -1,0 +1,145 @@
+#include "core/config.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+namespace ringcast {
+
+namespace {
+
+struct U32Flag {
+  const char* name;
+  std::uint32_t Config::*field;
+  std::uint32_t min;
+  std::uint32_t max;
+  const char* help;
+};
+
+constexpr std::uint32_t kU32Max = 0xffffffffu;
+
+const U32Flag kU32Flags[] = {
+    {"--shards", &Config::shards, 0, 256, "shard threads, one ring each (0: online cores)"},
+    {"--max-streams", &Config::max_streams, 0, 100000000,
+     "open SSE streams in the process (0: what the descriptor tables hold)"},
+    {"--max-connections", &Config::max_connections, 0, 100000000,
+     "open connections per shard (0: derived from max-streams and RLIMIT_NOFILE)"},
+    {"--max-event-bytes", &Config::max_event_bytes, 1, 16u << 20, "largest POST body accepted"},
+    {"--max-header-bytes", &Config::header_bytes_max, 256, 1u << 20, "largest request head"},
+    {"--max-url-bytes", &Config::url_bytes_max, 16, 1u << 20, "longest request target"},
+    {"--max-topics", &Config::max_topics, 1, 100000000, "topics in the process"},
+    {"--max-topics-per-stream", &Config::max_topics_per_stream, 1, 64, "topics one stream may join"},
+    {"--history", &Config::history, 1, 1u << 20, "events kept per topic (replay and slow readers)"},
+    {"--heartbeat-ms", &Config::heartbeat_ms, 100, kU32Max / 4, "idle time before ': ping'"},
+    {"--retry-ms", &Config::retry_ms, 0, 86400000, "reconnect delay sent as 'retry:'"},
+    {"--retry-jitter-ms", &Config::retry_jitter_ms, 0, 86400000, "random extra reconnect delay"},
+    {"--stall-timeout-ms", &Config::stall_timeout_ms, 100, kU32Max / 4,
+     "close a stream whose send has not completed for this long"},
+    {"--request-timeout-ms", &Config::request_timeout_ms, 100, kU32Max / 4,
+     "close a connection whose request head is not complete after this long"},
+    {"--drain-ms", &Config::drain_ms, 0, 3600000, "shutdown grace before streams are cut"},
+    {"--recv-buffer-bytes", &Config::recv_buffer_bytes, 1024, 1u << 20, "size of one receive buffer"},
+    {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
+    {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
+};
+
+bool parse_u32(std::string_view text, std::uint32_t& out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool parse_listen(std::string_view text, Config& config) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::uint32_t port;
+  if (!parse_u32(text.substr(colon + 1), port) || port > 65535) return false;
+  config.listen_host = std::string(text.substr(0, colon));
+  config.listen_port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+int bad_value(const char* flag, std::string_view value) {
+  std::fprintf(stderr, "ringcast: bad value '%.*s' for %s (see --help)\n", int(value.size()),
+               value.data(), flag);
+  return 2;
+}
+
+// Applies one "--name value" pair. Returns 0, or 2 after printing what is wrong.
+int apply(std::string_view name, std::string_view value, Config& config) {
+  for (const U32Flag& f : kU32Flags) {
+    if (name != f.name) continue;
+    std::uint32_t v;
+    if (!parse_u32(value, v) || v < f.min || v > f.max) return bad_value(f.name, value);
+    config.*(f.field) = v;
+    return 0;
+  }
+  if (name == "--listen") return parse_listen(value, config) ? 0 : bad_value("--listen", value);
+  if (name == "--slow-consumer") {
+    if (value == "disconnect") return 0;
+    return bad_value("--slow-consumer", value);
+  }
+  if (name == "--log-level") {
+    if (value == "error" || value == "warn" || value == "info" || value == "debug") {
+      config.log_level = std::string(value);
+      return 0;
+    }
+    return bad_value("--log-level", value);
+  }
+  std::fprintf(stderr, "ringcast: unknown flag %.*s (see --help)\n", int(name.size()), name.data());
+  return 2;
+}
+
+}  // namespace
+
+std::string usage() {
+  std::string text =
+      "usage: ringcast [flags]\n"
+      "  --listen HOST:PORT            address to listen on (default 0.0.0.0:8080; port 0 picks one)\n"
+      "  --slow-consumer disconnect    what happens to a stream that falls off the history\n"
+      "  --log-level error|warn|info|debug\n";
+  char line[256];
+  for (const U32Flag& f : kU32Flags) {
+    std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
+    text += line;
+  }
+  return text;
+}
+
+int parse_flags(int argc, char** argv, Config& config) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage().c_str(), stdout);
+      return 1;
+    }
+    if (arg.substr(0, 2) != "--") {
+      std::fprintf(stderr, "ringcast: unexpected argument %s (see --help)\n", argv[i]);
+      return 2;
+    }
+    std::string_view name = arg, value;
+    if (auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "ringcast: %s needs a value (see --help)\n", argv[i]);
+      return 2;
+    }
+    if (int rc = apply(name, value, config); rc != 0) return rc;
+  }
+  return 0;
+}
+
+std::string validate(const Config& config) {
+  if ((config.recv_buffers & (config.recv_buffers - 1)) != 0)
+    return "--recv-buffers must be a power of two";
+  if (config.recv_buffer_bytes < 1024) return "--recv-buffer-bytes must be at least 1024";
+  if (config.max_topics_per_stream > config.max_topics)
+    return "--max-topics-per-stream exceeds --max-topics";
+  return {};
+}
+
+}  // namespace ringcast

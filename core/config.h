@@ -1,0 +1,46 @@
+#pragma once
+// Every limit and knob of the server in one struct, filled from flags at start-up.
+// Relations between limits are checked in validate(); nothing reads the environment.
+#include <cstdint>
+#include <string>
+
+namespace ringcast {
+
+enum class SlowConsumerPolicy : std::uint8_t { disconnect };
+
+struct Config {
+  std::string listen_host = "0.0.0.0";
+  std::uint16_t listen_port = 8080;
+  std::uint32_t shards = 0;                 // 0: one per online core
+  std::uint32_t max_streams = 0;            // open SSE streams, whole process (0: capacity)
+  std::uint32_t max_connections = 0;        // 0: derived (see server.cc)
+  std::uint32_t max_event_bytes = 65536;    // POST body limit
+  std::uint32_t header_bytes_max = 8192;    // request line + headers
+  std::uint32_t url_bytes_max = 2048;       // request target
+  std::uint32_t max_topics = 65536;         // topics per process
+  std::uint32_t max_topics_per_stream = 8;  // ?topic=a&topic=b...
+  std::uint32_t history = 1024;             // events kept per topic
+  std::uint32_t heartbeat_ms = 15000;       // idle stream gets ": ping"
+  std::uint32_t retry_ms = 3000;            // "retry:" sent on connect ...
+  std::uint32_t retry_jitter_ms = 1000;     // ... plus up to this much jitter
+  std::uint32_t stall_timeout_ms = 30000;   // a send pending this long closes the stream
+  std::uint32_t request_timeout_ms = 10000; // a request head must arrive within this
+  std::uint32_t drain_ms = 5000;            // shutdown grace before streams are cut
+  std::uint32_t recv_buffer_bytes = 8192;   // one provided receive buffer
+  std::uint32_t recv_buffers = 512;         // provided receive buffers per shard (power of 2)
+  std::uint32_t ring_entries = 4096;        // submission queue entries per ring
+  SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;
+  std::string log_level = "info";
+};
+
+// Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);
+// on an unknown flag or bad value prints a message naming the flag and returns 2;
+// on success returns 0.
+int parse_flags(int argc, char** argv, Config& config);
+
+// Checks relations between limits. Returns an empty string if fine, else what is wrong.
+std::string validate(const Config& config);
+
+std::string usage();
+
+}  // namespace ringcast

@@ -1,0 +1,94 @@
+#pragma once
+// Cross-shard messages. Any shard pushes into another shard's mailbox (wait-free, one atomic
+// exchange); only the owning shard pops. After pushing during a loop pass, the sender rings the
+// receiver's doorbell once (an IORING_OP_MSG_RING completion) so a sleeping shard wakes up.
+// Messages from one sender arrive in the order they were pushed.
+//
+// The queue is Dmitry Vyukov's intrusive MPSC queue. pop() may return nullptr while a
+// producer is between its exchange and its link store; that producer's doorbell follows,
+// so the consumer is woken again and nothing is stranded.
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/chunk.h"
+
+namespace ringcast {
+
+enum class MessageKind : std::uint8_t {
+  stub,
+  chunk,        // owner -> every shard: a new event for a topic's history
+  publish,      // any shard -> owner: please publish this event
+  publish_ack,  // owner -> origin shard: the id the event got (or a failure status)
+};
+
+struct Message {
+  std::atomic<Message*> next{nullptr};
+  MessageKind kind = MessageKind::stub;
+  virtual ~Message() = default;
+};
+
+struct ChunkMessage final : Message {
+  explicit ChunkMessage(Chunk* c) : chunk(c) { kind = MessageKind::chunk; }
+  Chunk* chunk;  // carries one reference for the receiver
+};
+
+struct PublishMessage final : Message {
+  PublishMessage() { kind = MessageKind::publish; }
+  std::uint32_t origin_shard = 0;
+  std::uint64_t conn_token = 0;  // the publishing connection on the origin shard
+  std::string topic;
+  std::string event;
+  std::string data;
+};
+
+struct PublishAckMessage final : Message {
+  PublishAckMessage() { kind = MessageKind::publish_ack; }
+  std::uint64_t conn_token = 0;
+  int status = 202;  // 202, or 503 when the topic table is full
+  EventId id;
+  std::string topic;
+};
+
+class Mailbox {
+ public:
+  Mailbox() : head_(&stub_), tail_(&stub_) {}
+  Mailbox(const Mailbox&) = delete;
+
+  void push(Message* message) {
+    message->next.store(nullptr, std::memory_order_relaxed);
+    Message* previous = head_.exchange(message, std::memory_order_acq_rel);
+    previous->next.store(message, std::memory_order_release);
+  }
+
+  // Consumer only.
+  Message* pop() {
+    Message* tail = tail_;
+    Message* next = tail->next.load(std::memory_order_acquire);
+    if (tail == &stub_) {
+      if (next == nullptr) return nullptr;
+      tail_ = next;
+      tail = next;
+      next = next->next.load(std::memory_order_acquire);
+    }
+    if (next != nullptr) {
+      tail_ = next;
+      return tail;
+    }
+    if (tail != head_.load(std::memory_order_acquire)) return nullptr;  // producer mid-push
+    push(&stub_);
+    next = tail->next.load(std::memory_order_acquire);
+    if (next != nullptr) {
+      tail_ = next;
+      return tail;
+    }
+    return nullptr;
+  }
+
+ private:
+  alignas(64) std::atomic<Message*> head_;
+  alignas(64) Message* tail_;
+  Message stub_;
+};
+
+}  // namespace ringcast

@@ -1,0 +1,84 @@
+#include "core/metrics.h"
+
+#include <cstdio>
+
+namespace ringcast {
+
+namespace {
+
+struct Family {
+  const char* name;
+  const char* type;
+  const char* help;
+  Counter ShardMetrics::*field;
+  bool per_shard;  // one series per shard, else one summed series
+  const char* labels = "";
+};
+
+const Family kFamilies[] = {
+    {"ringcast_streams", "gauge", "Open SSE streams.", &ShardMetrics::streams, true},
+    {"ringcast_connections", "gauge", "Open connections of any kind.", &ShardMetrics::connections,
+     true},
+    {"ringcast_topics", "gauge", "Topics with a history on the shard.", &ShardMetrics::topics, true},
+    {"ringcast_record_bytes", "gauge", "Bytes reserved for connection and subscription records.",
+     &ShardMetrics::conn_record_bytes, true},
+    {"ringcast_accepted_total", "counter", "Connections accepted.", &ShardMetrics::accepted, true},
+    {"ringcast_events_published_total", "counter", "Events published.",
+     &ShardMetrics::events_published, false},
+    {"ringcast_serializations_total", "counter",
+     "Events serialized into wire bytes (exactly one per published event).",
+     &ShardMetrics::serializations, false},
+    {"ringcast_deliveries_total", "counter", "Events completely written to a subscriber.",
+     &ShardMetrics::deliveries, true},
+    {"ringcast_sends_total", "counter", "Send operations issued.", &ShardMetrics::sends, true},
+    {"ringcast_bytes_sent_total", "counter", "Bytes written to sockets.", &ShardMetrics::bytes_sent,
+     true},
+    {"ringcast_heartbeats_total", "counter", "Heartbeat comments sent to idle streams.",
+     &ShardMetrics::heartbeats, true},
+    {"ringcast_drops_total", "counter", "Streams closed by the server.",
+     &ShardMetrics::drops_slow_consumer, false, "reason=\"slow_consumer\""},
+    {"ringcast_drops_total", "counter", nullptr, &ShardMetrics::drops_stalled, false,
+     "reason=\"stalled\""},
+    {"ringcast_rejected_streams_total", "counter", "Streams refused with 503 at --max-streams.",
+     &ShardMetrics::rejected_streams, false},
+    {"ringcast_bad_requests_total", "counter", "Requests answered with a 4xx status.",
+     &ShardMetrics::bad_requests, false},
+    {"ringcast_recv_nobufs_total", "counter", "Receives that found no free buffer and were retried.",
+     &ShardMetrics::recv_nobufs, false},
+};
+
+void append_family(std::string& out, const Family& f,
+                   const std::vector<const ShardMetrics*>& shards) {
+  char line[256];
+  if (f.help != nullptr) {
+    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.type);
+    out += line;
+  }
+  if (f.per_shard) {
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      std::snprintf(line, sizeof line, "%s{shard=\"%zu\"} %llu\n", f.name, i,
+                    static_cast<unsigned long long>((shards[i]->*(f.field)).get()));
+      out += line;
+    }
+    return;
+  }
+  unsigned long long sum = 0;
+  for (const ShardMetrics* s : shards) sum += (s->*(f.field)).get();
+  if (f.labels[0] != '\0') {
+    std::snprintf(line, sizeof line, "%s{%s} %llu\n", f.name, f.labels, sum);
+  } else {
+    std::snprintf(line, sizeof line, "%s %llu\n", f.name, sum);
+  }
+  out += line;
+}
+
+}  // namespace
+
+std::string render_metrics(const std::vector<const ShardMetrics*>& shards) {
+  std::string out;
+  out.reserve(4096);
+  for (const Family& f : kFamilies) append_family(out, f, shards);
+  return out;
+}
+
+}  // namespace ringcast

@@ -1,0 +1,50 @@
+#pragma once
+// Per-shard counters. Each is written only by its shard (a relaxed load+store, no RMW and no
+// shared cache line between shards) and read by whichever shard renders /metrics.
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringcast {
+
+class Counter {
+ public:
+  void add(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+  void set(std::uint64_t n) { value_.store(n, std::memory_order_relaxed); }
+  std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+struct alignas(64) ShardMetrics {
+  // gauges
+  Counter streams;            // open SSE streams
+  Counter connections;        // open connections of any kind
+  Counter topics;             // topics this shard has a history for
+  Counter conn_record_bytes;  // slab bytes reserved for connection and subscription records
+  // counters
+  Counter accepted;
+  Counter events_published;   // owner shard only
+  Counter serializations;     // owner shard only: one per published event
+  Counter deliveries;         // events completely written to one subscriber
+  Counter sends;              // send operations issued
+  Counter bytes_sent;
+  Counter heartbeats;
+  Counter drops_slow_consumer;
+  Counter drops_stalled;
+  Counter rejected_streams;   // 503 at --max-streams
+  Counter bad_requests;       // any 4xx answered
+  Counter recv_nobufs;        // receive found no provided buffer (retried)
+};
+
+// Renders every shard's counters in Prometheus text format 0.0.4.
+std::string render_metrics(const std::vector<const ShardMetrics*>& shards);
+
+}  // namespace ringcast

@@ -1,0 +1,170 @@
+#include "core/server.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <barrier>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/shard.h"
+#include "net/listener.h"
+#include "net/probe.h"
+#include "net/uring_io.h"
+
+namespace ringcast {
+
+namespace {
+
+void pin_to_core(std::uint32_t shard) {
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores <= 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(shard % static_cast<std::uint32_t>(cores), &set);
+  // Failure (e.g. a restricted cpuset) only costs locality; the shard still runs.
+  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+    log(LogLevel::debug, "shard %u: could not pin to a core", shard);
+}
+
+std::uint32_t shard_count(const Config& config) {
+  if (config.shards != 0) return config.shards;
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? static_cast<std::uint32_t>(cores) : 1;
+}
+
+// The fixed-file table of each ring holds every connection of its shard. The kernel bounds it
+// by RLIMIT_NOFILE; a shard never needs more than the whole process's streams plus slack
+// for plain requests.
+std::uint32_t table_size(const Config& config) {
+  std::uint64_t wanted = config.max_connections;
+  if (wanted == 0) wanted = config.max_streams == 0 ? ~0u : config.max_streams + 1024ull;
+  wanted = std::min<std::uint64_t>(wanted, 1u << 30);
+  return std::max<std::uint32_t>(64, std::min<std::uint64_t>(wanted, net::nofile_limit()));
+}
+
+struct ShardSlot {
+  net::UringIo io;
+  std::string init_error;
+};
+
+}  // namespace
+
+int run_server(const Config& requested) {
+  Config config = requested;
+  if (std::string err = net::probe_io_uring(); !err.empty()) {
+    log(LogLevel::error, "%s", err.c_str());
+    return 1;
+  }
+  const std::uint32_t shards = shard_count(config);
+  std::vector<int> listen_fds;
+  std::uint16_t port = config.listen_port;
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    net::ListenResult l = net::listen_tcp(config.listen_host, port, 4096);
+    if (!l.error.empty()) {
+      log(LogLevel::error, "listen on %s:%u: %s", config.listen_host.c_str(), port, l.error.c_str());
+      for (int fd : listen_fds) close(fd);
+      return 1;
+    }
+    port = l.port;  // port 0 resolves on the first listener; the others share it
+    listen_fds.push_back(l.fd);
+  }
+
+  Cluster cluster;
+  cluster.config = &config;
+  cluster.shards = shards;
+  cluster.boot_unix_ms = unix_ms();
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    cluster.mailboxes.push_back(std::make_unique<Mailbox>());
+    cluster.metrics.push_back(std::make_unique<ShardMetrics>());
+  }
+
+  // Signals go to the main thread only: block them before any shard thread exists.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::uint32_t files = table_size(config);
+  // Each shard keeps a little room in its table for plain requests (publishes, metrics).
+  const std::uint64_t capacity = std::uint64_t(shards) * (files - std::min(files / 16, 1024u));
+  if (config.max_streams == 0) config.max_streams = std::uint32_t(std::min<std::uint64_t>(capacity, 1u << 30));
+  std::vector<std::unique_ptr<ShardSlot>> slots;
+  for (std::uint32_t i = 0; i < shards; ++i) slots.push_back(std::make_unique<ShardSlot>());
+  std::vector<int> ring_fds(shards, -1);
+  std::barrier ready(shards + 1);   // every ring exists (or failed)
+  std::barrier go(shards + 1);      // peers known; run or quit
+  bool start_ok = true;
+
+  std::vector<std::thread> threads;
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    threads.emplace_back([&, i] {
+      pin_to_core(i);
+      ShardSlot& slot = *slots[i];
+      net::UringOptions options;
+      options.sq_entries = config.ring_entries;
+      options.cq_entries = std::max<std::uint32_t>(65536, config.ring_entries * 4);
+      options.files = files;
+      options.recv_buffers = config.recv_buffers;
+      options.recv_buffer_bytes = config.recv_buffer_bytes;
+      options.listen_fd = listen_fds[i];
+      // The ring is created on its own thread: with SINGLE_ISSUER only this thread submits.
+      slot.init_error = slot.io.init(options);
+      if (slot.init_error.empty()) ring_fds[i] = slot.io.ring_fd();
+      ready.arrive_and_wait();
+      go.arrive_and_wait();
+      if (!start_ok) return;
+      slot.io.set_peers(ring_fds);
+      Shard shard(i, cluster, slot.io);
+      shard.run();
+    });
+  }
+  ready.arrive_and_wait();
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    if (!slots[i]->init_error.empty()) {
+      log(LogLevel::error, "shard %u: %s", i, slots[i]->init_error.c_str());
+      start_ok = false;
+    }
+  }
+  go.arrive_and_wait();
+  if (!start_ok) {
+    for (auto& t : threads) t.join();
+    for (int fd : listen_fds) close(fd);
+    return 1;
+  }
+  log(LogLevel::info, "io_uring: %s; capacity %u shards x %u descriptors; --max-streams %u",
+      slots[0]->io.describe().c_str(), shards, files, config.max_streams);
+  if (capacity < config.max_streams)
+    log(LogLevel::warn, "--max-streams %u exceeds the descriptor capacity %llu (RLIMIT_NOFILE %u per ring)",
+        config.max_streams, static_cast<unsigned long long>(capacity), net::nofile_limit());
+  std::fprintf(stderr, "ringcast: listening on %s:%u shards=%u\n", config.listen_host.c_str(), port,
+               shards);
+  std::fflush(stderr);
+
+  int signo = 0;
+  sigwait(&stop_signals, &signo);
+  log(LogLevel::info, "%s: draining (up to %u ms)", signo == SIGINT ? "SIGINT" : "SIGTERM",
+      config.drain_ms);
+  cluster.stop.store(true);
+  for (auto& t : threads) t.join();
+  // Messages posted to a shard after it finished still hold chunk references: release them.
+  for (auto& box : cluster.mailboxes) {
+    while (Message* m = box->pop()) {
+      if (m->kind == MessageKind::chunk) release(static_cast<ChunkMessage*>(m)->chunk);
+      delete m;
+    }
+  }
+  log(LogLevel::info, "stopped");
+  return 0;
+}
+
+}  // namespace ringcast

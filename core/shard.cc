@@ -1,0 +1,366 @@
+// Shard loop, connection lifecycle, timers and cross-shard messages.
+#include "core/shard.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/response.h"
+
+namespace ringcast {
+
+namespace {
+constexpr std::uint32_t kTickMs = 250;    // timer resolution; also how soon a stop is noticed
+constexpr std::uint32_t kLingerMs = 2000; // how long an error response waits for the peer's EOF
+constexpr std::uint32_t kPreludeVariants = 16;
+}  // namespace
+
+Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
+    : index_(index),
+      cluster_(cluster),
+      config_(*cluster.config),
+      io_(io),
+      metrics_(*cluster.metrics[index]),
+      conns_(io.descriptor_capacity()),
+      subs_(io.descriptor_capacity() * cluster.config->max_topics_per_stream),
+      doorbell_due_(cluster.shards, 0),
+      start_ms_(monotonic_ms()),
+      rng_(static_cast<std::uint32_t>(cluster.boot_unix_ms * 2654435761u + index)) {
+  for (const auto& m : cluster.metrics) all_metrics_.push_back(m.get());
+  parse_limits_.header_bytes_max = config_.header_bytes_max;
+  parse_limits_.url_bytes_max = config_.url_bytes_max;
+  // Streams get one of a few precomputed heads whose "retry:" values spread over the jitter
+  // window, so a mass reconnect spreads out without a per-stream buffer.
+  for (std::uint32_t i = 0; i < kPreludeVariants; ++i) {
+    std::uint64_t retry = config_.retry_ms +
+                          std::uint64_t(config_.retry_jitter_ms) * i / (kPreludeVariants - 1);
+    std::string prelude(http::stream_head());
+    prelude += "retry: " + std::to_string(retry) + "\n\n";
+    RC_ASSERT(prelude.size() < 0xffff);
+    stream_preludes_.push_back(std::move(prelude));
+  }
+  iov_.reserve(1024);
+}
+
+std::uint32_t Shard::owner_of(std::string_view topic, std::uint32_t shards) {
+  std::uint32_t hash = 2166136261u;  // FNV-1a
+  for (unsigned char ch : topic) hash = (hash ^ ch) * 16777619u;
+  return hash % shards;
+}
+
+const Topic* Shard::find_topic(std::string_view name) const {
+  auto it = topic_by_name_.find(std::string(name));
+  return it == topic_by_name_.end() ? nullptr : &topics_[it->second];
+}
+
+std::uint64_t Shard::token(std::uint32_t ci) const {
+  return (std::uint64_t(conns_[ci].gen & 0xffffffu) << 32) | ci;
+}
+
+std::uint32_t Shard::conn_of(std::uint64_t token) const {
+  std::uint32_t ci = static_cast<std::uint32_t>(token);
+  if (ci == nil || ci >= conns_.capacity()) return nil;
+  const Conn& c = conns_[ci];
+  return (c.gen & 0xffffffu) == (token >> 32) ? ci : nil;
+}
+
+void Shard::start() {
+  io_.accept();
+  accepting_ = true;
+}
+
+void Shard::run() {
+  start();
+  while (run_once(int(kTickMs))) {
+  }
+  // Hand back what we still hold so chunks shared with other shards are released.
+  drain_mailbox();
+}
+
+bool Shard::run_once(int timeout_ms) {
+  std::span<const net::Completion> completions = io_.wait(timeout_ms);
+  now_ms_ = static_cast<std::uint32_t>(monotonic_ms() - start_ms_);
+  for (const net::Completion& c : completions) dispatch(c);
+  drain_mailbox();
+  if (cluster_.stop.load(std::memory_order_relaxed) && !draining_) begin_drain();
+  if (std::int32_t(now_ms_ - next_tick_ms_) >= 0) {
+    next_tick_ms_ = now_ms_ + kTickMs;
+    tick();
+  }
+  if (!recv_retry_.empty()) {
+    std::vector<std::uint32_t> retry;
+    retry.swap(recv_retry_);
+    for (std::uint32_t ci : retry) {
+      if (conns_[ci].state != ConnState::closing) arm_recv(ci);
+    }
+  }
+  flush_ready();
+  ring_doorbells();
+  return !(draining_ && conns_.live() == 0);
+}
+
+void Shard::dispatch(const net::Completion& c) {
+  switch (c.op) {
+    case net::Op::accept: on_accept(c); return;
+    case net::Op::recv: on_recv(c); return;
+    case net::Op::send: {
+      std::uint32_t ci = conn_of(c.token);
+      RC_ASSERT(ci != nil);  // a send always completes before its record is freed
+      on_send(ci, c.res);
+      return;
+    }
+    case net::Op::close: {
+      std::uint32_t ci = conn_of(c.token);
+      if (ci != nil) on_close_done(ci);  // nil: a descriptor refused at accept
+      return;
+    }
+    case net::Op::doorbell: return;  // the mailbox is drained every pass
+    case net::Op::notify_failed:
+      // The target's completion queue was full (-EOVERFLOW) or busy: ring again next pass.
+      doorbell_due_[static_cast<std::uint32_t>(c.token)] = 1;
+      return;
+    case net::Op::shutdown:  // -ENOTCONN after a reset is expected; EOF shows up on recv
+    case net::Op::cancel:    // -ENOENT/-EALREADY: the operation had already finished
+      return;
+  }
+  RC_ASSERT(false);
+}
+
+void Shard::on_accept(const net::Completion& c) {
+  if (!c.more) {
+    // The multishot accept ended (an error, a cancel, or the kernel dropping it under CQ
+    // pressure). Re-arm from the tick unless we are stopping.
+    accepting_ = false;
+    accept_rearm_due_ = !draining_;
+  }
+  if (c.res < 0) {
+    switch (-c.res) {
+      case ECANCELED: return;  // stop_accepting()
+      case ENFILE:  // the fixed-file table is full: connections arrive faster than they close
+      case EMFILE:
+        log(LogLevel::warn, "shard %u: descriptor table full, accept paused", index_);
+        return;
+      case EINVAL:
+        log(LogLevel::error, "shard %u: multishot accept into direct descriptors is not supported "
+                             "by this kernel (needs Linux 5.19+)", index_);
+        cluster_.stop.store(true);
+        return;
+      default:
+        log(LogLevel::warn, "shard %u: accept: %s", index_, std::strerror(-c.res));
+        return;
+    }
+  }
+  const std::uint32_t fd = static_cast<std::uint32_t>(c.res);
+  std::uint32_t ci = draining_ ? nil : conns_.alloc();
+  if (ci == nil) {
+    io_.close(nil, fd);  // token nil: its completion is ignored
+    return;
+  }
+  static std::uint32_t gen_counter = 0;  // per thread would do; uniqueness is what matters
+  Conn& conn = conns_[ci];
+  conn.fd = fd;
+  conn.gen = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
+  conn.state = ConnState::reading;
+  conn.flags = conn_flag::keep_alive;
+  conn.first_sub = conn.ready_next = conn.timer_prev = conn.timer_next = nil;
+  metrics_.accepted.add();
+  metrics_.connections.add();
+  timer_touch(ci);
+  arm_recv(ci);
+}
+
+void Shard::arm_recv(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  RC_ASSERT(!(c.flags & conn_flag::recv_inflight));
+  c.flags |= conn_flag::recv_inflight;
+  io_.recv(token(ci), c.fd);
+}
+
+void Shard::on_recv(const net::Completion& c) {
+  std::uint32_t ci = conn_of(c.token);
+  RC_ASSERT(ci != nil);  // a receive always completes before its record is freed
+  Conn& conn = conns_[ci];
+  conn.flags &= ~conn_flag::recv_inflight;
+  std::string_view bytes = c.data != nullptr && c.res > 0
+                               ? std::string_view(c.data, std::size_t(c.res))
+                               : std::string_view();
+  if (conn.state == ConnState::closing) {
+    // fall through to release and finish below
+  } else if (c.res == -ENOBUFS) {
+    // Every provided buffer is in use; buffers return within this pass, so retry after it.
+    metrics_.recv_nobufs.add();
+    recv_retry_.push_back(ci);
+  } else if (c.res == -EINTR || c.res == -EAGAIN) {
+    arm_recv(ci);
+  } else if (c.res <= 0) {
+    // 0: orderly EOF (the client went away or half-closed). Negative: ECONNRESET, ETIMEDOUT,
+    // ECANCELED and friends; all mean this connection is finished.
+    begin_close(ci);
+  } else if (conn.state == ConnState::reading) {
+    on_request_bytes(ci, bytes);
+  } else {
+    // Streams and lingering connections never expect input: discard it and keep listening
+    // for EOF, which is how a departed subscriber is noticed without sending to it.
+    arm_recv(ci);
+  }
+  if (c.data != nullptr) io_.release_buffer(c.buffer);
+  if (conns_[ci].state == ConnState::closing) maybe_finish_close(ci);
+}
+
+void Shard::begin_close(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  if (c.state == ConnState::closing) return;
+  if (c.flags & conn_flag::counted_stream) {
+    c.flags &= ~conn_flag::counted_stream;
+    cluster_.streams_open.fetch_sub(1, std::memory_order_relaxed);
+    metrics_.streams.sub();
+  }
+  unsubscribe_all(ci);
+  timer_remove(ci);
+  c.state = ConnState::closing;
+  if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight)) {
+    c.flags |= conn_flag::cancel_sent;
+    io_.cancel(token(ci), c.fd);
+  }
+  maybe_finish_close(ci);
+}
+
+void Shard::maybe_finish_close(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  RC_ASSERT(c.state == ConnState::closing);
+  if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight | conn_flag::close_sent)) return;
+  delete c.in;
+  delete c.out;
+  c.in = c.out = nullptr;
+  free_subs(ci);
+  c.flags |= conn_flag::close_sent;
+  io_.close(token(ci), c.fd);
+}
+
+void Shard::on_close_done(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  RC_ASSERT(c.state == ConnState::closing && (c.flags & conn_flag::close_sent));
+  RC_ASSERT(!(c.flags & conn_flag::on_ready_list));
+  c.gen = 0;
+  conns_.free(ci);
+  metrics_.connections.sub();
+}
+
+void Shard::timer_touch(std::uint32_t ci) {
+  timer_remove(ci);
+  Conn& c = conns_[ci];
+  c.activity_ms = now_ms_;
+  c.timer_prev = timer_tail_;
+  c.timer_next = nil;
+  if (timer_tail_ != nil) conns_[timer_tail_].timer_next = ci;
+  else timer_head_ = ci;
+  timer_tail_ = ci;
+}
+
+void Shard::timer_remove(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  if (c.timer_prev == nil && timer_head_ != ci) return;  // not on the list
+  if (c.timer_prev != nil) conns_[c.timer_prev].timer_next = c.timer_next;
+  else timer_head_ = c.timer_next;
+  if (c.timer_next != nil) conns_[c.timer_next].timer_prev = c.timer_prev;
+  else timer_tail_ = c.timer_prev;
+  c.timer_prev = c.timer_next = nil;
+}
+
+void Shard::post(std::uint32_t target, Message* message) {
+  RC_ASSERT(target != index_);
+  cluster_.mailboxes[target]->push(message);
+  doorbell_due_[target] = 1;
+}
+
+void Shard::ring_doorbells() {
+  for (std::uint32_t t = 0; t < cluster_.shards; ++t) {
+    if (doorbell_due_[t]) {
+      doorbell_due_[t] = 0;
+      io_.notify(t);
+    }
+  }
+}
+
+void Shard::drain_mailbox() {
+  Mailbox& box = *cluster_.mailboxes[index_];
+  while (Message* m = box.pop()) {
+    switch (m->kind) {
+      case MessageKind::chunk: deliver(static_cast<ChunkMessage*>(m)->chunk); break;
+      case MessageKind::publish: on_publish_message(static_cast<PublishMessage*>(m)); break;
+      case MessageKind::publish_ack: on_publish_ack(static_cast<PublishAckMessage*>(m)); break;
+      case MessageKind::stub: RC_ASSERT(false);
+    }
+    delete m;
+  }
+}
+
+void Shard::tick() {
+  if (accept_rearm_due_ && !draining_) {
+    accept_rearm_due_ = false;
+    accepting_ = true;
+    io_.accept();
+  }
+  if (draining_ && std::int32_t(now_ms_ - drain_deadline_ms_) >= 0) {
+    while (timer_head_ != nil) begin_close(timer_head_);
+  }
+  const std::uint32_t soonest = std::min({config_.heartbeat_ms, config_.request_timeout_ms,
+                                          config_.stall_timeout_ms, kLingerMs});
+  std::uint32_t ci = timer_head_;
+  while (ci != nil) {
+    Conn& c = conns_[ci];
+    const std::uint32_t next = c.timer_next;
+    const std::uint32_t age = elapsed(now_ms_, c.activity_ms);
+    if (age < soonest) break;  // the list is oldest-first
+    const bool sending = c.flags & conn_flag::send_inflight;
+    if (sending && elapsed(now_ms_, c.send_started_ms) >= config_.stall_timeout_ms) {
+      metrics_.drops_stalled.add();
+      begin_close(ci);
+    } else if (c.state == ConnState::reading || c.state == ConnState::publishing) {
+      if (age >= config_.request_timeout_ms) begin_close(ci);
+    } else if (c.state == ConnState::lingering) {
+      if (age >= kLingerMs) begin_close(ci);
+    } else if (c.state == ConnState::streaming && !sending && !has_pending(ci) &&
+               age >= config_.heartbeat_ms) {
+      static constexpr char kPing[] = ": ping\n\n";
+      c.ctl = kPing;
+      c.ctl_len = sizeof kPing - 1;
+      metrics_.heartbeats.add();
+      mark_ready(ci);
+      timer_touch(ci);
+    }
+    ci = next;
+  }
+  refresh_gauges();
+}
+
+void Shard::refresh_gauges() {
+  metrics_.topics.set(topics_.size());
+  metrics_.conn_record_bytes.set(conns_.reserved_bytes() + subs_.reserved_bytes());
+}
+
+void Shard::begin_drain() {
+  draining_ = true;
+  drain_deadline_ms_ = now_ms_ + config_.drain_ms;
+  if (accepting_) io_.stop_accepting();
+  accepting_ = false;
+  accept_rearm_due_ = false;
+  // Idle keep-alive connections close now; streams finish what they are sending, then get
+  // their write side shut (the client sees EOF and reconnects elsewhere); responses finish.
+  for (std::uint32_t ci = timer_head_; ci != nil;) {
+    Conn& c = conns_[ci];
+    const std::uint32_t next = c.timer_next;
+    c.flags &= ~conn_flag::keep_alive;
+    if (c.state == ConnState::reading) {
+      begin_close(ci);
+    } else if (c.state == ConnState::streaming) {
+      mark_ready(ci);  // flush_ready shuts the write side once nothing is pending
+    }
+    ci = next;
+  }
+}
+
+}  // namespace ringcast

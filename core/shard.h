@@ -1,0 +1,203 @@
+#pragma once
+// A shard: one thread, one ring (behind net::Io), one listener, its own connection records,
+// topic table and timers. Shards share nothing but immutable chunks and talk through mailboxes.
+//
+// Split by concern across files:
+//   shard.cc       loop, connection lifecycle, completions, timers, cross-shard messages
+//   shard_http.cc  requests: parsing, routing, publish, subscribe, plain responses
+//   shard_send.cc  fan-out: the ready list, building coalesced sends, send completions
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "alloc/slab.h"
+#include "core/config.h"
+#include "core/history.h"
+#include "core/mailbox.h"
+#include "core/metrics.h"
+#include "http/request_parser.h"
+#include "net/io.h"
+
+namespace ringcast {
+
+// What every shard can see of the others. Built once before the shards start.
+struct Cluster {
+  const Config* config = nullptr;
+  std::uint32_t shards = 1;
+  std::vector<std::unique_ptr<Mailbox>> mailboxes;       // one per shard
+  std::vector<std::unique_ptr<ShardMetrics>> metrics;    // one per shard
+  std::atomic<std::uint32_t> streams_open{0};            // for --max-streams
+  std::atomic<bool> stop{false};                         // set on SIGTERM/SIGINT
+  std::uint64_t boot_unix_ms = 0;
+};
+
+enum class ConnState : std::uint8_t {
+  reading,     // waiting for (the rest of) a request head or body
+  publishing,  // waiting for the owner shard to acknowledge a publish
+  responding,  // writing a plain response
+  streaming,   // an SSE stream
+  lingering,   // write side shut after an error response; draining input until EOF
+  closing,     // cancel/close under way; the record is freed when the close completes
+};
+
+namespace conn_flag {
+inline constexpr std::uint8_t send_inflight = 1 << 0;
+inline constexpr std::uint8_t recv_inflight = 1 << 1;
+inline constexpr std::uint8_t on_ready_list = 1 << 2;
+inline constexpr std::uint8_t keep_alive = 1 << 3;
+inline constexpr std::uint8_t close_after_send = 1 << 4;
+inline constexpr std::uint8_t cancel_sent = 1 << 5;
+inline constexpr std::uint8_t close_sent = 1 << 6;
+inline constexpr std::uint8_t counted_stream = 1 << 7;
+}  // namespace conn_flag
+
+// One connection. Fixed size, no owning members: an idle stream owns no heap memory
+// (`in` and `out` are only set while a request is being read or a response written).
+struct Conn {
+  std::uint32_t fd;               // direct descriptor index
+  std::uint32_t gen;              // bumped on every reuse of the slot (stale-completion guard)
+  ConnState state;
+  std::uint8_t flags;
+  std::uint16_t ctl_len;          // static control bytes still to send (stream head, ping)
+  const char* ctl;                // where those bytes are (static storage, never freed)
+  std::uint32_t first_sub;        // this stream's subscriptions (Sub slab indices)
+  std::uint32_t ready_next;       // shard ready list
+  std::uint32_t timer_prev;       // shard activity list (oldest first): heartbeats,
+  std::uint32_t timer_next;       //   stalls, request and linger timeouts
+  std::uint32_t activity_ms;      // shard clock at the last send issue / state change
+  std::uint32_t send_started_ms;  // shard clock when the send in flight was issued
+  std::uint32_t out_off;          // bytes of *out already sent
+  std::string* in;                // partial request bytes (rare: a request split across reads)
+  std::string* out;               // plain response being written
+};
+static_assert(sizeof(Conn) <= 128, "a connection record must stay small (density target)");
+
+// One topic subscription of one stream: a cursor into the topic's history.
+struct Sub {
+  std::uint32_t conn;
+  std::uint32_t topic;          // local topic index
+  std::uint32_t topic_prev;     // topic's subscriber list
+  std::uint32_t topic_next;
+  std::uint32_t conn_next;      // the stream's other subscriptions
+  std::uint32_t offset;         // bytes of the chunk at `seq` already sent
+  std::uint64_t seq;            // next event to send
+  std::uint64_t inflight_end;   // end (exclusive) of the events in the send in flight
+};
+static_assert(sizeof(Sub) <= 48, "a subscription record must stay small");
+
+struct Topic {
+  std::string name;
+  History history;
+  std::uint32_t first_sub = nil;
+  std::uint32_t subscribers = 0;
+  // Owner shard only: id and sequence assignment.
+  EventId last_id;
+  std::uint64_t next_seq = 1;
+};
+
+class Shard {
+ public:
+  Shard(std::uint32_t index, Cluster& cluster, net::Io& io);
+  Shard(const Shard&) = delete;
+
+  // Runs the loop until the cluster is stopped and every connection has drained.
+  void run();
+
+  // Arms the listener. run() calls it; tests driving run_once() call it themselves.
+  void start();
+  // One loop pass: wait up to timeout_ms, run completions, messages, timers, then flush.
+  // Returns false once the shard has stopped and drained.
+  bool run_once(int timeout_ms);
+  std::uint32_t open_connections() const { return conns_.live(); }
+  const Topic* find_topic(std::string_view name) const;
+
+  static std::uint32_t owner_of(std::string_view topic, std::uint32_t shards);
+
+ private:
+  // shard.cc: loop, lifecycle, timers, messages
+  void dispatch(const net::Completion& c);
+  void on_accept(const net::Completion& c);
+  void on_recv(const net::Completion& c);
+  void on_close_done(std::uint32_t ci);
+  void arm_recv(std::uint32_t ci);
+  void begin_close(std::uint32_t ci);
+  void maybe_finish_close(std::uint32_t ci);
+  void drain_mailbox();
+  void post(std::uint32_t target, Message* message);
+  void ring_doorbells();
+  void tick();
+  void begin_drain();
+  void timer_touch(std::uint32_t ci);
+  void timer_remove(std::uint32_t ci);
+  std::uint64_t token(std::uint32_t ci) const;
+  std::uint32_t conn_of(std::uint64_t token) const;  // nil if stale
+  void refresh_gauges();
+
+  // shard_http.cc: requests
+  void on_request_bytes(std::uint32_t ci, std::string_view bytes);
+  bool handle_buffered(std::uint32_t ci, std::string_view bytes, std::size_t& consumed);
+  void route(std::uint32_t ci, const http::Request& req, std::string_view body);
+  void handle_subscribe(std::uint32_t ci, const http::Request& req);
+  void handle_publish(std::uint32_t ci, const http::Request& req, std::string_view topic,
+                      std::string_view body);
+  void respond(std::uint32_t ci, int status, std::string_view content_type, std::string_view body,
+               std::string_view extra_headers = {});
+  void respond_error(std::uint32_t ci, int status, std::string_view detail,
+                     std::string_view extra_headers = {});
+  void on_publish_message(PublishMessage* m);
+  void on_publish_ack(PublishAckMessage* m);
+  void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);
+
+  // shard_send.cc: fan-out
+  std::uint32_t topic_index(std::string_view name, bool create);
+  EventId publish_local(std::uint32_t topic, std::string_view event, std::string_view data);
+  void deliver(Chunk* chunk);
+  void mark_ready(std::uint32_t ci);
+  void flush_ready();
+  void start_send(std::uint32_t ci);
+  void on_send(std::uint32_t ci, std::int32_t res);
+  void account_sent(std::uint32_t ci, std::uint32_t bytes);
+  bool has_pending(std::uint32_t ci) const;
+  void subscribe(std::uint32_t ci, std::uint32_t topic);
+  void unsubscribe_all(std::uint32_t ci);
+  void free_subs(std::uint32_t ci);
+  void drop_slow(std::uint32_t ci);
+
+  std::uint32_t index_;
+  Cluster& cluster_;
+  const Config& config_;
+  net::Io& io_;
+  ShardMetrics& metrics_;
+  std::vector<const ShardMetrics*> all_metrics_;
+
+  Slab<Conn> conns_;
+  Slab<Sub> subs_;
+  std::vector<Topic> topics_;
+  std::unordered_map<std::string, std::uint32_t> topic_by_name_;
+
+  std::uint32_t ready_head_ = nil;       // connections with something to send
+  std::uint32_t timer_head_ = nil;       // activity list, oldest first
+  std::uint32_t timer_tail_ = nil;
+  std::vector<std::uint32_t> recv_retry_;  // receives that found no buffer
+  std::vector<std::uint8_t> doorbell_due_;  // per target shard
+  std::vector<iovec> iov_;               // scratch for building one send
+
+  std::uint64_t start_ms_;
+  std::uint32_t now_ms_ = 0;             // shard clock, read once per pass
+  std::uint32_t next_tick_ms_ = 0;
+  bool accepting_ = false;
+  bool accept_rearm_due_ = false;
+  bool draining_ = false;
+  std::uint32_t drain_deadline_ms_ = 0;
+
+  http::ParseLimits parse_limits_;
+  std::vector<std::string> stream_preludes_;  // head + "retry: N" variants (jitter)
+  std::minstd_rand rng_;
+};
+
+}  // namespace ringcast

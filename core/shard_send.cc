@@ -1,0 +1,266 @@
+// Fan-out: topics, publishing, the ready list, coalesced sends and their completions.
+#include <cerrno>
+#include <cstring>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/shard.h"
+
+namespace ringcast {
+
+namespace {
+// Most iovecs one send carries. Far below UIO_MAXIOV (1024); enough that a stream catching up
+// after a burst gets dozens of events per send.
+constexpr std::size_t kMaxIov = 256;
+}  // namespace
+
+std::uint32_t Shard::topic_index(std::string_view name, bool create) {
+  std::string key(name);
+  if (auto it = topic_by_name_.find(key); it != topic_by_name_.end()) return it->second;
+  if (!create) return nil;
+  // A request may create a topic only below the limit; a chunk from the owner always lands
+  // (the owner checked the limit when it accepted the publish).
+  if (topics_.size() >= config_.max_topics) return nil;
+  std::uint32_t index = static_cast<std::uint32_t>(topics_.size());
+  Topic& t = topics_.emplace_back(Topic{key, History(config_.history)});
+  (void)t;
+  topic_by_name_.emplace(std::move(key), index);
+  return index;
+}
+
+EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::string_view data) {
+  Topic& topic = topics_[ti];
+  RC_ASSERT(owner_of(topic.name, cluster_.shards) == index_);
+  // Redis-stream style ids: wall-clock milliseconds, then a counter within the millisecond.
+  // Never below the previous id, so a clock step backwards cannot reorder a topic.
+  const std::uint64_t now = unix_ms();
+  EventId id = now > topic.last_id.ms ? EventId{now, 0} : EventId{topic.last_id.ms, topic.last_id.n + 1};
+  topic.last_id = id;
+  Chunk* chunk = make_chunk(topic.name, topic.next_seq++, id, event, data, cluster_.shards);
+  metrics_.serializations.add();
+  metrics_.events_published.add();
+  for (std::uint32_t s = 0; s < cluster_.shards; ++s) {
+    if (s != index_) post(s, new ChunkMessage(chunk));
+  }
+  deliver(chunk);
+  return id;
+}
+
+// Appends the chunk to this shard's copy of the topic and wakes every subscriber that has no
+// send in flight. Subscribers with a send in flight pick the event up when it completes.
+void Shard::deliver(Chunk* chunk) {
+  std::uint32_t ti = topic_index(chunk->topic(), true);
+  if (ti == nil) {
+    // Only reachable if this shard refused to create the topic; but chunks always create.
+    RC_ASSERT(false);
+  }
+  Topic& topic = topics_[ti];
+  topic.history.push(chunk);
+  const std::uint64_t oldest = topic.history.begin();
+  for (std::uint32_t si = topic.first_sub; si != nil;) {
+    Sub& s = subs_[si];
+    const std::uint32_t next = s.topic_next;
+    const std::uint64_t needed = std::max(s.seq, s.inflight_end);
+    if (needed < oldest) {
+      drop_slow(s.conn);  // removes only this stream's subscription from the list
+    } else if (!(conns_[s.conn].flags & conn_flag::send_inflight)) {
+      mark_ready(s.conn);
+    }
+    si = next;
+  }
+}
+
+void Shard::subscribe(std::uint32_t ci, std::uint32_t ti) {
+  std::uint32_t si = subs_.alloc();
+  RC_ASSERT(si != nil);  // sized for every connection at max topics per stream
+  Topic& topic = topics_[ti];
+  Sub& s = subs_[si];
+  s.conn = ci;
+  s.topic = ti;
+  s.seq = s.inflight_end = topic.history.end();  // live events from now on
+  s.offset = 0;
+  s.topic_prev = nil;
+  s.topic_next = topic.first_sub;
+  if (topic.first_sub != nil) subs_[topic.first_sub].topic_prev = si;
+  topic.first_sub = si;
+  ++topic.subscribers;
+  Conn& c = conns_[ci];
+  s.conn_next = c.first_sub;
+  c.first_sub = si;
+}
+
+void Shard::unsubscribe_all(std::uint32_t ci) {
+  for (std::uint32_t si = conns_[ci].first_sub; si != nil; si = subs_[si].conn_next) {
+    Sub& s = subs_[si];
+    Topic& topic = topics_[s.topic];
+    if (s.topic_prev != nil) subs_[s.topic_prev].topic_next = s.topic_next;
+    else topic.first_sub = s.topic_next;
+    if (s.topic_next != nil) subs_[s.topic_next].topic_prev = s.topic_prev;
+    s.topic_prev = s.topic_next = nil;
+    --topic.subscribers;
+  }
+  // The records stay on the connection until its last send completes and unpins them.
+}
+
+void Shard::free_subs(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  for (std::uint32_t si = c.first_sub; si != nil;) {
+    std::uint32_t next = subs_[si].conn_next;
+    RC_ASSERT(subs_[si].inflight_end == subs_[si].seq);  // nothing pinned any more
+    subs_.free(si);
+    si = next;
+  }
+  c.first_sub = nil;
+}
+
+void Shard::drop_slow(std::uint32_t ci) {
+  metrics_.drops_slow_consumer.add();
+  log(LogLevel::debug, "shard %u: stream %u fell behind the history; closing", index_, ci);
+  begin_close(ci);
+}
+
+void Shard::mark_ready(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  if (c.flags & conn_flag::on_ready_list) return;
+  c.flags |= conn_flag::on_ready_list;
+  c.ready_next = ready_head_;
+  ready_head_ = ci;
+}
+
+bool Shard::has_pending(std::uint32_t ci) const {
+  const Conn& c = conns_[ci];
+  if (c.out != nullptr) return c.out_off < c.out->size();
+  if (c.ctl_len > 0) return true;
+  for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
+    if (subs_[si].seq < topics_[subs_[si].topic].history.end()) return true;
+  }
+  return false;
+}
+
+// One pass's worth of sends: every ready connection without a send in flight gets one send
+// carrying everything it has pending. All of them go to the kernel in the next submit.
+void Shard::flush_ready() {
+  while (ready_head_ != nil) {
+    const std::uint32_t ci = ready_head_;
+    Conn& c = conns_[ci];
+    ready_head_ = c.ready_next;
+    c.ready_next = nil;
+    c.flags &= ~conn_flag::on_ready_list;
+    if (c.state == ConnState::closing || (c.flags & conn_flag::send_inflight)) continue;
+    start_send(ci);
+  }
+}
+
+void Shard::start_send(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  iov_.clear();
+  if (c.out != nullptr) {
+    if (c.out_off < c.out->size())
+      iov_.push_back({c.out->data() + c.out_off, c.out->size() - c.out_off});
+  } else {
+    for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
+      // The next event this stream needs has left the history: a slow consumer.
+      if (subs_[si].seq < topics_[subs_[si].topic].history.begin()) return drop_slow(ci);
+    }
+    if (c.ctl_len > 0) iov_.push_back({const_cast<char*>(c.ctl), c.ctl_len});
+    for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
+      Sub& s = subs_[si];
+      History& h = topics_[s.topic].history;
+      std::uint64_t seq = s.seq;
+      for (; seq < h.end() && iov_.size() < kMaxIov; ++seq) {
+        const Chunk* chunk = h.at(seq);
+        const std::uint32_t skip = seq == s.seq ? s.offset : 0;
+        iov_.push_back({const_cast<char*>(chunk->bytes()) + skip, chunk->size - skip});
+      }
+      h.pin(s.seq, seq);
+      s.inflight_end = seq;
+    }
+  }
+  if (iov_.empty()) {
+    if (draining_ && c.state == ConnState::streaming) {
+      // Everything is flushed: shut our side; the client sees EOF and closes, or the linger
+      // timer closes it.
+      c.state = ConnState::lingering;
+      io_.shutdown_write(token(ci), c.fd);
+      timer_touch(ci);
+    }
+    return;
+  }
+  c.flags |= conn_flag::send_inflight;
+  c.send_started_ms = now_ms_;
+  if (c.state == ConnState::streaming) timer_touch(ci);
+  io_.send(token(ci), c.fd, iov_);
+  metrics_.sends.add();
+}
+
+// Advances the connection's cursors over `bytes` written and unpins what the send held.
+void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
+  Conn& c = conns_[ci];
+  metrics_.bytes_sent.add(bytes);
+  if (c.out != nullptr) {
+    c.out_off += bytes;
+    RC_ASSERT(c.out_off <= c.out->size());
+    return;
+  }
+  const std::uint32_t ctl = std::min<std::uint32_t>(bytes, c.ctl_len);
+  c.ctl += ctl;
+  c.ctl_len = static_cast<std::uint16_t>(c.ctl_len - ctl);
+  bytes -= ctl;
+  for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
+    Sub& s = subs_[si];
+    History& h = topics_[s.topic].history;
+    const std::uint64_t from = s.seq;
+    while (s.seq < s.inflight_end && bytes > 0) {
+      const std::uint32_t left = h.at(s.seq)->size - s.offset;
+      if (bytes >= left) {
+        bytes -= left;
+        ++s.seq;
+        s.offset = 0;
+        metrics_.deliveries.add();
+      } else {
+        s.offset += bytes;
+        bytes = 0;
+      }
+    }
+    h.unpin(from, s.inflight_end);
+    s.inflight_end = s.seq;
+  }
+  RC_ASSERT(bytes == 0);  // the kernel never reports more than was offered
+}
+
+void Shard::on_send(std::uint32_t ci, std::int32_t res) {
+  Conn& c = conns_[ci];
+  RC_ASSERT(c.flags & conn_flag::send_inflight);
+  c.flags &= ~conn_flag::send_inflight;
+  account_sent(ci, res > 0 ? std::uint32_t(res) : 0);
+  if (c.state == ConnState::closing) return maybe_finish_close(ci);
+  if (res < 0) {
+    // -EINTR/-EAGAIN: nothing was written; try again. Anything else (EPIPE, ECONNRESET,
+    // ETIMEDOUT, ECANCELED, ...) means the peer is gone or the socket is unusable.
+    if (res == -EINTR || res == -EAGAIN) return mark_ready(ci);
+    log(LogLevel::debug, "shard %u: send: %s", index_, std::strerror(-res));
+    return begin_close(ci);
+  }
+  if (c.out != nullptr) {
+    if (c.out_off < c.out->size()) return mark_ready(ci);  // short write: send the rest
+    delete c.out;
+    c.out = nullptr;
+    if (c.flags & conn_flag::close_after_send) {
+      // Lingering close: shut our side, read until the peer's EOF (or a timeout), then close,
+      // so unread input does not turn into a reset that destroys the response in flight.
+      c.state = ConnState::lingering;
+      io_.shutdown_write(token(ci), c.fd);
+      timer_touch(ci);
+      if (!(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
+      return;
+    }
+    c.state = ConnState::reading;
+    timer_touch(ci);
+    if (c.in != nullptr) return on_request_bytes(ci, {});  // a pipelined request waits
+    return arm_recv(ci);
+  }
+  if (has_pending(ci) || draining_) mark_ready(ci);
+}
+
+}  // namespace ringcast

@@ -1,0 +1,42 @@
+// Topic and event-type name rules. See names.h.
+#include "http/names.h"
+
+#include <array>
+
+namespace ringcast::http {
+namespace {
+
+// Topics appear unescaped in URLs, metrics and logs, so they are limited to the RFC 3986
+// "unreserved" set: nothing there ever needs quoting or percent-encoding.
+constexpr std::array<bool, 256> make_topic_table() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  t['.'] = t['_'] = t['~'] = t['-'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kTopicChar = make_topic_table();
+
+bool all_of(std::string_view s, bool (*ok)(unsigned char)) {
+  for (char c : s) {
+    if (!ok(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool valid_topic(std::string_view topic) {
+  if (topic.empty() || topic.size() > topic_bytes_max) return false;
+  return all_of(topic, [](unsigned char c) { return kTopicChar[c]; });
+}
+
+bool valid_event_type(std::string_view type) {
+  if (type.empty() || type.size() > event_type_bytes_max) return false;
+  // The type is written as "event: <type>\n": CR/LF would end the field early, and
+  // excluding ':' and spaces keeps it one unambiguous token for every SSE parser.
+  return all_of(type, [](unsigned char c) { return c >= 0x21 && c <= 0x7e && c != ':'; });
+}
+
+}  // namespace ringcast::http

@@ -1,0 +1,70 @@
+#pragma once
+// The IO seam. Shard logic (connections, HTTP, fan-out) talks only to this interface; the
+// io_uring backend (production), and later the epoll baseline and the simulator, implement it.
+//
+// Model: completion-based. The shard asks for operations; each finishes later as one
+// Completion, delivered by wait() after the backend has reaped everything available
+// ("completions are queued, then run": no handler runs while the completion queue is read).
+// Operations on a connection carry the shard's 64-bit token (record index + generation)
+// back in their completion.
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+
+namespace ringcast::net {
+
+enum class Op : std::uint8_t {
+  accept,    // res: new connection's descriptor, or -errno. more: the accept stays armed
+  recv,      // res: bytes (0 = peer closed), or -errno. data/buffer set when res > 0
+  send,      // res: bytes written (may be short), or -errno
+  shutdown,  // res: 0 or -errno (the shard ignores it; EOF handling follows on recv)
+  cancel,    // res: count or -errno (informational)
+  close,     // res: 0 or -errno; the descriptor is gone either way
+  doorbell,  // another shard has put messages in our mailbox
+  notify_failed,  // a doorbell we rang could not be delivered; token = target shard
+};
+
+struct Completion {
+  Op op;
+  bool more = false;          // accept: still armed
+  std::uint16_t buffer = 0;   // recv: provided buffer id, to hand back with release_buffer()
+  std::int32_t res = 0;
+  std::uint64_t token = 0;    // the token the operation was started with
+  const char* data = nullptr; // recv: the received bytes (valid until release_buffer)
+};
+
+class Io {
+ public:
+  virtual ~Io() = default;
+
+  // Starts accepting on the shard's listener; completions until one arrives with more=false.
+  virtual void accept() = 0;
+  // Stops accepting (the armed accept completes with -ECANCELED, or not at all).
+  virtual void stop_accepting() = 0;
+
+  // One receive into a buffer the backend provides. The shard must release_buffer() it.
+  virtual void recv(std::uint64_t token, std::uint32_t fd) = 0;
+  virtual void release_buffer(std::uint16_t buffer) = 0;
+
+  // One send of the iovecs, in order. The iovec array itself may be reused as soon as send()
+  // returns; the bytes it points at must stay valid until the completion arrives.
+  virtual void send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) = 0;
+
+  virtual void shutdown_write(std::uint64_t token, std::uint32_t fd) = 0;
+  // Cancels every operation in flight on the descriptor; each completes (often -ECANCELED).
+  virtual void cancel(std::uint64_t token, std::uint32_t fd) = 0;
+  virtual void close(std::uint64_t token, std::uint32_t fd) = 0;
+
+  // Rings shard `target`'s doorbell (its wait() returns a doorbell completion).
+  virtual void notify(std::uint32_t target) = 0;
+
+  // Submits what was asked since the last call, waits up to timeout_ms for at least one
+  // completion, and returns every completion available. The span is valid until the next call.
+  virtual std::span<const Completion> wait(int timeout_ms) = 0;
+
+  // Descriptors this backend can hold at once (the fixed-file table size for io_uring).
+  virtual std::uint32_t descriptor_capacity() const = 0;
+};
+
+}  // namespace ringcast::net

@@ -1,0 +1,79 @@
+#pragma once
+// A simulated IO backend for deterministic tests of shard logic without sockets: the test
+// plays the clients (connect, send request bytes, close) and decides when and how much of
+// each server send completes (short writes, errors), then reads exactly what a client got.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "net/io.h"
+
+namespace ringcast::net {
+
+class SimIo final : public Io {
+ public:
+  struct InflightSend {
+    std::uint64_t token;
+    std::uint32_t fd;
+    std::string bytes;
+  };
+
+  explicit SimIo(std::uint32_t buffers = 8, std::uint32_t buffer_bytes = 4096,
+                 std::uint32_t capacity = 1024);
+
+  // --- the test's side ---
+  std::uint32_t connect();                               // a client connects; returns its fd
+  void client_write(std::uint32_t fd, std::string bytes);  // bytes for the server to receive
+  void client_close(std::uint32_t fd);                   // the server's receive sees EOF
+  const std::string& received(std::uint32_t fd) const;   // bytes the client has been sent
+  void clear_received(std::uint32_t fd);
+  bool closed_by_server(std::uint32_t fd) const;
+  bool write_shut_by_server(std::uint32_t fd) const;
+  // Sends in flight, oldest first. complete_send() finishes one with `res` (bytes, possibly
+  // fewer than offered, or -errno).
+  const std::vector<InflightSend>& inflight() const { return inflight_; }
+  void complete_send(std::size_t index, std::int32_t res);
+  void complete_all_sends();  // every in-flight send completes in full
+  bool auto_complete = true;  // complete every send in full at the next wait()
+  std::uint32_t notifications = 0;
+
+  // --- Io ---
+  void accept() override { accepting_ = true; }
+  void stop_accepting() override;
+  void recv(std::uint64_t token, std::uint32_t fd) override;
+  void release_buffer(std::uint16_t buffer) override;
+  void send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) override;
+  void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
+  void cancel(std::uint64_t token, std::uint32_t fd) override;
+  void close(std::uint64_t token, std::uint32_t fd) override;
+  void notify(std::uint32_t) override { ++notifications; }
+  std::span<const Completion> wait(int timeout_ms) override;
+  std::uint32_t descriptor_capacity() const override { return capacity_; }
+
+ private:
+  struct Client {
+    std::string to_server;
+    std::string from_server;
+    bool recv_armed = false;
+    std::uint64_t recv_token = 0;
+    bool eof = false;
+    bool write_shut = false;
+    bool closed = false;
+  };
+  void try_deliver(std::uint32_t fd);
+
+  std::map<std::uint32_t, Client> clients_;
+  std::deque<Completion> queued_;
+  std::vector<Completion> batch_;
+  std::vector<InflightSend> inflight_;
+  std::vector<std::uint16_t> free_buffers_;
+  std::vector<char> buffer_memory_;
+  std::uint32_t buffer_bytes_;
+  std::uint32_t capacity_;
+  std::uint32_t next_fd_ = 0;
+  bool accepting_ = false;
+};
+
+}  // namespace ringcast::net
