@@ -55,6 +55,9 @@ inline constexpr std::uint8_t cancel_sent = 1 << 5;
 inline constexpr std::uint8_t close_sent = 1 << 6;
 inline constexpr std::uint8_t counted_stream = 1 << 7;
 }  // namespace conn_flag
+namespace conn_flag2 {
+inline constexpr std::uint8_t continue_sent = 1 << 0;  // "100 Continue" went out for this request
+}  // namespace conn_flag2
 
 // One connection. Fixed size, no owning members: an idle stream owns no heap memory
 // (`in` and `out` are only set while a request is being read or a response written).
@@ -64,6 +67,7 @@ struct Conn {
   ConnState state;
   std::uint8_t flags;
   std::uint16_t ctl_len;          // static control bytes still to send (stream head, ping)
+  std::uint8_t more_flags;        // conn_flag2::*
   const char* ctl;                // where those bytes are (static storage, never freed)
   std::uint32_t first_sub;        // this stream's subscriptions (Sub slab indices)
   std::uint32_t ready_next;       // shard ready list

@@ -77,7 +77,18 @@ bool Shard::handle_buffered(std::uint32_t ci, std::string_view bytes, std::size_
     return true;
   }
   const std::size_t total = req.head_bytes + req.content_length;
-  if (bytes.size() < total) return false;
+  Conn& c = conns_[ci];
+  if (bytes.size() < total) {
+    if (req.expect_continue && !(c.more_flags & conn_flag2::continue_sent) && c.ctl_len == 0) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      c.more_flags |= conn_flag2::continue_sent;
+      c.ctl = kContinue;
+      c.ctl_len = sizeof kContinue - 1;
+      mark_ready(ci);
+    }
+    return false;
+  }
+  c.more_flags &= ~conn_flag2::continue_sent;
   consumed = total;
   if (!req.keep_alive) conns_[ci].flags &= ~conn_flag::keep_alive;
   route(ci, req, bytes.substr(req.head_bytes, req.content_length));

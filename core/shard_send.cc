@@ -130,8 +130,8 @@ void Shard::mark_ready(std::uint32_t ci) {
 
 bool Shard::has_pending(std::uint32_t ci) const {
   const Conn& c = conns_[ci];
-  if (c.out != nullptr) return c.out_off < c.out->size();
   if (c.ctl_len > 0) return true;
+  if (c.out != nullptr) return c.out_off < c.out->size();
   for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
     if (subs_[si].seq < topics_[subs_[si].topic].history.end()) return true;
   }
@@ -155,15 +155,18 @@ void Shard::flush_ready() {
 void Shard::start_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
   iov_.clear();
-  if (c.out != nullptr) {
-    if (c.out_off < c.out->size())
-      iov_.push_back({c.out->data() + c.out_off, c.out->size() - c.out_off});
-  } else {
+  if (c.out == nullptr) {
     for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
       // The next event this stream needs has left the history: a slow consumer.
       if (subs_[si].seq < topics_[subs_[si].topic].history.begin()) return drop_slow(ci);
     }
-    if (c.ctl_len > 0) iov_.push_back({const_cast<char*>(c.ctl), c.ctl_len});
+  }
+  // Control bytes (stream head, ping, "100 Continue") always go first.
+  if (c.ctl_len > 0) iov_.push_back({const_cast<char*>(c.ctl), c.ctl_len});
+  if (c.out != nullptr) {
+    if (c.out_off < c.out->size())
+      iov_.push_back({c.out->data() + c.out_off, c.out->size() - c.out_off});
+  } else {
     for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
       Sub& s = subs_[si];
       History& h = topics_[s.topic].history;
@@ -198,15 +201,15 @@ void Shard::start_send(std::uint32_t ci) {
 void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
   Conn& c = conns_[ci];
   metrics_.bytes_sent.add(bytes);
+  const std::uint32_t ctl = std::min<std::uint32_t>(bytes, c.ctl_len);
+  c.ctl += ctl;
+  c.ctl_len = static_cast<std::uint16_t>(c.ctl_len - ctl);
+  bytes -= ctl;
   if (c.out != nullptr) {
     c.out_off += bytes;
     RC_ASSERT(c.out_off <= c.out->size());
     return;
   }
-  const std::uint32_t ctl = std::min<std::uint32_t>(bytes, c.ctl_len);
-  c.ctl += ctl;
-  c.ctl_len = static_cast<std::uint16_t>(c.ctl_len - ctl);
-  bytes -= ctl;
   for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
     Sub& s = subs_[si];
     History& h = topics_[s.topic].history;

@@ -260,6 +260,11 @@ Fault apply_header(std::string_view name, std::string_view value, HeadState& st,
   }
   if (iequals(name, "origin")) return set_once(st.saw_origin, value, &req.origin);
   if (iequals(name, "host")) return set_once(st.saw_host, value, nullptr);
+  if (iequals(name, "expect")) {
+    // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for the go-ahead.
+    if (!iequals(value, "100-continue")) return {417, "unsupported Expect"};
+    req.expect_continue = true;
+  }
   return {};
 }
 

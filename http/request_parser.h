@@ -33,6 +33,7 @@ struct Request {
   std::string_view last_event_id;  // header value, trimmed of surrounding spaces/tabs
   std::string_view authorization;  // header value or empty
   std::string_view origin;         // header value or empty
+  bool expect_continue = false;    // "Expect: 100-continue" (any other Expect value: 417)
   std::size_t head_bytes = 0;      // bytes of the request head, including the blank line
 };
 
@@ -50,7 +51,8 @@ struct ParseResult {
 // - error 400 for a malformed request line, header line, duplicate or invalid
 //   Content-Length, both Content-Length and Transfer-Encoding, control characters;
 // - error 505 for a version other than HTTP/1.0 or HTTP/1.1;
-// - error 501 for a Transfer-Encoding other than chunked.
+// - error 501 for a Transfer-Encoding other than chunked;
+// - error 417 for an Expect other than 100-continue.
 // Header names are matched case-insensitively.
 ParseResult parse_request(std::string_view bytes, const ParseLimits& limits, Request& request);
 

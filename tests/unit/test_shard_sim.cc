@@ -1,0 +1,251 @@
+// The shard's protocol and fan-out logic driven over the simulated IO: no sockets, every
+// send completion (full, short, failed) chosen by the test.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "core/shard.h"
+#include "http/response.h"
+#include "net/sim_io.h"
+
+namespace ringcast {
+namespace {
+
+class SimShard {
+ public:
+  explicit SimShard(Config config = base_config(), std::uint32_t buffers = 8) : config_(config), io(buffers) {
+    cluster_.config = &config_;
+    cluster_.shards = 1;
+    cluster_.mailboxes.push_back(std::make_unique<Mailbox>());
+    cluster_.metrics.push_back(std::make_unique<ShardMetrics>());
+    shard = std::make_unique<Shard>(0, cluster_, io);
+    shard->start();
+  }
+  static Config base_config() {
+    Config c;
+    c.retry_jitter_ms = 0;  // one prelude, so expected bytes are exact
+    c.retry_ms = 2000;
+    c.max_streams = 1000;
+    return c;
+  }
+  void settle(int passes = 6) {
+    for (int i = 0; i < passes; ++i) shard->run_once(0);
+  }
+  std::uint32_t request(const std::string& bytes) {
+    std::uint32_t fd = io.connect();
+    io.client_write(fd, bytes);
+    settle();
+    return fd;
+  }
+  std::uint32_t subscribe(const std::string& topic) {
+    return request("GET /sse/" + topic + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  }
+  std::string publish(const std::string& topic, const std::string& body) {
+    std::uint32_t fd = request("POST /pub/" + topic + " HTTP/1.1\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
+    return io.received(fd);
+  }
+  ShardMetrics& metrics() { return *cluster_.metrics[0]; }
+  static std::string prelude() { return std::string(http::stream_head()) + "retry: 2000\n\n"; }
+
+ private:
+  Config config_;
+  Cluster cluster_;
+
+ public:
+  net::SimIo io;
+  std::unique_ptr<Shard> shard;
+};
+
+// Pulls the id out of a 202 response body {"topic":"...","id":"..."}.
+std::string id_of(const std::string& response) {
+  auto at = response.find("\"id\":\"");
+  EXPECT_NE(at, std::string::npos) << response;
+  auto end = response.find('"', at + 6);
+  return response.substr(at + 6, end - at - 6);
+}
+
+TEST(ShardSim, SubscriberReceivesExactWireBytes) {
+  SimShard s;
+  std::uint32_t sub = s.subscribe("news");
+  EXPECT_EQ(s.io.received(sub), SimShard::prelude());
+  std::string ack = s.publish("news", "line one\r\nline two");
+  EXPECT_NE(ack.find("HTTP/1.1 202 Accepted\r\n"), std::string::npos) << ack;
+  s.settle();
+  EXPECT_EQ(s.io.received(sub), SimShard::prelude() + "id: " + id_of(ack) +
+                                    "\ndata: line one\ndata: line two\n\n");
+}
+
+TEST(ShardSim, OneSerializationForAThousandSubscribers) {
+  SimShard s;
+  std::vector<std::uint32_t> subs;
+  for (int i = 0; i < 1000; ++i) subs.push_back(s.subscribe("wide"));
+  std::string ack = s.publish("wide", "x");
+  s.settle();
+  EXPECT_EQ(s.metrics().serializations.get(), 1u);
+  EXPECT_EQ(s.metrics().deliveries.get(), 1000u);
+  const std::string expected = SimShard::prelude() + "id: " + id_of(ack) + "\ndata: x\n\n";
+  for (std::uint32_t fd : subs) ASSERT_EQ(s.io.received(fd), expected);
+}
+
+TEST(ShardSim, EventsPendingBehindASendGoOutTogether) {
+  SimShard s;
+  s.io.auto_complete = false;
+  std::uint32_t sub = s.subscribe("burst");
+  ASSERT_EQ(s.io.inflight().size(), 1u);  // the stream head
+  for (int i = 0; i < 3; ++i) {
+    std::uint32_t p = s.io.connect();
+    s.io.client_write(p, "POST /pub/burst HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + std::to_string(i));
+    s.settle();
+    for (std::size_t k = 0; k < s.io.inflight().size();) {  // the publisher's 202 only
+      if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
+      else ++k;
+    }
+    s.settle();
+  }
+  // The head send is still in flight; completing it releases all three events in one send.
+  ASSERT_EQ(s.io.inflight().size(), 1u);
+  s.io.complete_send(0, int(s.io.inflight()[0].bytes.size()));
+  s.settle();
+  std::size_t stream_sends = 0;
+  for (const auto& send : s.io.inflight()) {
+    if (send.fd != sub) continue;
+    ++stream_sends;
+    EXPECT_NE(send.bytes.find("data: 0\n"), std::string::npos);
+    EXPECT_NE(send.bytes.find("data: 2\n"), std::string::npos);
+  }
+  EXPECT_EQ(stream_sends, 1u);
+  s.io.complete_all_sends();
+  s.settle();
+  const std::string& got = s.io.received(sub);
+  EXPECT_LT(got.find("data: 0\n"), got.find("data: 1\n"));
+  EXPECT_LT(got.find("data: 1\n"), got.find("data: 2\n"));
+  EXPECT_EQ(s.metrics().deliveries.get(), 3u);
+}
+
+TEST(ShardSim, ShortSendsResumeAtTheRightByte) {
+  SimShard s;
+  std::uint32_t a = s.subscribe("t1");
+  std::uint32_t b = s.subscribe("t1");
+  s.io.auto_complete = false;
+  std::string acks;
+  for (int i = 0; i < 5; ++i) {
+    std::uint32_t p = s.io.connect();
+    s.io.client_write(p, "POST /pub/t1 HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
+    s.settle();
+    for (std::size_t k = 0; k < s.io.inflight().size();) {
+      if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
+      else ++k;
+    }
+    s.settle();
+    acks += "id: " + id_of(s.io.received(p)) + "\ndata: hello world\n\n";
+  }
+  // Dribble every stream send out 7 bytes at a time.
+  for (int rounds = 0; rounds < 10000 && !s.io.inflight().empty(); ++rounds) {
+    const auto& first = s.io.inflight()[0];
+    s.io.complete_send(0, int(std::min<std::size_t>(7, first.bytes.size())));
+    s.settle(1);
+  }
+  EXPECT_TRUE(s.io.inflight().empty());
+  EXPECT_EQ(s.io.received(a), SimShard::prelude() + acks);
+  EXPECT_EQ(s.io.received(b), SimShard::prelude() + acks);
+}
+
+TEST(ShardSim, ASlowConsumerIsDisconnectedAndFreed) {
+  Config c = SimShard::base_config();
+  c.history = 2;
+  SimShard s(c);
+  std::uint32_t slow = s.subscribe("t");
+  std::uint32_t fast = s.subscribe("t");
+  s.io.auto_complete = false;
+  for (int i = 0; i < 6; ++i) {
+    std::uint32_t p = s.io.connect();
+    s.io.client_write(p, "POST /pub/t HTTP/1.1\r\nContent-Length: 1\r\n\r\nz");
+    s.settle();
+    // Everyone but the slow stream gets its sends completed.
+    for (std::size_t k = 0; k < s.io.inflight().size();) {
+      if (s.io.inflight()[k].fd != slow) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
+      else ++k;
+    }
+    s.settle();
+  }
+  EXPECT_EQ(s.metrics().drops_slow_consumer.get(), 1u);
+  EXPECT_TRUE(s.io.closed_by_server(slow));
+  EXPECT_FALSE(s.io.closed_by_server(fast));
+  EXPECT_EQ(s.metrics().streams.get(), 1u);
+}
+
+TEST(ShardSim, AClosedClientFreesItsRecord) {
+  SimShard s;
+  std::uint32_t before = s.shard->open_connections();
+  std::uint32_t sub = s.subscribe("t");
+  EXPECT_EQ(s.metrics().streams.get(), 1u);
+  s.io.client_close(sub);
+  s.settle();
+  EXPECT_TRUE(s.io.closed_by_server(sub));
+  EXPECT_EQ(s.metrics().streams.get(), 0u);
+  EXPECT_EQ(s.shard->open_connections(), before);
+}
+
+TEST(ShardSim, BadRequestGets400ThenLingeringClose) {
+  SimShard s;
+  std::uint32_t fd = s.request("BOGUS\r\n\r\n");
+  EXPECT_EQ(s.io.received(fd).rfind("HTTP/1.1 400 ", 0), 0u) << s.io.received(fd);
+  EXPECT_NE(s.io.received(fd).find("Connection: close\r\n"), std::string::npos);
+  EXPECT_TRUE(s.io.write_shut_by_server(fd));
+  EXPECT_FALSE(s.io.closed_by_server(fd));  // waits for the client's EOF
+  s.io.client_close(fd);
+  s.settle();
+  EXPECT_TRUE(s.io.closed_by_server(fd));
+  EXPECT_EQ(s.metrics().bad_requests.get(), 1u);
+}
+
+TEST(ShardSim, PipelinedKeepAliveRequestsAreAnsweredInOrder) {
+  SimShard s;
+  std::uint32_t fd = s.request("GET /healthz HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n");
+  const std::string& got = s.io.received(fd);
+  auto ok = got.find("HTTP/1.1 200 OK");
+  auto missing = got.find("HTTP/1.1 404 ");
+  ASSERT_NE(ok, std::string::npos) << got;
+  ASSERT_NE(missing, std::string::npos) << got;
+  EXPECT_LT(ok, missing);
+}
+
+TEST(ShardSim, RequestSplitAcrossReadsIsReassembled) {
+  SimShard s;
+  std::uint32_t fd = s.io.connect();
+  s.settle();
+  const std::string req = "POST /pub/split HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde";
+  for (char ch : req) {
+    s.io.client_write(fd, std::string(1, ch));
+    s.settle(2);
+  }
+  EXPECT_EQ(s.io.received(fd).rfind("HTTP/1.1 202 ", 0), 0u) << s.io.received(fd);
+}
+
+TEST(ShardSim, ExhaustedReceiveBuffersAreRetried) {
+  SimShard s(SimShard::base_config(), /*buffers=*/1);
+  std::vector<std::uint32_t> fds;
+  for (int i = 0; i < 4; ++i) {
+    std::uint32_t fd = s.io.connect();
+    fds.push_back(fd);
+    s.io.client_write(fd, "GET /healthz HTTP/1.1\r\n\r\n");
+  }
+  s.settle(20);
+  for (std::uint32_t fd : fds) EXPECT_EQ(s.io.received(fd).rfind("HTTP/1.1 200 ", 0), 0u);
+}
+
+TEST(ShardSim, StreamLimitAnswers503) {
+  Config c = SimShard::base_config();
+  c.max_streams = 2;
+  SimShard s(c);
+  s.subscribe("a");
+  s.subscribe("b");
+  std::uint32_t third = s.subscribe("c");
+  EXPECT_EQ(s.io.received(third).rfind("HTTP/1.1 503 ", 0), 0u) << s.io.received(third);
+  EXPECT_EQ(s.metrics().rejected_streams.get(), 1u);
+}
+
+}  // namespace
+}  // namespace ringcast
