@@ -17,6 +17,8 @@ struct EventId {
 
 // Formats "<ms>-<n>" into `out` (at least 42 bytes); returns the length.
 std::size_t format_event_id(EventId id, char* out);
+// Parses "<ms>-<n>" (decimal, no sign, no spaces). False for anything else.
+bool parse_event_id(std::string_view text, EventId& id);
 
 struct Chunk {
   std::atomic<std::uint32_t> refs;

@@ -31,6 +31,9 @@ const U32Flag kU32Flags[] = {
     {"--max-topics", &Config::max_topics, 1, 100000000, "topics in the process"},
     {"--max-topics-per-stream", &Config::max_topics_per_stream, 1, 64, "topics one stream may join"},
     {"--history", &Config::history, 1, 1u << 20, "events kept per topic (replay and slow readers)"},
+    {"--history-bytes", &Config::history_bytes, 1, 0xffffffffu, "wire bytes kept per topic"},
+    {"--history-ttl-ms", &Config::history_ttl_ms, 0, 0xffffffffu,
+     "evict events older than this (0: no age limit)"},
     {"--heartbeat-ms", &Config::heartbeat_ms, 100, kU32Max / 4, "idle time before ': ping'"},
     {"--retry-ms", &Config::retry_ms, 0, 86400000, "reconnect delay sent as 'retry:'"},
     {"--retry-jitter-ms", &Config::retry_jitter_ms, 0, 86400000, "random extra reconnect delay"},
@@ -77,8 +80,10 @@ int apply(std::string_view name, std::string_view value, Config& config) {
   }
   if (name == "--listen") return parse_listen(value, config) ? 0 : bad_value("--listen", value);
   if (name == "--slow-consumer") {
-    if (value == "disconnect") return 0;
-    return bad_value("--slow-consumer", value);
+    if (value == "disconnect") config.slow_consumer = SlowConsumerPolicy::disconnect;
+    else if (value == "skip") config.slow_consumer = SlowConsumerPolicy::skip;
+    else return bad_value("--slow-consumer", value);
+    return 0;
   }
   if (name == "--log-level") {
     if (value == "error" || value == "warn" || value == "info" || value == "debug") {
@@ -97,7 +102,9 @@ std::string usage() {
   std::string text =
       "usage: ringcast [flags]\n"
       "  --listen HOST:PORT            address to listen on (default 0.0.0.0:8080; port 0 picks one)\n"
-      "  --slow-consumer disconnect    what happens to a stream that falls off the history\n"
+      "  --slow-consumer disconnect|skip  a stream that falls off the history is closed, or\n"
+      "                                gets a gap event and jumps to the newest event\n"
+      "  --enable-admin                serve POST /admin/drop?topic=T (closes T's streams)\n"
       "  --log-level error|warn|info|debug\n";
   char line[256];
   for (const U32Flag& f : kU32Flags) {
@@ -113,6 +120,10 @@ int parse_flags(int argc, char** argv, Config& config) {
     if (arg == "--help" || arg == "-h") {
       std::fputs(usage().c_str(), stdout);
       return 1;
+    }
+    if (arg == "--enable-admin") {
+      config.enable_admin = true;
+      continue;
     }
     if (arg.substr(0, 2) != "--") {
       std::fprintf(stderr, "ringcast: unexpected argument %s (see --help)\n", argv[i]);

@@ -6,7 +6,7 @@
 
 namespace ringcast {
 
-enum class SlowConsumerPolicy : std::uint8_t { disconnect };
+enum class SlowConsumerPolicy : std::uint8_t { disconnect, skip };
 
 struct Config {
   std::string listen_host = "0.0.0.0";
@@ -19,7 +19,9 @@ struct Config {
   std::uint32_t url_bytes_max = 2048;       // request target
   std::uint32_t max_topics = 65536;         // topics per process
   std::uint32_t max_topics_per_stream = 8;  // ?topic=a&topic=b...
-  std::uint32_t history = 1024;             // events kept per topic
+  std::uint32_t history = 1024;             // events kept per topic ...
+  std::uint32_t history_bytes = 16u << 20;  // ... and at most this many wire bytes ...
+  std::uint32_t history_ttl_ms = 3600000;   // ... and no older than this (0: no age limit)
   std::uint32_t heartbeat_ms = 15000;       // idle stream gets ": ping"
   std::uint32_t retry_ms = 3000;            // "retry:" sent on connect ...
   std::uint32_t retry_jitter_ms = 1000;     // ... plus up to this much jitter
@@ -31,6 +33,7 @@ struct Config {
   std::uint32_t ring_entries = 4096;        // submission queue entries per ring
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;
   std::string log_level = "info";
+  bool enable_admin = false;                // POST /admin/drop (tests, operators)
 };
 
 // Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);

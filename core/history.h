@@ -1,7 +1,8 @@
 #pragma once
 // One shard's copy of a topic's recent events: chunk references indexed by sequence number.
 //
-// The logical window [begin, end) is what subscribers may still read; it is bounded by count.
+// The logical window [begin, end) is what subscribers may still read; it is bounded by count,
+// by bytes (always keeping the newest event) and, through expire(), by age.
 // Entries behind `begin` are physically kept while a send in flight still points into them
 // (pins > 0): the kernel reads those bytes until the send completes. They are released as soon
 // as their pins drop to zero, so the physical window exceeds the logical one only by what
@@ -15,14 +16,30 @@ namespace ringcast {
 
 class History {
  public:
-  explicit History(std::uint32_t capacity) : capacity_(capacity) {}
+  struct Limits {
+    std::uint32_t count = 1024;
+    std::uint64_t bytes = ~std::uint64_t{0};
+  };
+  explicit History(Limits limits) : limits_(limits) {}
   History(History&&) noexcept;
   History& operator=(History&&) noexcept;
   History(const History&) = delete;
   ~History();
 
-  // Appends the next chunk (chunk->seq must be end()). Takes over one reference. Advances begin() past the oldest entries once more than `capacity` are held.
+  // Appends the next chunk (chunk->seq must be end()). Takes over one reference.
+  // Advances begin() past the oldest entries while the count or byte limit is exceeded.
   void push(Chunk* chunk);
+  // Evicts every event published before `oldest_ms` (wall clock, from the event id).
+  void expire(std::uint64_t oldest_ms);
+
+  // Sequence of the event with exactly this id, or 0 if the window does not hold it.
+  std::uint64_t find(EventId id) const;
+  // First sequence in the window whose id is greater than `id` (end() if none).
+  std::uint64_t first_after(EventId id) const;
+  // The id of the newest event evicted so far ({0,0} if none): tells whether a resume point
+  // older than the window lost events.
+  EventId last_evicted() const { return last_evicted_; }
+  std::uint64_t bytes() const { return bytes_; }
 
   std::uint64_t begin() const { return begin_; }  // oldest readable seq
   std::uint64_t end() const { return end_; }      // next seq to arrive
@@ -36,7 +53,7 @@ class History {
   void unpin(std::uint64_t from, std::uint64_t to);
 
   std::uint64_t physical_begin() const { return phys_begin_; }
-  std::uint32_t capacity() const { return capacity_; }
+  const Limits& limits() const { return limits_; }
 
  private:
   struct Entry {
@@ -46,6 +63,7 @@ class History {
   Entry& entry(std::uint64_t seq) { return ring_[seq & (ring_.size() - 1)]; }
   const Entry& entry(std::uint64_t seq) const { return ring_[seq & (ring_.size() - 1)]; }
   void grow();
+  void evict_one();
   void release_unpinned();
 
   std::vector<Entry> ring_;  // power-of-two size, grows on demand
@@ -54,7 +72,9 @@ class History {
   std::uint64_t phys_begin_ = 1;
   std::uint64_t begin_ = 1;
   std::uint64_t end_ = 1;
-  std::uint32_t capacity_;
+  std::uint64_t bytes_ = 0;  // wire bytes in the logical window
+  EventId last_evicted_;
+  Limits limits_;
 };
 
 }  // namespace ringcast

@@ -20,6 +20,8 @@ enum class MessageKind : std::uint8_t {
   chunk,        // owner -> every shard: a new event for a topic's history
   publish,      // any shard -> owner: please publish this event
   publish_ack,  // owner -> origin shard: the id the event got (or a failure status)
+  drop,         // any shard -> every other shard: close the streams of a topic (admin)
+  drop_ack,     // -> origin shard: how many streams were closed
 };
 
 struct Message {
@@ -48,6 +50,19 @@ struct PublishAckMessage final : Message {
   int status = 202;  // 202, or 503 when the topic table is full
   EventId id;
   std::string topic;
+};
+
+struct DropMessage final : Message {
+  DropMessage() { kind = MessageKind::drop; }
+  std::uint32_t origin_shard = 0;
+  std::uint64_t conn_token = 0;
+  std::string topic;
+};
+
+struct DropAckMessage final : Message {
+  DropAckMessage() { kind = MessageKind::drop_ack; }
+  std::uint64_t conn_token = 0;
+  std::uint32_t dropped = 0;
 };
 
 class Mailbox {

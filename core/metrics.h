@@ -39,6 +39,10 @@ struct alignas(64) ShardMetrics {
   Counter heartbeats;
   Counter drops_slow_consumer;
   Counter drops_stalled;
+  Counter slow_skips;         // --slow-consumer skip: gap event sent, cursor jumped
+  Counter resumes;            // streams that resumed from Last-Event-ID
+  Counter gap_events;         // gap events sent (resume misses and skips)
+  Counter stats_streams;      // gauge: streams subscribed to "_stats" (drives the publisher)
   Counter rejected_streams;   // 503 at --max-streams
   Counter bad_requests;       // any 4xx answered
   Counter recv_nobufs;        // receive found no provided buffer (retried)

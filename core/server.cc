@@ -81,6 +81,7 @@ int run_server(const Config& requested) {
   cluster.config = &config;
   cluster.shards = shards;
   cluster.boot_unix_ms = unix_ms();
+  cluster.id_clock.store(cluster.boot_unix_ms << 20);  // every id of this run is >= boot time
   for (std::uint32_t i = 0; i < shards; ++i) {
     cluster.mailboxes.push_back(std::make_unique<Mailbox>());
     cluster.metrics.push_back(std::make_unique<ShardMetrics>());
@@ -146,6 +147,7 @@ int run_server(const Config& requested) {
   if (capacity < config.max_streams)
     log(LogLevel::warn, "--max-streams %u exceeds the descriptor capacity %llu (RLIMIT_NOFILE %u per ring)",
         config.max_streams, static_cast<unsigned long long>(capacity), net::nofile_limit());
+  cluster.boot_rss_bytes.store(resident_bytes());
   std::fprintf(stderr, "ringcast: listening on %s:%u shards=%u\n", config.listen_host.c_str(), port,
                shards);
   std::fflush(stderr);

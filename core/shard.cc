@@ -41,8 +41,25 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
     prelude += "retry: " + std::to_string(retry) + "\n\n";
     RC_ASSERT(prelude.size() < 0xffff);
     stream_preludes_.push_back(std::move(prelude));
+    drain_notices_.push_back("retry: " + std::to_string(retry) + "\n\n");
   }
   iov_.reserve(1024);
+  stats_topic_ = topic_index("_stats", true);
+}
+
+EventId next_event_id(Cluster& cluster) {
+  constexpr int kShift = 20;
+  constexpr std::uint64_t kCounterMask = (std::uint64_t{1} << kShift) - 1;
+  const std::uint64_t now = unix_ms();
+  std::uint64_t last = cluster.id_clock.load(std::memory_order_relaxed);
+  std::uint64_t next;
+  do {
+    const std::uint64_t last_ms = last >> kShift;
+    if (now > last_ms) next = now << kShift;
+    else if ((last & kCounterMask) < kCounterMask) next = last + 1;
+    else next = (last_ms + 1) << kShift;  // a million ids in one ms: borrow the next ms
+  } while (!cluster.id_clock.compare_exchange_weak(last, next, std::memory_order_relaxed));
+  return EventId{next >> kShift, next & kCounterMask};
 }
 
 std::uint32_t Shard::owner_of(std::string_view topic, std::uint32_t shards) {
@@ -292,6 +309,8 @@ void Shard::drain_mailbox() {
       case MessageKind::chunk: deliver(static_cast<ChunkMessage*>(m)->chunk); break;
       case MessageKind::publish: on_publish_message(static_cast<PublishMessage*>(m)); break;
       case MessageKind::publish_ack: on_publish_ack(static_cast<PublishAckMessage*>(m)); break;
+      case MessageKind::drop: on_drop_message(static_cast<DropMessage*>(m)); break;
+      case MessageKind::drop_ack: on_drop_ack(static_cast<DropAckMessage*>(m)); break;
       case MessageKind::stub: RC_ASSERT(false);
     }
     delete m;
@@ -334,7 +353,14 @@ void Shard::tick() {
     }
     ci = next;
   }
+  if (config_.history_ttl_ms != 0) {
+    // O(topics) per tick; each expire() stops at the first young event.
+    const std::uint64_t cutoff = unix_ms() - std::min<std::uint64_t>(unix_ms(), config_.history_ttl_ms);
+    for (Topic& t : topics_) t.history.expire(cutoff);
+  }
   refresh_gauges();
+  metrics_.stats_streams.set(topics_[stats_topic_].subscribers);
+  publish_stats();
 }
 
 void Shard::refresh_gauges() {

@@ -34,7 +34,18 @@ struct Cluster {
   std::atomic<std::uint32_t> streams_open{0};            // for --max-streams
   std::atomic<bool> stop{false};                         // set on SIGTERM/SIGINT
   std::uint64_t boot_unix_ms = 0;
+  std::atomic<std::uint64_t> boot_rss_bytes{0};  // resident memory once every shard is up
+  // The one place shards share mutable state, off the delivery path: the event-id clock, one
+  // compare-and-swap per publish, so ids are unique and ordered across every topic and shard.
+  // Packed as (unix ms << 20) | counter within the millisecond.
+  std::atomic<std::uint64_t> id_clock{0};
 };
+
+// Resident set size of the process, from /proc/self/statm (0 if unreadable).
+std::uint64_t resident_bytes();
+
+// Next event id from the cluster's clock: never below the last one, whatever the wall clock does.
+EventId next_event_id(Cluster& cluster);
 
 enum class ConnState : std::uint8_t {
   reading,     // waiting for (the rest of) a request head or body
@@ -57,6 +68,8 @@ inline constexpr std::uint8_t counted_stream = 1 << 7;
 }  // namespace conn_flag
 namespace conn_flag2 {
 inline constexpr std::uint8_t continue_sent = 1 << 0;  // "100 Continue" went out for this request
+inline constexpr std::uint8_t drain_notice_sent = 1 << 1;  // the final "retry:" went out
+inline constexpr std::uint8_t awaiting_drop = 1 << 2;  // admin drop waiting for other shards
 }  // namespace conn_flag2
 
 // One connection. Fixed size, no owning members: an idle stream owns no heap memory
@@ -99,9 +112,7 @@ struct Topic {
   History history;
   std::uint32_t first_sub = nil;
   std::uint32_t subscribers = 0;
-  // Owner shard only: id and sequence assignment.
-  EventId last_id;
-  std::uint64_t next_seq = 1;
+  std::uint64_t next_seq = 1;  // owner shard only: sequence assignment
 };
 
 class Shard {
@@ -156,6 +167,12 @@ class Shard {
   void on_publish_message(PublishMessage* m);
   void on_publish_ack(PublishAckMessage* m);
   void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);
+  void handle_admin_drop(std::uint32_t ci, const http::Request& req);
+  std::uint32_t drop_topic_streams(std::string_view topic);
+  void on_drop_message(DropMessage* m);
+  void on_drop_ack(DropAckMessage* m);
+  void resume(std::uint32_t ci, std::string_view last_event_id, std::string& gaps);
+  void publish_stats();
 
   // shard_send.cc: fan-out
   std::uint32_t topic_index(std::string_view name, bool create);
@@ -165,12 +182,17 @@ class Shard {
   void flush_ready();
   void start_send(std::uint32_t ci);
   void on_send(std::uint32_t ci, std::int32_t res);
+  void on_idle(std::uint32_t ci);
+  void finish_response(std::uint32_t ci);
   void account_sent(std::uint32_t ci, std::uint32_t bytes);
   bool has_pending(std::uint32_t ci) const;
   void subscribe(std::uint32_t ci, std::uint32_t topic);
   void unsubscribe_all(std::uint32_t ci);
   void free_subs(std::uint32_t ci);
   void drop_slow(std::uint32_t ci);
+  bool handle_behind(std::uint32_t ci);
+  void append_gap(std::string& out, const Topic& topic, std::string_view last_id,
+                  std::uint64_t first_seq, std::string_view reason);
 
   std::uint32_t index_;
   Cluster& cluster_;
@@ -201,6 +223,13 @@ class Shard {
 
   http::ParseLimits parse_limits_;
   std::vector<std::string> stream_preludes_;  // head + "retry: N" variants (jitter)
+  std::vector<std::string> drain_notices_;    // "retry: N" variants sent before a drain EOF
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> drops_;  // token ->
+                                              // (acks outstanding, streams dropped)
+  std::uint32_t stats_topic_ = nil;           // "_stats": live numbers for the page at /
+  std::uint64_t stats_last_ms_ = 0;
+  std::uint64_t stats_last_events_ = 0;
+  std::uint64_t stats_last_deliveries_ = 0;
   std::minstd_rand rng_;
 };
 

@@ -5,6 +5,7 @@
 #include "core/assert.h"
 #include "core/log.h"
 #include "core/shard.h"
+#include "http/live_page.h"
 #include "http/names.h"
 #include "http/query.h"
 #include "http/response.h"
@@ -117,15 +118,18 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
   }
   if (req.path == "/") {
     if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
-    return respond(ci, 200, "text/plain",
-                   "ringcast: subscribe with GET /sse/{topic}, publish with POST /pub/{topic}\n");
+    return respond(ci, 200, "text/html; charset=utf-8", http::live_page_html());
+  }
+  if (req.path == "/admin/drop" && config_.enable_admin) {
+    if (req.method != "POST") return respond_error(ci, 405, "use POST", "Allow: POST\r\n");
+    return handle_admin_drop(ci, req);
   }
   respond_error(ci, 404, "no such endpoint");
 }
 
 void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   std::vector<std::string> names;
-  std::string decoded;
+  std::string decoded, query_last_id;
   if (req.path.size() > 5) {  // "/sse/{topic}"
     if (!http::percent_decode(req.path.substr(5), decoded))
       return respond_error(ci, 400, "malformed percent-encoding in topic");
@@ -134,6 +138,11 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   http::QueryIter it(req.query);
   std::string_view key, value;
   while (it.next(key, value)) {
+    if (key == "lastEventId") {
+      if (!http::percent_decode(value, query_last_id))
+        return respond_error(ci, 400, "malformed percent-encoding in lastEventId");
+      continue;
+    }
     if (key != "topic") continue;
     if (!http::percent_decode(value, decoded))
       return respond_error(ci, 400, "malformed percent-encoding in topic");
@@ -166,6 +175,16 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   c.state = ConnState::streaming;
   metrics_.streams.add();
   for (std::uint32_t t : topics) subscribe(ci, t);
+  // An EventSource reconnect sends the header; a first connection may use the query.
+  std::string_view last_id = req.has_last_event_id ? req.last_event_id : query_last_id;
+  if (!last_id.empty()) {
+    std::string gaps;
+    resume(ci, last_id, gaps);
+    if (!gaps.empty()) {
+      c.out = new std::string(std::move(gaps));
+      c.out_off = 0;
+    }
+  }
   const std::string& prelude = stream_preludes_[rng_() % stream_preludes_.size()];
   c.ctl = prelude.data();
   c.ctl_len = static_cast<std::uint16_t>(prelude.size());
@@ -179,6 +198,7 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
   std::string topic, event;
   if (!http::percent_decode(raw_topic, topic) || !http::valid_topic(topic))
     return respond_error(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+  if (topic[0] == '_') return respond_error(ci, 403, "topics starting with '_' are the server's");
   http::QueryIter it(req.query);
   std::string_view key, value;
   while (it.next(key, value)) {

@@ -23,8 +23,7 @@ std::uint32_t Shard::topic_index(std::string_view name, bool create) {
   // (the owner checked the limit when it accepted the publish).
   if (topics_.size() >= config_.max_topics) return nil;
   std::uint32_t index = static_cast<std::uint32_t>(topics_.size());
-  Topic& t = topics_.emplace_back(Topic{key, History(config_.history)});
-  (void)t;
+  topics_.emplace_back(Topic{key, History({config_.history, config_.history_bytes})});
   topic_by_name_.emplace(std::move(key), index);
   return index;
 }
@@ -32,11 +31,7 @@ std::uint32_t Shard::topic_index(std::string_view name, bool create) {
 EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::string_view data) {
   Topic& topic = topics_[ti];
   RC_ASSERT(owner_of(topic.name, cluster_.shards) == index_);
-  // Redis-stream style ids: wall-clock milliseconds, then a counter within the millisecond.
-  // Never below the previous id, so a clock step backwards cannot reorder a topic.
-  const std::uint64_t now = unix_ms();
-  EventId id = now > topic.last_id.ms ? EventId{now, 0} : EventId{topic.last_id.ms, topic.last_id.n + 1};
-  topic.last_id = id;
+  const EventId id = next_event_id(cluster_);
   Chunk* chunk = make_chunk(topic.name, topic.next_seq++, id, event, data, cluster_.shards);
   metrics_.serializations.add();
   metrics_.events_published.add();
@@ -58,11 +53,13 @@ void Shard::deliver(Chunk* chunk) {
   Topic& topic = topics_[ti];
   topic.history.push(chunk);
   const std::uint64_t oldest = topic.history.begin();
+  const bool disconnect = config_.slow_consumer == SlowConsumerPolicy::disconnect;
   for (std::uint32_t si = topic.first_sub; si != nil;) {
     Sub& s = subs_[si];
     const std::uint32_t next = s.topic_next;
-    const std::uint64_t needed = std::max(s.seq, s.inflight_end);
-    if (needed < oldest) {
+    // The first event this stream has not started on; the one it is part-way through is pinned.
+    const std::uint64_t needed = std::max(s.seq + (s.offset > 0), s.inflight_end);
+    if (disconnect && needed < oldest) {
       drop_slow(s.conn);  // removes only this stream's subscription from the list
     } else if (!(conns_[s.conn].flags & conn_flag::send_inflight)) {
       mark_ready(s.conn);
@@ -106,8 +103,10 @@ void Shard::unsubscribe_all(std::uint32_t ci) {
 void Shard::free_subs(std::uint32_t ci) {
   Conn& c = conns_[ci];
   for (std::uint32_t si = c.first_sub; si != nil;) {
-    std::uint32_t next = subs_[si].conn_next;
-    RC_ASSERT(subs_[si].inflight_end == subs_[si].seq);  // nothing pinned any more
+    Sub& s = subs_[si];
+    std::uint32_t next = s.conn_next;
+    RC_ASSERT(s.inflight_end == s.seq);  // no send in flight holds pins any more
+    if (s.offset > 0) topics_[s.topic].history.unpin(s.seq, s.seq + 1);  // the part-sent event
     subs_.free(si);
     si = next;
   }
@@ -131,7 +130,8 @@ void Shard::mark_ready(std::uint32_t ci) {
 bool Shard::has_pending(std::uint32_t ci) const {
   const Conn& c = conns_[ci];
   if (c.ctl_len > 0) return true;
-  if (c.out != nullptr) return c.out_off < c.out->size();
+  if (c.out != nullptr && c.out_off < c.out->size()) return true;
+  if (c.state != ConnState::streaming) return false;
   for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
     if (subs_[si].seq < topics_[subs_[si].topic].history.end()) return true;
   }
@@ -152,52 +152,95 @@ void Shard::flush_ready() {
   }
 }
 
+// Handles the stream's subscriptions that fell behind their history. Returns false if the
+// stream was closed (disconnect policy). With the skip policy a subscription jumps to the newest
+// event behind a gap event, but only at an event boundary of the whole stream: bytes of a
+// part-sent event must never be interleaved with anything else.
+bool Shard::handle_behind(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  bool mid_event = false;
+  for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next)
+    mid_event |= subs_[si].offset > 0;
+  for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
+    Sub& s = subs_[si];
+    const Topic& topic = topics_[s.topic];
+    if (s.seq + (s.offset > 0) >= topic.history.begin()) continue;
+    if (config_.slow_consumer == SlowConsumerPolicy::disconnect) {
+      drop_slow(ci);
+      return false;
+    }
+    if (mid_event) continue;  // finish the part-sent event first; skip on the next send
+    const std::uint64_t newest = std::max(topic.history.begin(), topic.history.end() - 1);
+    if (c.out == nullptr) {
+      c.out = new std::string();
+      c.out_off = 0;
+    }
+    append_gap(*c.out, topic, {}, newest, "slow_consumer");
+    s.seq = s.inflight_end = newest;
+    metrics_.slow_skips.add();
+  }
+  return true;
+}
+
 void Shard::start_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
+  const bool streaming = c.state == ConnState::streaming;
+  if (streaming && !handle_behind(ci)) return;
   iov_.clear();
-  if (c.out == nullptr) {
-    for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
-      // The next event this stream needs has left the history: a slow consumer.
-      if (subs_[si].seq < topics_[subs_[si].topic].history.begin()) return drop_slow(ci);
-    }
-  }
-  // Control bytes (stream head, ping, "100 Continue") always go first.
+  // Control bytes (stream head, ping, "100 Continue") first, then owned bytes (a response,
+  // or a stream's gap events), then events. Control and owned bytes are only ever queued at
+  // event boundaries, so they never split an event.
   if (c.ctl_len > 0) iov_.push_back({const_cast<char*>(c.ctl), c.ctl_len});
-  if (c.out != nullptr) {
-    if (c.out_off < c.out->size())
-      iov_.push_back({c.out->data() + c.out_off, c.out->size() - c.out_off});
-  } else {
+  if (c.out != nullptr && c.out_off < c.out->size())
+    iov_.push_back({c.out->data() + c.out_off, c.out->size() - c.out_off});
+  if (streaming) {
     for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
       Sub& s = subs_[si];
       History& h = topics_[s.topic].history;
       std::uint64_t seq = s.seq;
-      for (; seq < h.end() && iov_.size() < kMaxIov; ++seq) {
+      if (s.offset > 0) {  // the rest of a part-sent event (pinned, so still there)
         const Chunk* chunk = h.at(seq);
-        const std::uint32_t skip = seq == s.seq ? s.offset : 0;
-        iov_.push_back({const_cast<char*>(chunk->bytes()) + skip, chunk->size - skip});
+        iov_.push_back({const_cast<char*>(chunk->bytes()) + s.offset, chunk->size - s.offset});
+        ++seq;
+      }
+      if (seq >= h.begin()) {  // else: behind; skipped on the next send (see handle_behind)
+        for (; seq < h.end() && iov_.size() < kMaxIov; ++seq) {
+          const Chunk* chunk = h.at(seq);
+          iov_.push_back({const_cast<char*>(chunk->bytes()), chunk->size});
+        }
       }
       h.pin(s.seq, seq);
       s.inflight_end = seq;
     }
   }
-  if (iov_.empty()) {
-    if (draining_ && c.state == ConnState::streaming) {
-      // Everything is flushed: shut our side; the client sees EOF and closes, or the linger
-      // timer closes it.
-      c.state = ConnState::lingering;
-      io_.shutdown_write(token(ci), c.fd);
-      timer_touch(ci);
-    }
-    return;
-  }
+  if (iov_.empty()) return on_idle(ci);
   c.flags |= conn_flag::send_inflight;
   c.send_started_ms = now_ms_;
-  if (c.state == ConnState::streaming) timer_touch(ci);
+  if (streaming) timer_touch(ci);
   io_.send(token(ci), c.fd, iov_);
   metrics_.sends.add();
 }
 
+// Nothing left to send. A draining stream gets a last jittered "retry:" and then its write side
+// shut: the client sees EOF and reconnects (elsewhere) after a spread-out delay.
+void Shard::on_idle(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  if (!draining_ || c.state != ConnState::streaming) return;
+  if (!(c.more_flags & conn_flag2::drain_notice_sent)) {
+    c.more_flags |= conn_flag2::drain_notice_sent;
+    const std::string& notice = drain_notices_[rng_() % drain_notices_.size()];
+    c.ctl = notice.data();
+    c.ctl_len = static_cast<std::uint16_t>(notice.size());
+    return start_send(ci);
+  }
+  c.state = ConnState::lingering;
+  io_.shutdown_write(token(ci), c.fd);
+  timer_touch(ci);
+}
+
 // Advances the connection's cursors over `bytes` written and unpins what the send held.
+// Invariant outside a send: a subscription part-way through an event (offset > 0) holds one
+// pin on that event, so the rest of it can always be sent.
 void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
   Conn& c = conns_[ci];
   metrics_.bytes_sent.add(bytes);
@@ -206,14 +249,15 @@ void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
   c.ctl_len = static_cast<std::uint16_t>(c.ctl_len - ctl);
   bytes -= ctl;
   if (c.out != nullptr) {
-    c.out_off += bytes;
-    RC_ASSERT(c.out_off <= c.out->size());
-    return;
+    const std::uint32_t owned = std::min<std::size_t>(bytes, c.out->size() - c.out_off);
+    c.out_off += owned;
+    bytes -= owned;
   }
   for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
     Sub& s = subs_[si];
     History& h = topics_[s.topic].history;
     const std::uint64_t from = s.seq;
+    const bool held = s.offset > 0;
     while (s.seq < s.inflight_end && bytes > 0) {
       const std::uint32_t left = h.at(s.seq)->size - s.offset;
       if (bytes >= left) {
@@ -226,7 +270,9 @@ void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
         bytes = 0;
       }
     }
+    if (s.offset > 0) h.pin(s.seq, s.seq + 1);  // before unpinning: keep it from release
     h.unpin(from, s.inflight_end);
+    if (held) h.unpin(from, from + 1);
     s.inflight_end = s.seq;
   }
   RC_ASSERT(bytes == 0);  // the kernel never reports more than was offered
@@ -245,25 +291,30 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
     log(LogLevel::debug, "shard %u: send: %s", index_, std::strerror(-res));
     return begin_close(ci);
   }
-  if (c.out != nullptr) {
-    if (c.out_off < c.out->size()) return mark_ready(ci);  // short write: send the rest
+  const bool owned_done = c.out != nullptr && c.out_off == c.out->size();
+  if (owned_done) {
     delete c.out;
     c.out = nullptr;
-    if (c.flags & conn_flag::close_after_send) {
-      // Lingering close: shut our side, read until the peer's EOF (or a timeout), then close,
-      // so unread input does not turn into a reset that destroys the response in flight.
-      c.state = ConnState::lingering;
-      io_.shutdown_write(token(ci), c.fd);
-      timer_touch(ci);
-      if (!(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
-      return;
-    }
-    c.state = ConnState::reading;
-    timer_touch(ci);
-    if (c.in != nullptr) return on_request_bytes(ci, {});  // a pipelined request waits
-    return arm_recv(ci);
   }
+  if (c.state == ConnState::responding && owned_done && c.ctl_len == 0) return finish_response(ci);
   if (has_pending(ci) || draining_) mark_ready(ci);
+}
+
+void Shard::finish_response(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  if (c.flags & conn_flag::close_after_send) {
+    // Lingering close: shut our side, read until the peer's EOF (or a timeout), then close,
+    // so unread input does not turn into a reset that destroys the response in flight.
+    c.state = ConnState::lingering;
+    io_.shutdown_write(token(ci), c.fd);
+    timer_touch(ci);
+    if (!(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
+    return;
+  }
+  c.state = ConnState::reading;
+  timer_touch(ci);
+  if (c.in != nullptr) return on_request_bytes(ci, {});  // a pipelined request waits
+  arm_recv(ci);
 }
 
 }  // namespace ringcast

@@ -13,14 +13,14 @@ Chunk* chunk(std::uint64_t seq, std::uint32_t refs = 1) {
 }
 
 TEST(History, StartsEmptyAtSequenceOne) {
-  History h(4);
+  History h({4});
   EXPECT_TRUE(h.empty());
   EXPECT_EQ(h.begin(), 1u);
   EXPECT_EQ(h.end(), 1u);
 }
 
 TEST(History, KeepsAtMostCapacityEvents) {
-  History h(3);
+  History h({3});
   for (std::uint64_t s = 1; s <= 10; ++s) h.push(chunk(s));
   EXPECT_EQ(h.end(), 11u);
   EXPECT_EQ(h.begin(), 8u);
@@ -30,7 +30,7 @@ TEST(History, KeepsAtMostCapacityEvents) {
 }
 
 TEST(History, PinnedEntriesOutliveTheWindowUntilUnpinned) {
-  History h(2);
+  History h({2});
   h.push(chunk(1));
   h.push(chunk(2));
   h.pin(1, 3);  // a send in flight reads events 1 and 2
@@ -48,7 +48,7 @@ TEST(History, ReleasesItsReferenceOnEviction) {
   // A chunk shared by two holders survives one history evicting it.
   Chunk* shared = chunk(1, 2);
   {
-    History h(1);
+    History h({1});
     h.push(shared);
     h.push(chunk(2));  // evicts seq 1: drops one reference
     EXPECT_EQ(shared->refs.load(), 1u);
@@ -59,7 +59,7 @@ TEST(History, ReleasesItsReferenceOnEviction) {
 TEST(History, DestructorReleasesEverythingHeld) {
   Chunk* shared = chunk(1, 2);
   {
-    History h(8);
+    History h({8});
     h.push(shared);
   }
   EXPECT_EQ(shared->refs.load(), 1u);
@@ -67,11 +67,50 @@ TEST(History, DestructorReleasesEverythingHeld) {
 }
 
 TEST(History, PushRequiresTheNextSequence) {
-  History h(4);
+  History h({4});
   h.push(chunk(1));
   Chunk* wrong = chunk(3);
   EXPECT_DEATH(h.push(wrong), "seq == end_");
   release(wrong);
+}
+
+TEST(History, ByteLimitEvictsOldestButKeepsTheNewest) {
+  Chunk* probe = chunk(1);
+  const std::uint32_t size = probe->size;
+  release(probe);
+  History h({100, 3ull * size});
+  for (std::uint64_t s = 1; s <= 5; ++s) h.push(chunk(s));
+  EXPECT_EQ(h.begin(), 3u);
+  EXPECT_EQ(h.bytes(), 3ull * size);
+  History tiny({100, 1});
+  tiny.push(chunk(1));
+  tiny.push(chunk(2));
+  EXPECT_EQ(tiny.begin(), 2u);  // one event over the limit is still kept
+  EXPECT_EQ(tiny.end(), 3u);
+}
+
+TEST(History, ExpireDropsEventsOlderThanTheCutoff) {
+  History h({100});
+  for (std::uint64_t s = 1; s <= 4; ++s) h.push(make_chunk("t", s, EventId{1000 + s, 0}, "", "x", 1));
+  h.expire(1003);
+  EXPECT_EQ(h.begin(), 3u);
+  EXPECT_EQ(h.last_evicted(), (EventId{1002, 0}));
+  h.expire(99999);
+  EXPECT_TRUE(h.empty());
+}
+
+TEST(History, FindsEventsById) {
+  History h({3});
+  for (std::uint64_t s = 1; s <= 6; ++s) h.push(make_chunk("t", s, EventId{500, s * 2}, "", "x", 1));
+  // Window holds seq 4..6 with ids 500-8, 500-10, 500-12.
+  EXPECT_EQ(h.find(EventId{500, 8}), 4u);
+  EXPECT_EQ(h.find(EventId{500, 12}), 6u);
+  EXPECT_EQ(h.find(EventId{500, 9}), 0u);   // between two ids
+  EXPECT_EQ(h.find(EventId{500, 6}), 0u);   // evicted
+  EXPECT_EQ(h.first_after(EventId{500, 9}), 5u);
+  EXPECT_EQ(h.first_after(EventId{500, 1}), 4u);
+  EXPECT_EQ(h.first_after(EventId{500, 12}), 7u);
+  EXPECT_EQ(h.last_evicted(), (EventId{500, 6}));
 }
 
 }  // namespace
