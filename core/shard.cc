@@ -140,8 +140,10 @@ void Shard::dispatch(const net::Completion& c) {
       doorbell_due_[static_cast<std::uint32_t>(c.token)] = 1;
       return;
     case net::Op::shutdown:  // -ENOTCONN after a reset is expected; EOF shows up on recv
+      return on_fd_op_done(c.token, conn_flag2::shutdown_inflight);
     case net::Op::cancel:    // -ENOENT/-EALREADY: the operation had already finished
-      return;
+      if (static_cast<std::uint32_t>(c.token) == nil) return;  // stop_accepting()'s cancel
+      return on_fd_op_done(c.token, conn_flag2::cancel_inflight);
   }
   RC_ASSERT(false);
 }
@@ -240,15 +242,33 @@ void Shard::begin_close(std::uint32_t ci) {
   c.state = ConnState::closing;
   if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight)) {
     c.flags |= conn_flag::cancel_sent;
+    c.more_flags |= conn_flag2::cancel_inflight;
     io_.cancel(token(ci), c.fd);
   }
   maybe_finish_close(ci);
+}
+
+void Shard::shutdown_write(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  RC_ASSERT(!(c.more_flags & conn_flag2::shutdown_inflight));
+  c.more_flags |= conn_flag2::shutdown_inflight;
+  io_.shutdown_write(token(ci), c.fd);
+}
+
+void Shard::on_fd_op_done(std::uint64_t tok, std::uint8_t flag) {
+  const std::uint32_t ci = conn_of(tok);
+  RC_ASSERT(ci != nil);  // the record is not freed while the operation is in flight
+  Conn& c = conns_[ci];
+  RC_ASSERT(c.more_flags & flag);
+  c.more_flags &= ~flag;
+  if (c.state == ConnState::closing) maybe_finish_close(ci);
 }
 
 void Shard::maybe_finish_close(std::uint32_t ci) {
   Conn& c = conns_[ci];
   RC_ASSERT(c.state == ConnState::closing);
   if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight | conn_flag::close_sent)) return;
+  if (c.more_flags & conn_flag2::fd_ops) return;
   delete c.in;
   delete c.out;
   c.in = c.out = nullptr;

@@ -69,7 +69,12 @@ inline constexpr std::uint8_t counted_stream = 1 << 7;
 namespace conn_flag2 {
 inline constexpr std::uint8_t continue_sent = 1 << 0;  // "100 Continue" went out for this request
 inline constexpr std::uint8_t drain_notice_sent = 1 << 1;  // the final "retry:" went out
-inline constexpr std::uint8_t awaiting_drop = 1 << 2;  // admin drop waiting for other shards
+inline constexpr std::uint8_t shutdown_inflight = 1 << 2;  // IORING_OP_SHUTDOWN not yet completed
+inline constexpr std::uint8_t cancel_inflight = 1 << 3;    // IORING_OP_ASYNC_CANCEL not yet completed
+// Every operation naming the descriptor must complete before it is closed: the kernel resolves
+// a direct descriptor when the operation is issued, and a shutdown is always issued later from
+// an io-wq worker. Closed earlier, the slot could already belong to a new connection.
+inline constexpr std::uint8_t fd_ops = shutdown_inflight | cancel_inflight;
 }  // namespace conn_flag2
 
 // One connection. Fixed size, no owning members: an idle stream owns no heap memory
@@ -142,6 +147,8 @@ class Shard {
   void arm_recv(std::uint32_t ci);
   void begin_close(std::uint32_t ci);
   void maybe_finish_close(std::uint32_t ci);
+  void shutdown_write(std::uint32_t ci);
+  void on_fd_op_done(std::uint64_t token, std::uint8_t flag);
   void drain_mailbox();
   void post(std::uint32_t target, Message* message);
   void ring_doorbells();

@@ -234,7 +234,7 @@ void Shard::on_idle(std::uint32_t ci) {
     return start_send(ci);
   }
   c.state = ConnState::lingering;
-  io_.shutdown_write(token(ci), c.fd);
+  shutdown_write(ci);
   timer_touch(ci);
 }
 
@@ -306,7 +306,7 @@ void Shard::finish_response(std::uint32_t ci) {
     // Lingering close: shut our side, read until the peer's EOF (or a timeout), then close,
     // so unread input does not turn into a reset that destroys the response in flight.
     c.state = ConnState::lingering;
-    io_.shutdown_write(token(ci), c.fd);
+    shutdown_write(ci);
     timer_touch(ci);
     if (!(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
     return;

@@ -18,8 +18,8 @@ enum class Op : std::uint8_t {
   accept,    // res: new connection's descriptor, or -errno. more: the accept stays armed
   recv,      // res: bytes (0 = peer closed), or -errno. data/buffer set when res > 0
   send,      // res: bytes written (may be short), or -errno
-  shutdown,  // res: 0 or -errno (the shard ignores it; EOF handling follows on recv)
-  cancel,    // res: count or -errno (informational)
+  shutdown,  // res: 0 or -errno; the descriptor may be closed only after this completes
+  cancel,    // res: count or -errno; likewise
   close,     // res: 0 or -errno; the descriptor is gone either way
   doorbell,  // another shard has put messages in our mailbox
   notify_failed,  // a doorbell we rang could not be delivered; token = target shard

@@ -106,10 +106,18 @@ void SimIo::complete_all_sends() {
   while (!inflight_.empty()) complete_send(0, std::int32_t(inflight_[0].bytes.size()));
 }
 
-void SimIo::shutdown_write(std::uint64_t, std::uint32_t fd) { clients_.at(fd).write_shut = true; }
+void SimIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {
+  clients_.at(fd).write_shut = true;
+  Completion c{Op::shutdown};
+  c.token = token;
+  queued_.push_back(c);
+}
 
-void SimIo::cancel(std::uint64_t, std::uint32_t fd) {
+void SimIo::cancel(std::uint64_t token, std::uint32_t fd) {
   Client& cl = clients_.at(fd);
+  Completion done{Op::cancel};
+  done.token = token;
+  queued_.push_back(done);
   if (cl.recv_armed) {
     cl.recv_armed = false;
     Completion c{Op::recv};

@@ -27,6 +27,7 @@ std::uint64_t user_data(Op op, std::uint64_t token) {
 constexpr std::size_t kMsgScratch = 4096;
 constexpr std::size_t kIovScratch = 65536;
 constexpr std::uint16_t kBufferGroup = 0;
+constexpr std::uint64_t kNoConnection = 0xffffffffu;  // a token naming no connection
 
 std::string errno_text(const char* what, int err) {
   return std::string(what) + ": " + std::strerror(err);
@@ -139,7 +140,7 @@ void UringIo::accept() {
 void UringIo::stop_accepting() {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, user_data(Op::accept, 0), 0);
-  io_uring_sqe_set_data64(sqe, user_data(Op::cancel, 0));
+  io_uring_sqe_set_data64(sqe, user_data(Op::cancel, kNoConnection));
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
   // The armed accept keeps its own reference to the socket until the cancel completes.
   if (options_.listen_fd >= 0) ::close(options_.listen_fd);
@@ -185,14 +186,14 @@ void UringIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec>
 void UringIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_shutdown(sqe, int(fd), SHUT_WR);
-  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_CQE_SKIP_SUCCESS;
+  sqe->flags |= IOSQE_FIXED_FILE;  // its completion tells the shard the slot may be closed
   io_uring_sqe_set_data64(sqe, user_data(Op::shutdown, token));
 }
 
 void UringIo::cancel(std::uint64_t token, std::uint32_t fd) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel_fd(sqe, int(fd), IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  // No CQE_SKIP_SUCCESS: the shard closes the slot only after this has completed.
   io_uring_sqe_set_data64(sqe, user_data(Op::cancel, token));
 }
 
