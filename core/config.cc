@@ -85,6 +85,11 @@ int apply(std::string_view name, std::string_view value, Config& config) {
     else return bad_value("--slow-consumer", value);
     return 0;
   }
+  if (name == "--io") {
+    if (value != "uring" && value != "epoll") return bad_value("--io", value);
+    config.io = std::string(value);
+    return 0;
+  }
   if (name == "--log-level") {
     if (value == "error" || value == "warn" || value == "info" || value == "debug") {
       config.log_level = std::string(value);
@@ -105,7 +110,8 @@ std::string usage() {
       "  --slow-consumer disconnect|skip  a stream that falls off the history is closed, or\n"
       "                                gets a gap event and jumps to the newest event\n"
       "  --enable-admin                serve POST /admin/drop?topic=T (closes T's streams)\n"
-      "  --log-level error|warn|info|debug\n";
+      "  --log-level error|warn|info|debug\n"
+      "  --io uring|epoll              IO backend: io_uring (default) or the epoll baseline\n";
   char line[256];
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);

@@ -33,6 +33,7 @@ struct Config {
   std::uint32_t ring_entries = 4096;        // submission queue entries per ring
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;
   std::string log_level = "info";
+  std::string io = "uring";                 // "uring" (production) or "epoll" (the baseline)
   bool enable_admin = false;                // POST /admin/drop (tests, operators)
 };
 

@@ -17,6 +17,7 @@
 #include "core/shard.h"
 #include "net/listener.h"
 #include "net/probe.h"
+#include "net/epoll_io.h"
 #include "net/uring_io.h"
 
 namespace ringcast {
@@ -50,16 +51,54 @@ std::uint32_t table_size(const Config& config) {
   return std::max<std::uint32_t>(64, std::min<std::uint64_t>(wanted, net::nofile_limit()));
 }
 
+// One shard's IO backend, chosen by --io. Created on the shard's own thread.
 struct ShardSlot {
-  net::UringIo io;
+  std::unique_ptr<net::UringIo> uring;
+  std::unique_ptr<net::EpollIo> epoll;
+  net::Io* io = nullptr;
+  int peer_handle = -1;  // ring fd (MSG_RING target) or eventfd
   std::string init_error;
+
+  void init(const Config& config, std::uint32_t files, int listen_fd) {
+    if (config.io == "epoll") {
+      epoll = std::make_unique<net::EpollIo>();
+      net::EpollOptions options;
+      options.max_fds = files;
+      options.recv_buffers = config.recv_buffers;
+      options.recv_buffer_bytes = config.recv_buffer_bytes;
+      options.listen_fd = listen_fd;
+      init_error = epoll->init(options);
+      io = epoll.get();
+      peer_handle = epoll->peer_handle();
+      return;
+    }
+    uring = std::make_unique<net::UringIo>();
+    net::UringOptions options;
+    options.sq_entries = config.ring_entries;
+    options.cq_entries = std::max<std::uint32_t>(65536, config.ring_entries * 4);
+    options.files = files;
+    options.recv_buffers = config.recv_buffers;
+    options.recv_buffer_bytes = config.recv_buffer_bytes;
+    options.listen_fd = listen_fd;
+    // With SINGLE_ISSUER only the creating thread may submit: this runs on the shard's thread.
+    init_error = uring->init(options);
+    io = uring.get();
+    peer_handle = uring->ring_fd();
+  }
+  void set_peers(const std::vector<int>& handles) {
+    if (uring) uring->set_peers(handles);
+    if (epoll) epoll->set_peers(handles);
+  }
+  std::string describe() const {
+    return uring ? "io_uring: " + uring->describe() : "epoll (the baseline backend)";
+  }
 };
 
 }  // namespace
 
 int run_server(const Config& requested) {
   Config config = requested;
-  if (std::string err = net::probe_io_uring(); !err.empty()) {
+  if (std::string err = config.io == "uring" ? net::probe_io_uring() : ""; !err.empty()) {
     log(LogLevel::error, "%s", err.c_str());
     return 1;
   }
@@ -95,7 +134,11 @@ int run_server(const Config& requested) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  const std::uint32_t files = table_size(config);
+  // io_uring: each ring has its own fixed-file table. epoll: every socket sits in the one
+  // process fd table, which the shards share.
+  const std::uint32_t files = config.io == "uring"
+                                  ? table_size(config)
+                                  : std::max<std::uint32_t>(64, (net::nofile_limit() - 64) / shards);
   // Each shard keeps a little room in its table for plain requests (publishes, metrics).
   const std::uint64_t capacity = std::uint64_t(shards) * (files - std::min(files / 16, 1024u));
   if (config.max_streams == 0) config.max_streams = std::uint32_t(std::min<std::uint64_t>(capacity, 1u << 30));
@@ -111,21 +154,13 @@ int run_server(const Config& requested) {
     threads.emplace_back([&, i] {
       pin_to_core(i);
       ShardSlot& slot = *slots[i];
-      net::UringOptions options;
-      options.sq_entries = config.ring_entries;
-      options.cq_entries = std::max<std::uint32_t>(65536, config.ring_entries * 4);
-      options.files = files;
-      options.recv_buffers = config.recv_buffers;
-      options.recv_buffer_bytes = config.recv_buffer_bytes;
-      options.listen_fd = listen_fds[i];
-      // The ring is created on its own thread: with SINGLE_ISSUER only this thread submits.
-      slot.init_error = slot.io.init(options);
-      if (slot.init_error.empty()) ring_fds[i] = slot.io.ring_fd();
+      slot.init(config, files, listen_fds[i]);
+      if (slot.init_error.empty()) ring_fds[i] = slot.peer_handle;
       ready.arrive_and_wait();
       go.arrive_and_wait();
       if (!start_ok) return;
-      slot.io.set_peers(ring_fds);
-      Shard shard(i, cluster, slot.io);
+      slot.set_peers(ring_fds);
+      Shard shard(i, cluster, *slot.io);
       shard.run();
     });
   }
@@ -142,8 +177,8 @@ int run_server(const Config& requested) {
     for (int fd : listen_fds) close(fd);
     return 1;
   }
-  log(LogLevel::info, "io_uring: %s; capacity %u shards x %u descriptors; --max-streams %u",
-      slots[0]->io.describe().c_str(), shards, files, config.max_streams);
+  log(LogLevel::info, "%s; capacity %u shards x %u descriptors; --max-streams %u",
+      slots[0]->describe().c_str(), shards, files, config.max_streams);
   if (capacity < config.max_streams)
     log(LogLevel::warn, "--max-streams %u exceeds the descriptor capacity %llu (RLIMIT_NOFILE %u per ring)",
         config.max_streams, static_cast<unsigned long long>(capacity), net::nofile_limit());
