@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
 #include "core/shard.h"
 #include "http/response.h"
 #include "net/sim_io.h"
@@ -17,6 +18,8 @@ class SimShard {
   explicit SimShard(Config config = base_config(), std::uint32_t buffers = 8) : config_(config), io(buffers) {
     cluster_.config = &config_;
     cluster_.shards = 1;
+    cluster_.boot_unix_ms = unix_ms();
+    cluster_.id_clock.store(cluster_.boot_unix_ms << 20);
     cluster_.mailboxes.push_back(std::make_unique<Mailbox>());
     cluster_.metrics.push_back(std::make_unique<ShardMetrics>());
     shard = std::make_unique<Shard>(0, cluster_, io);
@@ -245,6 +248,186 @@ TEST(ShardSim, StreamLimitAnswers503) {
   std::uint32_t third = s.subscribe("c");
   EXPECT_EQ(s.io.received(third).rfind("HTTP/1.1 503 ", 0), 0u) << s.io.received(third);
   EXPECT_EQ(s.metrics().rejected_streams.get(), 1u);
+}
+
+}  // namespace
+}  // namespace ringcast
+
+namespace ringcast {
+namespace {
+
+std::string subscribe_request(const std::string& target, const std::string& last_id = "") {
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: t\r\n";
+  if (!last_id.empty()) req += "Last-Event-ID: " + last_id + "\r\n";
+  return req + "\r\n";
+}
+
+std::string event_bytes(const std::string& id, const std::string& data) {
+  return "id: " + id + "\ndata: " + data + "\n\n";
+}
+
+struct Published {
+  std::string id;
+  std::string data;
+};
+
+std::vector<Published> publish_n(SimShard& s, const std::string& topic, int n, int from = 0) {
+  std::vector<Published> out;
+  for (int i = from; i < from + n; ++i) {
+    std::string data = topic + "-" + std::to_string(i);
+    out.push_back({id_of(s.publish(topic, data)), data});
+  }
+  return out;
+}
+
+std::string gap_of(const std::string& stream) {
+  auto at = stream.find("event: gap\ndata: ");
+  if (at == std::string::npos) return {};
+  return stream.substr(at + 17, stream.find('\n', at + 17) - at - 17);
+}
+
+TEST(ShardSimResume, KnownIdReplaysExactlyWhatFollows) {
+  SimShard s;
+  auto events = publish_n(s, "r", 5);
+  std::uint32_t fd = s.request(subscribe_request("/sse/r", events[1].id));
+  std::string expected = SimShard::prelude();
+  for (int i = 2; i < 5; ++i) expected += event_bytes(events[i].id, events[i].data);
+  EXPECT_EQ(s.io.received(fd), expected);
+  // Live events continue right after the replay.
+  auto live = publish_n(s, "r", 1, 5);
+  s.settle();
+  EXPECT_EQ(s.io.received(fd), expected + event_bytes(live[0].id, live[0].data));
+}
+
+TEST(ShardSimResume, QueryParameterWorksAndTheHeaderWins) {
+  SimShard s;
+  auto events = publish_n(s, "q", 3);
+  std::uint32_t by_query = s.request(subscribe_request("/sse/q?lastEventId=" + events[0].id));
+  EXPECT_EQ(s.io.received(by_query), SimShard::prelude() + event_bytes(events[1].id, events[1].data) +
+                                         event_bytes(events[2].id, events[2].data));
+  std::uint32_t both = s.request(subscribe_request("/sse/q?lastEventId=" + events[0].id, events[1].id));
+  EXPECT_EQ(s.io.received(both), SimShard::prelude() + event_bytes(events[2].id, events[2].data));
+}
+
+TEST(ShardSimResume, GapReasons) {
+  Config c = SimShard::base_config();
+  c.history = 2;
+  SimShard s(c);
+  auto events = publish_n(s, "g", 4);  // retained: events[2], events[3]
+  struct Case {
+    std::string last_id;
+    std::string reason;
+  } cases[] = {
+      {"not-an-id", "malformed"},
+      {"1-0", "earlier_run"},
+      {events[0].id, "expired"},
+      {"99999999999999-0", "unknown"},
+  };
+  for (const Case& k : cases) {
+    std::uint32_t fd = s.request(subscribe_request("/sse/g", k.last_id));
+    const std::string& got = s.io.received(fd);
+    EXPECT_EQ(gap_of(got), "{\"topic\":\"g\",\"lastEventId\":\"" + k.last_id + "\",\"firstId\":\"" +
+                               events[2].id + "\",\"reason\":\"" + k.reason + "\"}")
+        << got;
+    // After the gap event: the retained events, oldest first, and no id on the gap event.
+    EXPECT_NE(got.find("\n\n" + event_bytes(events[2].id, events[2].data) +
+                       event_bytes(events[3].id, events[3].data)),
+              std::string::npos);
+    EXPECT_EQ(got.find("id: ", got.find("event: gap")), got.find("id: " + events[2].id));
+  }
+  EXPECT_EQ(s.metrics().gap_events.get(), 4u);
+}
+
+TEST(ShardSimResume, MultiTopicResumeIsExactForSequentialPublishes) {
+  SimShard s;
+  std::vector<Published> a, b;
+  for (int i = 0; i < 3; ++i) {
+    a.push_back(publish_n(s, "ta", 1, i)[0]);
+    b.push_back(publish_n(s, "tb", 1, i)[0]);
+  }
+  // The client last saw a[1]; b[1] was published after a[1], so it must come again.
+  std::uint32_t fd = s.request(subscribe_request("/sse?topic=ta&topic=tb", a[1].id));
+  const std::string& got = s.io.received(fd);
+  EXPECT_EQ(gap_of(got), "");
+  EXPECT_EQ(got.find(a[0].data + "\n"), std::string::npos);
+  EXPECT_EQ(got.find(a[1].data + "\n"), std::string::npos);
+  EXPECT_EQ(got.find(b[0].data + "\n"), std::string::npos);
+  EXPECT_NE(got.find(event_bytes(a[2].id, a[2].data)), std::string::npos);
+  EXPECT_NE(got.find(event_bytes(b[1].id, b[1].data)), std::string::npos);
+  EXPECT_NE(got.find(event_bytes(b[2].id, b[2].data)), std::string::npos);
+}
+
+TEST(ShardSimResume, SkipPolicySendsAGapAndJumpsToTheNewest) {
+  Config c = SimShard::base_config();
+  c.history = 2;
+  c.slow_consumer = SlowConsumerPolicy::skip;
+  SimShard s(c);
+  std::uint32_t slow = s.subscribe("k");
+  s.io.auto_complete = false;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    std::uint32_t p = s.io.connect();
+    s.io.client_write(p, "POST /pub/k HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + std::to_string(i));
+    s.settle();
+    for (std::size_t k = 0; k < s.io.inflight().size();) {
+      if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
+      else ++k;
+    }
+    s.settle();
+    ids.push_back(id_of(s.io.received(p)));
+  }
+  // The slow stream's head send finally completes; it fell behind and must skip.
+  s.io.auto_complete = true;
+  s.settle();
+  const std::string& got = s.io.received(slow);
+  EXPECT_FALSE(s.io.closed_by_server(slow));
+  EXPECT_EQ(gap_of(got), "{\"topic\":\"k\",\"lastEventId\":\"\",\"firstId\":\"" + ids[5] +
+                             "\",\"reason\":\"slow_consumer\"}");
+  EXPECT_NE(got.find(event_bytes(ids[5], "5")), std::string::npos);
+  EXPECT_EQ(got.find("data: 3\n"), std::string::npos);
+  EXPECT_EQ(s.metrics().slow_skips.get(), 1u);
+}
+
+TEST(ShardSimResume, APartSentEventIsFinishedEvenAfterItLeavesTheHistory) {
+  Config c = SimShard::base_config();
+  c.history = 1;
+  c.slow_consumer = SlowConsumerPolicy::skip;
+  SimShard s(c);
+  std::uint32_t sub = s.subscribe("p");
+  s.io.auto_complete = false;
+  std::uint32_t p = s.io.connect();
+  s.io.client_write(p, "POST /pub/p HTTP/1.1\r\nContent-Length: 5\r\n\r\nfirst");
+  s.settle();
+  // Complete the publisher's reply; write only 3 bytes of the stream's event send.
+  for (std::size_t k = 0; k < s.io.inflight().size();) {
+    if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
+    else ++k;
+  }
+  s.settle();
+  std::size_t stream_send = 0;
+  while (s.io.inflight()[stream_send].fd != sub) ++stream_send;
+  const std::string head_and_event = s.io.inflight()[stream_send].bytes;
+  s.io.complete_send(stream_send, int(head_and_event.size()) - 4);  // 4 bytes of the event left
+  s.settle();
+  // The rest of "first" is now in flight. Two more events evict it (and the next) meanwhile.
+  for (const char* body : {"p-1", "p-2"}) {
+    std::uint32_t q = s.io.connect();
+    s.io.client_write(q, std::string("POST /pub/p HTTP/1.1\r\nContent-Length: 3\r\n\r\n") + body);
+    s.settle();
+    for (std::size_t k = 0; k < s.io.inflight().size();) {
+      if (s.io.inflight()[k].fd == q) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
+      else ++k;
+    }
+    s.settle();
+  }
+  s.io.auto_complete = true;
+  s.settle();
+  const std::string& got = s.io.received(sub);
+  const std::size_t head = SimShard::prelude().size();
+  EXPECT_EQ(got.substr(head, head_and_event.size()), head_and_event) << got;  // finished intact
+  EXPECT_NE(got.find("event: gap"), std::string::npos) << got;
+  EXPECT_EQ(got.find("data: p-1\n"), std::string::npos) << got;  // skipped
+  EXPECT_NE(got.find("data: p-2\n"), std::string::npos) << got;  // the newest
 }
 
 }  // namespace
