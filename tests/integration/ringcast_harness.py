@@ -597,6 +597,9 @@ class Server:
         self.flags = list(flags)
         self.shards = shards
         self.argv = [ringcast_bin(), "--listen", f"{HOST}:0", "--shards", str(shards), *flags]
+        # RINGCAST_IO=epoll runs the whole suite against the epoll baseline backend.
+        if os.environ.get("RINGCAST_IO") and not any(f.startswith("--io") for f in flags):
+            self.argv += ["--io", os.environ["RINGCAST_IO"]]
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.returncode: int | None = None
