@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ringcast needs to build and test on Debian 12, and nothing when all is there.
 # Safe to run again: it asks dpkg first and only calls apt-get for what is missing.
+# Usage: tools/setup.sh            build and test dependencies, and the real test clients
+#        tools/setup.sh --server   only what building and running the server needs
 set -euo pipefail
 
 packages=(
@@ -17,13 +19,16 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The real clients of the integration tests: Node (eventsource), Chromium (playwright-core).
+if [[ ${1:-} != --server ]]; then
+  "$(dirname "$0")/setup-clients.sh"
+fi
