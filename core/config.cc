@@ -21,10 +21,11 @@ constexpr std::uint32_t kU32Max = 0xffffffffu;
 
 const U32Flag kU32Flags[] = {
     {"--shards", &Config::shards, 0, 256, "shard threads, one ring each (0: online cores)"},
-    {"--max-streams", &Config::max_streams, 0, 100000000,
-     "open SSE streams in the process (0: what the descriptor tables hold)"},
+    {"--max-streams", &Config::max_streams, 1, 100000000, "open SSE streams in the process"},
     {"--max-connections", &Config::max_connections, 0, 100000000,
-     "open connections per shard (0: derived from max-streams and RLIMIT_NOFILE)"},
+     "connections one shard can hold (0: its share of --max-streams plus slack)"},
+    {"--ring-files", &Config::ring_files, 0, 1u << 24,
+     "descriptors per io_uring (0: RLIMIT_NOFILE or less); a shard adds rings as they fill"},
     {"--max-event-bytes", &Config::max_event_bytes, 1, 16u << 20, "largest POST body accepted"},
     {"--max-header-bytes", &Config::header_bytes_max, 256, 1u << 20, "largest request head"},
     {"--max-url-bytes", &Config::url_bytes_max, 16, 1u << 20, "longest request target"},

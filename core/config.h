@@ -12,8 +12,9 @@ struct Config {
   std::string listen_host = "0.0.0.0";
   std::uint16_t listen_port = 8080;
   std::uint32_t shards = 0;                 // 0: one per online core
-  std::uint32_t max_streams = 0;            // open SSE streams, whole process (0: capacity)
-  std::uint32_t max_connections = 0;        // 0: derived (see server.cc)
+  std::uint32_t max_streams = 1000000;      // open SSE streams, whole process
+  std::uint32_t max_connections = 0;        // per shard; 0: derived (see server.cc)
+  std::uint32_t ring_files = 0;             // fixed-file table per ring; 0: min(RLIMIT_NOFILE, need)
   std::uint32_t max_event_bytes = 65536;    // POST body limit
   std::uint32_t header_bytes_max = 8192;    // request line + headers
   std::uint32_t url_bytes_max = 2048;       // request target

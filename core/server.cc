@@ -41,14 +41,12 @@ std::uint32_t shard_count(const Config& config) {
   return cores > 0 ? static_cast<std::uint32_t>(cores) : 1;
 }
 
-// The fixed-file table of each ring holds every connection of its shard. The kernel bounds it
-// by RLIMIT_NOFILE; a shard never needs more than the whole process's streams plus slack
-// for plain requests.
-std::uint32_t table_size(const Config& config) {
-  std::uint64_t wanted = config.max_connections;
-  if (wanted == 0) wanted = config.max_streams == 0 ? ~0u : config.max_streams + 1024ull;
-  wanted = std::min<std::uint64_t>(wanted, 1u << 30);
-  return std::max<std::uint32_t>(64, std::min<std::uint64_t>(wanted, net::nofile_limit()));
+// Connections one shard must be able to hold: its share of --max-streams plus room for plain
+// requests and for SO_REUSEPORT's uneven spread (or --max-connections, if given).
+std::uint64_t per_shard_connections(const Config& config, std::uint32_t shards) {
+  if (config.max_connections != 0) return config.max_connections;
+  const std::uint64_t streams = (std::uint64_t(config.max_streams) + shards - 1) / shards;
+  return streams + std::max<std::uint64_t>(1024, streams / 32);
 }
 
 // One shard's IO backend, chosen by --io. Created on the shard's own thread.
@@ -59,7 +57,7 @@ struct ShardSlot {
   int peer_handle = -1;  // ring fd (MSG_RING target) or eventfd
   std::string init_error;
 
-  void init(const Config& config, std::uint32_t files, int listen_fd) {
+  void init(const Config& config, std::uint32_t files, std::uint32_t max_rings, int listen_fd) {
     if (config.io == "epoll") {
       epoll = std::make_unique<net::EpollIo>();
       net::EpollOptions options;
@@ -74,11 +72,12 @@ struct ShardSlot {
     }
     uring = std::make_unique<net::UringIo>();
     net::UringOptions options;
-    options.sq_entries = config.ring_entries;
-    options.cq_entries = std::max<std::uint32_t>(65536, config.ring_entries * 4);
-    options.files = files;
-    options.recv_buffers = config.recv_buffers;
-    options.recv_buffer_bytes = config.recv_buffer_bytes;
+    options.ring.sq_entries = config.ring_entries;
+    options.ring.cq_entries = std::max<std::uint32_t>(16384, config.ring_entries * 4);
+    options.ring.files = files;
+    options.ring.recv_buffers = config.recv_buffers;
+    options.ring.recv_buffer_bytes = config.recv_buffer_bytes;
+    options.max_rings = max_rings;
     options.listen_fd = listen_fd;
     // With SINGLE_ISSUER only the creating thread may submit: this runs on the shard's thread.
     init_error = uring->init(options);
@@ -134,14 +133,25 @@ int run_server(const Config& requested) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  // io_uring: each ring has its own fixed-file table. epoll: every socket sits in the one
-  // process fd table, which the shards share.
-  const std::uint32_t files = config.io == "uring"
-                                  ? table_size(config)
-                                  : std::max<std::uint32_t>(64, (net::nofile_limit() - 64) / shards);
-  // Each shard keeps a little room in its table for plain requests (publishes, metrics).
-  const std::uint64_t capacity = std::uint64_t(shards) * (files - std::min(files / 16, 1024u));
-  if (config.max_streams == 0) config.max_streams = std::uint32_t(std::min<std::uint64_t>(capacity, 1u << 30));
+  // io_uring: each ring has its own fixed-file table, bounded by RLIMIT_NOFILE; a shard adds
+  // rings (lazily) up to what its share needs. epoll: every socket sits in the one process fd
+  // table, which the shards share, and that caps the streams.
+  const std::uint64_t per_shard = per_shard_connections(config, shards);
+  std::uint32_t files, max_rings = 1;
+  if (config.io == "uring") {
+    files = std::uint32_t(std::max<std::uint64_t>(64, std::min<std::uint64_t>(per_shard, net::nofile_limit())));
+    if (config.ring_files != 0) files = std::min<std::uint32_t>(files, std::max<std::uint32_t>(16, config.ring_files));
+    max_rings = std::uint32_t(std::min<std::uint64_t>(255, (per_shard + files - 1) / files));
+  } else {
+    files = std::max<std::uint32_t>(64, (net::nofile_limit() - 64) / shards);
+  }
+  const std::uint64_t capacity = std::uint64_t(shards) * max_rings * files;
+  if (capacity < config.max_streams) {
+    log(LogLevel::warn, "--max-streams %u exceeds what %s can hold (%llu); lowering it",
+        config.max_streams, config.io == "uring" ? "255 rings per shard" : "the process fd table",
+        static_cast<unsigned long long>(capacity));
+    config.max_streams = std::uint32_t(capacity - std::min<std::uint64_t>(capacity / 16, 1024 * shards));
+  }
   std::vector<std::unique_ptr<ShardSlot>> slots;
   for (std::uint32_t i = 0; i < shards; ++i) slots.push_back(std::make_unique<ShardSlot>());
   std::vector<int> ring_fds(shards, -1);
@@ -154,7 +164,7 @@ int run_server(const Config& requested) {
     threads.emplace_back([&, i] {
       pin_to_core(i);
       ShardSlot& slot = *slots[i];
-      slot.init(config, files, listen_fds[i]);
+      slot.init(config, files, max_rings, listen_fds[i]);
       if (slot.init_error.empty()) ring_fds[i] = slot.peer_handle;
       ready.arrive_and_wait();
       go.arrive_and_wait();
@@ -177,11 +187,8 @@ int run_server(const Config& requested) {
     for (int fd : listen_fds) close(fd);
     return 1;
   }
-  log(LogLevel::info, "%s; capacity %u shards x %u descriptors; --max-streams %u",
-      slots[0]->describe().c_str(), shards, files, config.max_streams);
-  if (capacity < config.max_streams)
-    log(LogLevel::warn, "--max-streams %u exceeds the descriptor capacity %llu (RLIMIT_NOFILE %u per ring)",
-        config.max_streams, static_cast<unsigned long long>(capacity), net::nofile_limit());
+  log(LogLevel::info, "%s; %u shards x up to %u rings x %u descriptors; --max-streams %u",
+      slots[0]->describe().c_str(), shards, max_rings, files, config.max_streams);
   cluster.boot_rss_bytes.store(resident_bytes());
   std::fprintf(stderr, "ringcast: listening on %s:%u shards=%u\n", config.listen_host.c_str(), port,
                shards);

@@ -163,7 +163,7 @@ void Shard::on_accept(const net::Completion& c) {
         log(LogLevel::warn, "shard %u: descriptor table full, accept paused", index_);
         return;
       case EINVAL:
-        log(LogLevel::error, "shard %u: multishot accept into direct descriptors is not supported "
+        log(LogLevel::error, "shard %u: accept into direct descriptors is not supported "
                              "by this kernel (needs Linux 5.19+)", index_);
         cluster_.stop.store(true);
         return;

@@ -135,7 +135,7 @@ void EpollIo::try_recv(std::uint32_t fd) {
   queued_.push_back(c);
 }
 
-void EpollIo::release_buffer(std::uint16_t buffer) { free_buffers_.push_back(buffer); }
+void EpollIo::release_buffer(std::uint32_t buffer) { free_buffers_.push_back(std::uint16_t(buffer)); }
 
 void EpollIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) {
   Socket& s = socket(fd);

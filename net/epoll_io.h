@@ -36,7 +36,7 @@ class EpollIo final : public Io {
   void accept() override;
   void stop_accepting() override;
   void recv(std::uint64_t token, std::uint32_t fd) override;
-  void release_buffer(std::uint16_t buffer) override;
+  void release_buffer(std::uint32_t buffer) override;
   void send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) override;
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;

@@ -28,7 +28,7 @@ enum class Op : std::uint8_t {
 struct Completion {
   Op op;
   bool more = false;          // accept: still armed
-  std::uint16_t buffer = 0;   // recv: provided buffer id, to hand back with release_buffer()
+  std::uint32_t buffer = 0;   // recv: provided buffer id, to hand back with release_buffer()
   std::int32_t res = 0;
   std::uint64_t token = 0;    // the token the operation was started with
   const char* data = nullptr; // recv: the received bytes (valid until release_buffer)
@@ -45,7 +45,7 @@ class Io {
 
   // One receive into a buffer the backend provides. The shard must release_buffer() it.
   virtual void recv(std::uint64_t token, std::uint32_t fd) = 0;
-  virtual void release_buffer(std::uint16_t buffer) = 0;
+  virtual void release_buffer(std::uint32_t buffer) = 0;
 
   // One send of the iovecs, in order. The iovec array itself may be reused as soon as send()
   // returns; the bytes it points at must stay valid until the completion arrives.

@@ -79,7 +79,7 @@ void SimIo::recv(std::uint64_t token, std::uint32_t fd) {
   try_deliver(fd);
 }
 
-void SimIo::release_buffer(std::uint16_t buffer) { free_buffers_.push_back(buffer); }
+void SimIo::release_buffer(std::uint32_t buffer) { free_buffers_.push_back(std::uint16_t(buffer)); }
 
 void SimIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) {
   RC_ASSERT(!clients_.at(fd).closed);

@@ -43,7 +43,7 @@ class SimIo final : public Io {
   void accept() override { accepting_ = true; }
   void stop_accepting() override;
   void recv(std::uint64_t token, std::uint32_t fd) override;
-  void release_buffer(std::uint16_t buffer) override;
+  void release_buffer(std::uint32_t buffer) override;
   void send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) override;
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;

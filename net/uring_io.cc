@@ -1,11 +1,10 @@
 #include "net/uring_io.h"
 
-#include <sys/mman.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include "core/assert.h"
@@ -15,160 +14,163 @@ namespace ringcast::net {
 
 namespace {
 
-// user_data layout: op in the top byte, the shard's 56-bit token below.
+// user_data: the operation in the top byte, the shard's 56-bit token below. The primary's poll
+// on another ring never reaches the shard; an accept's token is the descriptor it fills.
 constexpr int kOpShift = 56;
 constexpr std::uint64_t kTokenMask = (std::uint64_t{1} << kOpShift) - 1;
+constexpr std::uint8_t kRingPoll = 0xf0;
+constexpr std::uint64_t kNoConnection = 0xffffffffu;  // a token naming no connection
 
-std::uint64_t user_data(Op op, std::uint64_t token) {
+std::uint64_t user_data(std::uint8_t op, std::uint64_t token) {
   RC_ASSERT((token & ~kTokenMask) == 0);
   return (std::uint64_t(op) << kOpShift) | token;
 }
+std::uint64_t user_data(Op op, std::uint64_t token) { return user_data(std::uint8_t(op), token); }
 
+constexpr int kRingShift = 24;
+constexpr std::uint32_t kSlotMask = (1u << kRingShift) - 1;
+std::uint32_t ring_of(std::uint32_t fd) { return fd >> kRingShift; }
+std::uint32_t slot_of(std::uint32_t fd) { return fd & kSlotMask; }
+
+constexpr std::uint32_t kAcceptsInFlight = 16;  // absorbs a burst between two loop passes
 constexpr std::size_t kMsgScratch = 4096;
 constexpr std::size_t kIovScratch = 65536;
 constexpr std::uint16_t kBufferGroup = 0;
-constexpr std::uint64_t kNoConnection = 0xffffffffu;  // a token naming no connection
-
-std::string errno_text(const char* what, int err) {
-  return std::string(what) + ": " + std::strerror(err);
-}
 
 }  // namespace
 
-UringIo::~UringIo() {
-  if (ring_ready_) io_uring_queue_exit(&ring_);
-  if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
-  std::free(buffers_);
-}
+UringIo::~UringIo() = default;
 
 std::string UringIo::init(const UringOptions& options) {
   options_ = options;
-  // Prefer the flags that make a thread-per-core ring cheapest; fall back on older kernels.
-  const unsigned candidates[] = {
-      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-      IORING_SETUP_COOP_TASKRUN,
-      0,
-  };
-  int rc = -EINVAL;
-  for (unsigned flags : candidates) {
-    io_uring_params params{};
-    params.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-    params.cq_entries = options.cq_entries;
-    rc = io_uring_queue_init_params(options.sq_entries, &ring_, &params);
-    if (rc == 0) {
-      setup_flags_ = params.flags;
-      if ((params.features & IORING_FEAT_SUBMIT_STABLE) == 0)
-        return "io_uring lacks IORING_FEAT_SUBMIT_STABLE (kernel older than 5.5)";
-      break;
-    }
-    if (rc != -EINVAL) break;  // EINVAL: a flag this kernel does not know; try fewer
-  }
-  if (rc != 0) return errno_text("io_uring_queue_init_params", -rc);
-  ring_ready_ = true;
-  rc = io_uring_register_files_sparse(&ring_, options.files);
-  if (rc != 0) return errno_text("io_uring_register_files_sparse", -rc);
-  if (std::string err = setup_buffer_ring(); !err.empty()) return err;
+  RC_ASSERT(options.max_rings >= 1 && options.max_rings < 256);
+  RC_ASSERT(options.ring.files <= kSlotMask);
   msg_scratch_.resize(kMsgScratch);
   iov_scratch_.resize(kIovScratch);
-  completions_.reserve(options.cq_entries);
-  return {};
+  completions_.reserve(options.ring.cq_entries);
+  return add_ring();
 }
 
-std::string UringIo::setup_buffer_ring() {
-  const std::uint32_t count = options_.recv_buffers;
-  RC_ASSERT((count & (count - 1)) == 0);
-  buf_ring_bytes_ = count * sizeof(io_uring_buf);
-  void* ring_mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (ring_mem == MAP_FAILED) return errno_text("mmap buffer ring", errno);
-  buf_ring_ = static_cast<io_uring_buf_ring*>(ring_mem);
-  io_uring_buf_reg reg{};
-  reg.ring_addr = reinterpret_cast<std::uint64_t>(buf_ring_);
-  reg.ring_entries = count;
-  reg.bgid = kBufferGroup;
-  int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
-  if (rc != 0) return errno_text("io_uring_register_buf_ring (needs Linux 5.19)", -rc);
-  // Buffer memory is only touched (and so only resident) once the kernel receives into it.
-  buffers_ = static_cast<char*>(std::aligned_alloc(4096, std::size_t(count) * options_.recv_buffer_bytes));
-  if (buffers_ == nullptr) return "out of memory for receive buffers";
-  io_uring_buf_ring_init(buf_ring_);
-  const int mask = io_uring_buf_ring_mask(count);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t(i) * options_.recv_buffer_bytes,
-                          options_.recv_buffer_bytes, static_cast<unsigned short>(i), mask, int(i));
+std::string UringIo::add_ring() {
+  RingOptions ring_options = options_.ring;
+  ring_options.primary = rings_.empty();
+  if (!ring_options.primary) {
+    // Secondary rings hold streams, which seldom receive: fewer buffers keep memory per
+    // stream low, and their completion queues see less traffic.
+    ring_options.recv_buffers = std::max<std::uint32_t>(16, ring_options.recv_buffers / 8);
+    ring_options.cq_entries = std::max<std::uint32_t>(4096, ring_options.cq_entries / 4);
+    ring_options.sq_entries = std::max<std::uint32_t>(256, ring_options.sq_entries / 4);
   }
-  io_uring_buf_ring_advance(buf_ring_, int(count));
+  auto ring = std::make_unique<UringRing>();
+  if (std::string err = ring->init(ring_options); !err.empty()) return err;
+  rings_.push_back(std::move(ring));
+  const std::uint32_t index = std::uint32_t(rings_.size() - 1);
+  if (index > 0) {
+    // The primary wakes whenever this ring has completions to reap.
+    io_uring_sqe* sqe = get_sqe(0);
+    io_uring_prep_poll_multishot(sqe, rings_[index]->fd(), POLLIN);
+    io_uring_sqe_set_data64(sqe, user_data(kRingPoll, index));
+    log(LogLevel::info, "added io_uring %u (%u descriptors each)", index, options_.ring.files);
+  }
   return {};
 }
 
 std::string UringIo::describe() const {
+  const unsigned flags = rings_.front()->setup_flags();
   std::string text;
-  if (setup_flags_ & IORING_SETUP_SINGLE_ISSUER) text += "SINGLE_ISSUER ";
-  if (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) text += "DEFER_TASKRUN ";
-  if (setup_flags_ & IORING_SETUP_COOP_TASKRUN) text += "COOP_TASKRUN ";
-  text += "files=" + std::to_string(options_.files);
+  if (flags & IORING_SETUP_SINGLE_ISSUER) text += "SINGLE_ISSUER ";
+  if (flags & IORING_SETUP_DEFER_TASKRUN) text += "DEFER_TASKRUN ";
+  if (flags & IORING_SETUP_COOP_TASKRUN) text += "COOP_TASKRUN ";
+  text += "files=" + std::to_string(options_.ring.files) + " rings<=" +
+          std::to_string(options_.max_rings);
   return text;
 }
 
-io_uring_sqe* UringIo::get_sqe() {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+io_uring_sqe* UringIo::get_sqe(std::uint32_t ring) {
+  io_uring_sqe* sqe = io_uring_get_sqe(rings_[ring]->ring());
   if (sqe == nullptr) {
-    // The submission queue is full: hand it to the kernel now and take a fresh entry.
-    submit();
-    sqe = io_uring_get_sqe(&ring_);
+    // That submission queue is full: hand every ring's entries to the kernel now (the iovec
+    // scratch is shared, so all rings submit before it is reused).
+    submit_all();
+    sqe = io_uring_get_sqe(rings_[ring]->ring());
   }
   RC_ASSERT(sqe != nullptr);
   return sqe;
 }
 
-void UringIo::submit() {
-  int rc = io_uring_submit(&ring_);
-  // -EBUSY/-EAGAIN: the CQ is over-committed; completions will be reaped on the next wait,
-  // the unsubmitted entries stay queued and go with the next submit.
-  if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR)
-    log(LogLevel::error, "io_uring_submit: %s", std::strerror(-rc));
+void UringIo::submit_all() {
+  for (auto& r : rings_) {
+    if (io_uring_sq_ready(r->ring()) == 0) continue;
+    int rc = io_uring_submit(r->ring());
+    // -EBUSY/-EAGAIN: the CQ is over-committed; the entries stay queued for the next submit.
+    if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR)
+      log(LogLevel::error, "io_uring_submit: %s", std::strerror(-rc));
+  }
   msg_used_ = 0;
   iov_used_ = 0;
 }
 
 void UringIo::accept() {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_multishot_accept_direct(sqe, options_.listen_fd, nullptr, nullptr, 0);
-  io_uring_sqe_set_data64(sqe, user_data(Op::accept, 0));
+  want_accept_ = true;
+  accept_failed_ = false;
+  arm_accepts();
+}
+
+// Keeps kAcceptsInFlight accepts armed, each into a free slot of the lowest ring that has one,
+// adding a ring when all are full (up to max_rings). With no slot anywhere, accepting pauses
+// until a close frees one; connections wait in the listen backlog meanwhile.
+void UringIo::arm_accepts() {
+  while (want_accept_ && !accept_failed_ && accepts_inflight_ < kAcceptsInFlight) {
+    std::uint32_t ring = 0, slot = 0;
+    while (ring < rings_.size() && !rings_[ring]->take_slot(slot)) ++ring;
+    if (ring == rings_.size()) {
+      if (rings_.size() == options_.max_rings) return;
+      if (std::string err = add_ring(); !err.empty()) {
+        log(LogLevel::error, "cannot add an io_uring: %s", err.c_str());
+        return;
+      }
+      continue;
+    }
+    io_uring_sqe* sqe = get_sqe(ring);
+    io_uring_prep_accept_direct(sqe, options_.listen_fd, nullptr, nullptr, 0, slot);
+    io_uring_sqe_set_data64(sqe, user_data(Op::accept, (ring << kRingShift) | slot));
+    ++accepts_inflight_;
+  }
 }
 
 void UringIo::stop_accepting() {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_cancel64(sqe, user_data(Op::accept, 0), 0);
-  io_uring_sqe_set_data64(sqe, user_data(Op::cancel, kNoConnection));
-  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-  // The armed accept keeps its own reference to the socket until the cancel completes.
+  want_accept_ = false;
+  // Cancel every accept in flight on the listener (a regular descriptor), on every ring.
+  for (std::uint32_t k = 0; k < rings_.size() && accepts_inflight_ > 0; ++k) {
+    io_uring_sqe* sqe = get_sqe(k);
+    io_uring_prep_cancel_fd(sqe, options_.listen_fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, user_data(Op::cancel, kNoConnection));
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  }
+  // Accepts in flight keep their own reference to the socket until they are cancelled.
   if (options_.listen_fd >= 0) ::close(options_.listen_fd);
   options_.listen_fd = -1;
 }
 
 void UringIo::recv(std::uint64_t token, std::uint32_t fd) {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_recv(sqe, int(fd), nullptr, options_.recv_buffer_bytes, 0);
+  io_uring_sqe* sqe = get_sqe(ring_of(fd));
+  io_uring_prep_recv(sqe, int(slot_of(fd)), nullptr, rings_[ring_of(fd)]->buffer_bytes(), 0);
   sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, user_data(Op::recv, token));
 }
 
-void UringIo::release_buffer(std::uint16_t buffer) {
-  RC_ASSERT(buffer < options_.recv_buffers);
-  io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t(buffer) * options_.recv_buffer_bytes,
-                        options_.recv_buffer_bytes, buffer,
-                        io_uring_buf_ring_mask(options_.recv_buffers), 0);
-  io_uring_buf_ring_advance(buf_ring_, 1);
+void UringIo::release_buffer(std::uint32_t buffer) {
+  rings_[buffer >> 16]->release_buffer(std::uint16_t(buffer & 0xffff));
 }
 
 void UringIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) {
   RC_ASSERT(!iov.empty() && iov.size() <= kIovScratch);
-  if (msg_used_ == kMsgScratch || iov_used_ + iov.size() > kIovScratch) submit();
-  io_uring_sqe* sqe = get_sqe();  // may submit, which resets the scratch: take slots after
+  if (msg_used_ == kMsgScratch || iov_used_ + iov.size() > kIovScratch) submit_all();
+  io_uring_sqe* sqe = get_sqe(ring_of(fd));  // may submit, which resets the scratch: take slots after
+  const int slot = int(slot_of(fd));
   if (iov.size() == 1) {
-    io_uring_prep_send(sqe, int(fd), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, slot, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
   } else {
     iovec* copy = &iov_scratch_[iov_used_];
     std::memcpy(copy, iov.data(), iov.size() * sizeof(iovec));
@@ -177,35 +179,40 @@ void UringIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec>
     *msg = msghdr{};
     msg->msg_iov = copy;
     msg->msg_iovlen = iov.size();
-    io_uring_prep_sendmsg(sqe, int(fd), msg, MSG_NOSIGNAL);
+    io_uring_prep_sendmsg(sqe, slot, msg, MSG_NOSIGNAL);
   }
   sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(sqe, user_data(Op::send, token));
 }
 
 void UringIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_shutdown(sqe, int(fd), SHUT_WR);
+  io_uring_sqe* sqe = get_sqe(ring_of(fd));
+  io_uring_prep_shutdown(sqe, int(slot_of(fd)), SHUT_WR);
   sqe->flags |= IOSQE_FIXED_FILE;  // its completion tells the shard the slot may be closed
   io_uring_sqe_set_data64(sqe, user_data(Op::shutdown, token));
 }
 
 void UringIo::cancel(std::uint64_t token, std::uint32_t fd) {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_cancel_fd(sqe, int(fd), IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+  io_uring_sqe* sqe = get_sqe(ring_of(fd));
+  io_uring_prep_cancel_fd(sqe, int(slot_of(fd)),
+                          IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
   // No CQE_SKIP_SUCCESS: the shard closes the slot only after this has completed.
   io_uring_sqe_set_data64(sqe, user_data(Op::cancel, token));
 }
 
 void UringIo::close(std::uint64_t token, std::uint32_t fd) {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_close_direct(sqe, fd);
+  UringRing& r = *rings_[ring_of(fd)];
+  io_uring_sqe* sqe = get_sqe(ring_of(fd));
+  io_uring_prep_close_direct(sqe, slot_of(fd));
   io_uring_sqe_set_data64(sqe, user_data(Op::close, token));
+  // The slot is free once the close has run, which is before any later SQE of this ring.
+  r.give_slot(slot_of(fd));
+  arm_accepts();  // a full shard resumes accepting once slots free up
 }
 
 void UringIo::notify(std::uint32_t target) {
   RC_ASSERT(target < peers_.size() && peers_[target] >= 0);
-  io_uring_sqe* sqe = get_sqe();
+  io_uring_sqe* sqe = get_sqe(0);
   io_uring_prep_msg_ring(sqe, peers_[target], 0, user_data(Op::doorbell, 0), 0);
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;  // only a failed delivery posts a CQE here
   io_uring_sqe_set_data64(sqe, user_data(Op::notify_failed, target));
@@ -213,38 +220,93 @@ void UringIo::notify(std::uint32_t target) {
 
 std::span<const Completion> UringIo::wait(int timeout_ms) {
   completions_.clear();
+  for (std::size_t k = 1; k < rings_.size(); ++k) {
+    if (io_uring_sq_ready(rings_[k]->ring()) == 0) continue;
+    int rc = io_uring_submit(rings_[k]->ring());
+    if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR)
+      log(LogLevel::error, "io_uring_submit: %s", std::strerror(-rc));
+  }
   __kernel_timespec ts{};
   ts.tv_sec = timeout_ms / 1000;
   ts.tv_nsec = (timeout_ms % 1000) * 1000000LL;
   io_uring_cqe* cqe = nullptr;
-  int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  int rc = io_uring_submit_and_wait_timeout(rings_[0]->ring(), &cqe, 1, &ts, nullptr);
   // -ETIME: the timeout passed with nothing to reap; -EINTR: a signal; both are normal.
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
     log(LogLevel::error, "io_uring_submit_and_wait_timeout: %s", std::strerror(-rc));
   msg_used_ = 0;
   iov_used_ = 0;
-  reap();
+  for (std::uint32_t k = 0; k < rings_.size(); ++k) reap(k);
   return completions_;
 }
 
-void UringIo::reap() {
+// An accept finished into the slot its token names. Returns whether the shard should see it.
+bool UringIo::on_accept(Completion& c) {
+  RC_ASSERT(accepts_inflight_ > 0);
+  --accepts_inflight_;
+  const auto fd = static_cast<std::uint32_t>(c.token);
+  c.token = 0;
+  if (c.res >= 0) {  // a direct accept into a chosen slot answers 0
+    c.res = std::int32_t(fd);
+    c.more = true;
+    arm_accepts();
+    return true;
+  }
+  rings_[ring_of(fd)]->give_slot(slot_of(fd));
+  switch (-c.res) {
+    case ECANCELED:  // stop_accepting(): the shard hears of it once, when the last one ends
+      c.more = false;
+      return accepts_inflight_ == 0;
+    case EINVAL:     // this kernel cannot accept into direct descriptors
+    case EBADF:
+      accept_failed_ = true;
+      c.more = false;
+      return accepts_inflight_ == 0;
+    default:
+      // ECONNABORTED (the client gave up in the backlog), EMFILE/ENFILE/ENOMEM (a system
+      // limit, momentarily): the accept is simply armed again.
+      log(LogLevel::debug, "accept: %s", std::strerror(-c.res));
+      arm_accepts();
+      return false;
+  }
+}
+
+void UringIo::reap(std::uint32_t ring) {
+  UringRing& r = *rings_[ring];
   unsigned head;
   unsigned seen = 0;
   io_uring_cqe* cqe;
-  io_uring_for_each_cqe(&ring_, head, cqe) {
+  io_uring_for_each_cqe(r.ring(), head, cqe) {
     ++seen;
+    const auto op = static_cast<std::uint8_t>(cqe->user_data >> kOpShift);
+    const std::uint64_t token = cqe->user_data & kTokenMask;
+    const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (op == kRingPoll) {
+      if (!more) {  // the multishot poll ended (e.g. CQ pressure): arm it again
+        io_uring_sqe* sqe = get_sqe(0);
+        io_uring_prep_poll_multishot(sqe, rings_[token]->fd(), POLLIN);
+        io_uring_sqe_set_data64(sqe, user_data(kRingPoll, token));
+      }
+      continue;
+    }
     Completion c;
-    c.op = static_cast<Op>(cqe->user_data >> kOpShift);
-    c.token = cqe->user_data & kTokenMask;
+    c.op = static_cast<Op>(op);
+    c.token = token;
     c.res = cqe->res;
-    c.more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    c.more = more;
+    if (c.op == Op::accept) {
+      if (!on_accept(c)) continue;
+      completions_.push_back(c);
+      continue;
+    }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
-      c.buffer = static_cast<std::uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-      c.data = buffers_ + std::size_t(c.buffer) * options_.recv_buffer_bytes;
+      const auto id = static_cast<std::uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+      c.buffer = (ring << 16) | id;
+      c.data = r.buffer(id);
     }
     completions_.push_back(c);
   }
-  io_uring_cq_advance(&ring_, seen);
+  io_uring_cq_advance(r.ring(), seen);
 }
 
 }  // namespace ringcast::net

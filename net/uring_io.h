@@ -1,23 +1,28 @@
 #pragma once
-// The production IO backend: one io_uring per shard, created on the shard's own thread
-// (SINGLE_ISSUER), accepted sockets installed straight into the ring's fixed-file table
-// (direct descriptors, outside the process fd table), receives into a provided-buffer ring.
-#include <liburing.h>
-
+// The production IO backend: io_uring on the shard's own thread (SINGLE_ISSUER), accepted
+// sockets installed straight into a ring's fixed-file table (direct descriptors, outside the
+// process fd table), receives into provided-buffer rings.
+//
+// A shard may own several rings. One ring's fixed-file table is bounded by RLIMIT_NOFILE, so
+// a shard that must hold more sockets adds rings, lazily, as they fill. Accepts name their
+// slot explicitly (a few are kept in flight, each on a ring with a free slot), so no table ever
+// overfills, however large the burst of connections. The thread blocks on
+// the primary ring, which holds a multishot poll on every other ring's fd; each pass submits
+// to and reaps from all of them. A stream stays on the ring that holds its descriptor for life.
+// The descriptor the shard sees encodes both: (ring << 24) | slot.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "net/io.h"
+#include "net/uring_ring.h"
 
 namespace ringcast::net {
 
 struct UringOptions {
-  std::uint32_t sq_entries = 4096;
-  std::uint32_t cq_entries = 65536;
-  std::uint32_t files = 1024;           // fixed-file table size (bounded by RLIMIT_NOFILE)
-  std::uint32_t recv_buffers = 512;     // power of two
-  std::uint32_t recv_buffer_bytes = 8192;
+  RingOptions ring;             // for every ring (primary is set per ring)
+  std::uint32_t max_rings = 1;  // rings this shard may create
   int listen_fd = -1;
 };
 
@@ -27,41 +32,42 @@ class UringIo final : public Io {
   ~UringIo() override;
   UringIo(const UringIo&) = delete;
 
-  // Sets the ring up. Returns an empty string, or what failed (with the errno text).
+  // Sets the primary ring up. Returns an empty string, or what failed (with the errno text).
   std::string init(const UringOptions& options);
-  int ring_fd() const { return ring_.ring_fd; }
-  // The other shards' ring fds, indexed by shard (our own entry is unused).
+  int ring_fd() const { return rings_.front()->fd(); }
+  // The other shards' primary ring fds, indexed by shard (our own entry is unused).
   void set_peers(std::vector<int> ring_fds) { peers_ = std::move(ring_fds); }
-  // Which setup flags the kernel accepted, for the start-up log.
   std::string describe() const;
+  std::uint32_t rings() const { return std::uint32_t(rings_.size()); }
 
   void accept() override;
   void stop_accepting() override;
   void recv(std::uint64_t token, std::uint32_t fd) override;
-  void release_buffer(std::uint16_t buffer) override;
+  void release_buffer(std::uint32_t buffer) override;
   void send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) override;
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;
   void close(std::uint64_t token, std::uint32_t fd) override;
   void notify(std::uint32_t target) override;
   std::span<const Completion> wait(int timeout_ms) override;
-  std::uint32_t descriptor_capacity() const override { return options_.files; }
+  std::uint32_t descriptor_capacity() const override {
+    return options_.max_rings * options_.ring.files;
+  }
 
  private:
-  io_uring_sqe* get_sqe();
-  void submit();
-  void reap();
-  std::string setup_buffer_ring();
+  io_uring_sqe* get_sqe(std::uint32_t ring);
+  void submit_all();
+  void reap(std::uint32_t ring);
+  bool on_accept(Completion& c);
+  void arm_accepts();
+  std::string add_ring();
 
-  io_uring ring_{};
-  bool ring_ready_ = false;
-  unsigned setup_flags_ = 0;
   UringOptions options_;
+  std::vector<std::unique_ptr<UringRing>> rings_;
   std::vector<int> peers_;
-
-  io_uring_buf_ring* buf_ring_ = nullptr;
-  std::size_t buf_ring_bytes_ = 0;
-  char* buffers_ = nullptr;
+  bool want_accept_ = false;
+  bool accept_failed_ = false;       // the kernel refused accept itself (reported once)
+  std::uint32_t accepts_inflight_ = 0;
 
   // msghdr/iovec copies for sends prepared this pass; the kernel consumes them at submit
   // (IORING_FEAT_SUBMIT_STABLE), after which they are reused.
