@@ -74,7 +74,7 @@ class InstantIo final : public net::Io {
     c.data = request.data();
     queued_.push_back(c);
   }
-  void release_buffer(std::uint16_t) override {}
+  void release_buffer(std::uint32_t) override {}
   void send(std::uint64_t token, std::uint32_t, std::span<const iovec> iov) override {
     std::size_t n = 0;
     for (const iovec& v : iov) n += v.iov_len;

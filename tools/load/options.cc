@@ -1,0 +1,177 @@
+#include "tools/load/options.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+namespace ringcast::load {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ringcast-load MODE [flags]\n"
+    "modes:\n"
+    "  subscribe  hold --streams N on --topics T for --duration S after connecting\n"
+    "  publish    publish --rate R (or --burst) for --duration S or --events E per topic\n"
+    "  storm      N streams; publish; drop --drop K at once; they resume with Last-Event-ID\n"
+    "  run        N streams, then E events per topic (or for --duration S), until every\n"
+    "             stream has every event\n"
+    "common:    --target HOST:PORT (127.0.0.1:8080) --threads N (1) --json FILE --quiet\n"
+    "           --timeout S (120) --duration S (10)\n"
+    "streams:   --streams N (1000) --topics T (1) --topic-prefix P (t) --ramp R (0 = fast)\n"
+    "publish:   --publishers P (1) --rate R | --burst --events E --event-bytes B\n"
+    "storm:     --drop K --settle S (1) --after S (1)\n"
+    "machinery: --ring-files N --recv-buffers N (1024) --recv-buffer-bytes N (2048)\n"
+    "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
+    "           --reconnect-delay-ms N (200) --no-uring-bind --no-multishot --seed N\n";
+
+int usage_error(const char* fmt, const char* arg) {
+  std::fprintf(stderr, "ringcast-load: ");
+  std::fprintf(stderr, fmt, arg);
+  std::fprintf(stderr, "\n%s", kUsage);
+  return 2;
+}
+
+template <class T>
+bool parse_uint(std::string_view text, T& out, T lo, T hi) {
+  T v{};
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+bool parse_double(std::string_view text, double& out, double lo, double hi) {
+  double v = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(v) || v < lo ||
+      v > hi)
+    return false;
+  out = v;
+  return true;
+}
+
+bool parse_target(std::string_view text, sockaddr_in& out) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string host(text.substr(0, colon));
+  if (host == "localhost") host = "127.0.0.1";
+  std::uint16_t port = 0;
+  if (!parse_uint<std::uint16_t>(text.substr(colon + 1), port, 1, 65535)) return false;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) return false;
+  out = sa;
+  return true;
+}
+
+// Topic names are 1-128 of A-Z a-z 0-9 . _ ~ - (the server's rule); the server keeps names
+// starting with '_' for itself, and the prefix leaves room for the index.
+bool valid_prefix(std::string_view p) {
+  if (p.empty() || p.size() > 64 || p[0] == '_') return false;
+  for (char c : p) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '~' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool parse_mode(std::string_view text, Mode& out) {
+  if (text == "subscribe") out = Mode::subscribe;
+  else if (text == "publish") out = Mode::publish;
+  else if (text == "storm") out = Mode::storm;
+  else if (text == "run") out = Mode::run;
+  else return false;
+  return true;
+}
+
+// One flag with its value. Returns false for a bad value, or (with `bad` set) an unknown flag.
+bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
+  bad = false;
+  auto u32 = [&](std::uint32_t& f, std::uint32_t lo, std::uint32_t hi) {
+    return parse_uint<std::uint32_t>(v, f, lo, hi);
+  };
+  auto u64 = [&](std::uint64_t& f, std::uint64_t lo, std::uint64_t hi) {
+    return parse_uint<std::uint64_t>(v, f, lo, hi);
+  };
+  if (flag == "--target") return o.target_text = std::string(v), parse_target(v, o.target);
+  if (flag == "--threads") return u32(o.threads, 1, 256);
+  if (flag == "--json") return o.json_path = std::string(v), !v.empty();
+  if (flag == "--streams") return u64(o.streams, 0, 10'000'000);
+  if (flag == "--topics") return u32(o.topics, 1, 1'000'000);
+  if (flag == "--topic-prefix") return o.topic_prefix = std::string(v), valid_prefix(v);
+  if (flag == "--ramp") return parse_double(v, o.ramp_per_s, 0, 1e9);
+  if (flag == "--publishers") return u32(o.publishers, 1, 4096);
+  if (flag == "--rate") return parse_double(v, o.rate_per_s, 0.001, 1e9);
+  if (flag == "--events") return u64(o.events, 1, 1'000'000'000);
+  if (flag == "--event-bytes") return u32(o.event_bytes, 0, 1 << 20);
+  if (flag == "--duration") return o.duration_set = true, parse_double(v, o.duration_s, 0, 86400);
+  if (flag == "--timeout") return parse_double(v, o.timeout_s, 0.1, 86400);
+  if (flag == "--drop") return u64(o.drop, 0, 10'000'000);
+  if (flag == "--settle") return parse_double(v, o.settle_s, 0, 3600);
+  if (flag == "--after") return parse_double(v, o.after_s, 0, 3600);
+  if (flag == "--ring-files") return u32(o.ring_files, 64, 1u << 20);
+  if (flag == "--recv-buffers") return u32(o.recv_buffers, 16, 32768) && (o.recv_buffers & (o.recv_buffers - 1)) == 0;
+  if (flag == "--recv-buffer-bytes") return u32(o.recv_buffer_bytes, 256, 1 << 20);
+  if (flag == "--connect-window") return u32(o.connect_window, 1, 16384);
+  if (flag == "--connect-attempts") return u32(o.connect_attempts, 1, 1000);
+  if (flag == "--reconnect-delay-ms") return u32(o.reconnect_delay_ms, 0, 600000);
+  if (flag == "--seed") return u64(o.seed, 0, ~0ull);
+  bad = true;
+  return false;
+}
+
+}  // namespace
+
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::subscribe: return "subscribe";
+    case Mode::publish: return "publish";
+    case Mode::storm: return "storm";
+    case Mode::run: return "run";
+  }
+  return "?";
+}
+
+int parse_options(int argc, char** argv, Options& out) {
+  if (argc < 2) return usage_error("%s", "name a mode");
+  const std::string_view first = argv[1];
+  if (first == "--help" || first == "-h") {
+    std::fputs(kUsage, stdout);
+    return 1;
+  }
+  Options o;
+  if (!parse_mode(first, o.mode)) return usage_error("unknown mode '%s'", argv[1]);
+  parse_target(o.target_text, o.target);
+  bool burst = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--quiet") { o.quiet = true; continue; }
+    if (flag == "--burst") { burst = true; continue; }
+    if (flag == "--no-uring-bind") { o.uring_bind = false; continue; }
+    if (flag == "--no-multishot") { o.multishot = false; continue; }
+    if (flag == "--help" || flag == "-h") { std::fputs(kUsage, stdout); return 1; }
+    if (i + 1 >= argc) return usage_error("%s needs a value", argv[i]);
+    bool unknown = false;
+    if (!apply(flag, argv[i + 1], o, unknown))
+      return usage_error(unknown ? "unknown flag %s" : "bad value for %s", argv[i]);
+    ++i;
+  }
+  if (burst && o.rate_per_s > 0) return usage_error("%s", "--rate and --burst exclude each other");
+  if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
+    return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");
+  if (o.mode == Mode::run && o.events == 0 && !o.duration_set) o.events = 100;
+  if (o.mode != Mode::publish && o.streams == 0) return usage_error("%s", "--streams must be > 0");
+  if (o.publishers > o.topics && o.mode != Mode::subscribe)
+    o.publishers = o.topics;  // a topic has exactly one publisher (keeps its k in order)
+  out = o;
+  return 0;
+}
+
+}  // namespace ringcast::load

@@ -1,0 +1,63 @@
+#pragma once
+// ringcast-load's command line: one mode (subcommand) and its flags, checked up front so a
+// bad value is a usage error (exit 2) before any socket is opened.
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <string>
+
+namespace ringcast::load {
+
+enum class Mode : std::uint8_t { subscribe, publish, storm, run };
+
+const char* mode_name(Mode m);
+
+struct Options {
+  Mode mode = Mode::run;
+  sockaddr_in target{};
+  std::string target_text = "127.0.0.1:8080";
+  std::uint32_t threads = 1;
+  std::string json_path;
+  bool quiet = false;
+
+  // Streams.
+  std::uint64_t streams = 1000;
+  std::uint32_t topics = 1;
+  std::string topic_prefix = "t";
+  double ramp_per_s = 0;  // connects per second over the process; 0 = as fast as the window allows
+
+  // Publishing.
+  std::uint32_t publishers = 1;
+  double rate_per_s = 0;  // events per second over all publishers; 0 = burst
+  std::uint64_t events = 0;  // per topic; 0 = until --duration ends (run: 100 unless --duration)
+  std::uint32_t event_bytes = 0;  // pad each payload to this many bytes; 0 = no pad
+
+  // Time bounds (seconds). --duration: subscribe holds, publish and run publish, this long
+  // (default 10; run: no bound unless given, it publishes --events).
+  double duration_s = 10;
+  bool duration_set = false;
+  double timeout_s = 120;
+
+  // Storm.
+  std::uint64_t drop = 0;
+  double settle_s = 1;  // publishing before the drop
+  double after_s = 1;   // publishing after every dropped stream has resumed
+
+  // Machinery.
+  std::uint32_t ring_files = 0;  // 0: RLIMIT_NOFILE - 64
+  // Per ring. Each completion holds a buffer only until this pass has parsed it, and the
+  // parser needs no event to fit in one, so small buffers suffice (2 MiB per ring).
+  std::uint32_t recv_buffers = 1024;
+  std::uint32_t recv_buffer_bytes = 2048;
+  std::uint32_t connect_window = 512;  // per ring: connection attempts in flight
+  std::uint32_t connect_attempts = 5;  // per stream before it is given up
+  std::uint32_t reconnect_delay_ms = 200;
+  bool uring_bind = true;   // false: force the socket()+bind()+register fallback
+  bool multishot = true;    // false: force one-shot receives
+  std::uint64_t seed = 0;   // source-address base; 0 = from the clock
+};
+
+// Parses argv. Returns 0 when `out` is ready, 2 after printing a usage error, 1 after --help.
+int parse_options(int argc, char** argv, Options& out);
+
+}  // namespace ringcast::load

@@ -1,0 +1,65 @@
+#include "tools/load/plan.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include "tools/load/sse_parser.h"
+
+namespace ringcast::load {
+
+namespace {
+
+// Slack below RLIMIT_NOFILE for the process's own regular fds (stdio, eventfds, the JSON
+// file, the fallback path's transient sockets).
+constexpr std::uint32_t kFdSlack = 64;
+// Per-event tables cost 16 bytes per (topic, k) per thread; beyond this they are skipped.
+constexpr std::uint64_t kTableEventsMax = 4'000'000;
+
+std::uint32_t nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1u << 20;
+  return rl.rlim_cur > (1u << 20) ? 1u << 20 : std::uint32_t(rl.rlim_cur);
+}
+
+}  // namespace
+
+std::string make_plan(const Options& opt, Plan& out) {
+  Plan p;
+  const std::uint32_t limit = nofile_limit();
+  if (limit <= kFdSlack + 64) return "RLIMIT_NOFILE is too low for a useful fixed-file table";
+  p.ring_files = opt.ring_files != 0 ? opt.ring_files : limit - kFdSlack;
+  if (p.ring_files > limit)
+    return "--ring-files " + std::to_string(p.ring_files) + " exceeds RLIMIT_NOFILE " + std::to_string(limit);
+  p.streams = opt.mode == Mode::publish ? 0 : opt.streams;
+  p.publishers = opt.mode == Mode::subscribe ? 0 : opt.publishers;
+  p.from_zero = opt.mode == Mode::run || opt.mode == Mode::storm;
+  const std::uint64_t conns = p.conns();
+  const std::uint64_t need = (conns + p.ring_files - 1) / p.ring_files;
+  const std::uint64_t rings = std::max<std::uint64_t>(need, opt.threads);
+  if (rings > 4096) return "too many rings (" + std::to_string(rings) + "); raise --ring-files";
+  p.threads = opt.threads;
+  p.rings.resize(rings);
+  std::uint64_t next = 0;
+  for (std::uint64_t r = 0; r < rings; ++r) {
+    RingPlan& rp = p.rings[r];
+    rp.thread = std::uint32_t(r % p.threads);
+    rp.first_stream = next;
+    rp.streams = std::uint32_t(p.streams / rings + (r < p.streams % rings ? 1 : 0));
+    next += rp.streams;
+  }
+  for (std::uint32_t i = 0; i < p.publishers; ++i) p.rings[i % rings].publishers.push_back(i);
+  for (const RingPlan& rp : p.rings) {
+    if (rp.streams + rp.publishers.size() > p.ring_files)
+      return "a ring would hold more connections than --ring-files";
+  }
+  for (std::uint32_t t = 0; t < opt.topics; ++t) {
+    p.topic_names.push_back(opt.topic_prefix + std::to_string(t));
+    p.topic_hashes.push_back(topic_hash(p.topic_names.back()));
+  }
+  if (opt.mode == Mode::run && opt.events * opt.topics <= kTableEventsMax) p.table_events = opt.events;
+  out = std::move(p);
+  return {};
+}
+
+}  // namespace ringcast::load

@@ -1,0 +1,45 @@
+#pragma once
+// How one process spreads its connections: rings of at most `ring_files` direct descriptors
+// (a ring's fixed-file table may not exceed RLIMIT_NOFILE), rings dealt round-robin to
+// threads, streams in contiguous blocks per ring, publishers spread over the rings. Stream g
+// subscribes to topic g % topics; publisher p owns the topics t with t % publishers == p, so
+// each topic's k is issued in order over one connection.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tools/load/options.h"
+
+namespace ringcast::load {
+
+struct RingPlan {
+  std::uint32_t thread = 0;
+  std::uint64_t first_stream = 0;  // global index of the ring's first stream
+  std::uint32_t streams = 0;
+  std::vector<std::uint32_t> publishers;  // global publisher indices
+};
+
+struct Plan {
+  std::uint32_t threads = 1;
+  std::uint32_t ring_files = 0;
+  std::uint32_t publishers = 0;  // 0 in subscribe mode
+  std::uint64_t streams = 0;     // 0 in publish mode
+  std::vector<RingPlan> rings;
+  std::vector<std::string> topic_names;
+  std::vector<std::uint32_t> topic_hashes;
+  // Streams expect k = 1 first (they subscribed before publishing began); otherwise the first
+  // k a stream sees is its baseline.
+  bool from_zero = true;
+  // Events per topic tracked one by one (fan-out times, acknowledged ids); 0 = not tracked.
+  std::uint64_t table_events = 0;
+
+  std::uint64_t conns() const { return streams + publishers; }
+  std::uint32_t topic_of_stream(std::uint64_t g) const {
+    return std::uint32_t(g % topic_names.size());
+  }
+};
+
+// Returns an empty string, or why the options cannot be laid out.
+std::string make_plan(const Options& opt, Plan& out);
+
+}  // namespace ringcast::load

@@ -1,0 +1,64 @@
+#include "tools/load/stats.h"
+
+#include <algorithm>
+
+namespace ringcast::load {
+
+namespace {
+
+void min_nonzero(std::uint64_t& into, std::uint64_t v) {
+  if (v != 0 && (into == 0 || v < into)) into = v;
+}
+
+}  // namespace
+
+void merge_stats(WorkerStats& into, const WorkerStats& from) {
+  into.tally.delivered += from.tally.delivered;
+  into.tally.lost += from.tally.lost;
+  into.tally.duplicates += from.tally.duplicates;
+  into.tally.reordered += from.tally.reordered;
+  into.tally.id_regressions += from.tally.id_regressions;
+  into.events_received += from.events_received;
+  into.gap_events += from.gap_events;
+  into.other_events += from.other_events;
+  into.malformed_events += from.malformed_events;
+  into.foreign_events += from.foreign_events;
+  into.missing_ids += from.missing_ids;
+  into.comments += from.comments;
+  into.retry_fields += from.retry_fields;
+  into.bytes_received += from.bytes_received;
+  into.recv_nobufs += from.recv_nobufs;
+  into.connect_attempts += from.connect_attempts;
+  into.connect_errors += from.connect_errors;
+  into.streams_failed += from.streams_failed;
+  into.disconnects += from.disconnects;
+  into.first_established += from.first_established;
+  min_nonzero(into.first_connect_ns, from.first_connect_ns);
+  into.last_first_established_ns = std::max(into.last_first_established_ns, from.last_first_established_ns);
+  for (std::size_t i = 0; i < into.errno_counts.size(); ++i) into.errno_counts[i] += from.errno_counts[i];
+  for (std::size_t i = 0; i < into.status_counts.size(); ++i) into.status_counts[i] += from.status_counts[i];
+  min_nonzero(into.drop_ns, from.drop_ns);
+  into.dropped += from.dropped;
+  into.drop_skipped += from.drop_skipped;
+  into.resumed += from.resumed;
+  into.last_resumed_ns = std::max(into.last_resumed_ns, from.last_resumed_ns);
+  into.resume.merge(from.resume);
+  into.flowing += from.flowing;
+  into.last_flowing_ns = std::max(into.last_flowing_ns, from.last_flowing_ns);
+  into.flow.merge(from.flow);
+  into.latency.merge(from.latency);
+  min_nonzero(into.first_delivery_ns, from.first_delivery_ns);
+  into.last_delivery_ns = std::max(into.last_delivery_ns, from.last_delivery_ns);
+  if (into.fanout.size() < from.fanout.size()) into.fanout.resize(from.fanout.size());
+  for (std::size_t i = 0; i < from.fanout.size(); ++i) {
+    into.fanout[i].first_ns = std::min(into.fanout[i].first_ns, from.fanout[i].first_ns);
+    into.fanout[i].last_ns = std::max(into.fanout[i].last_ns, from.fanout[i].last_ns);
+  }
+  into.published += from.published;
+  into.publish_errors += from.publish_errors;
+  min_nonzero(into.first_publish_ns, from.first_publish_ns);
+  into.last_ack_ns = std::max(into.last_ack_ns, from.last_ack_ns);
+  into.publish_rtt.merge(from.publish_rtt);
+}
+
+}  // namespace ringcast::load

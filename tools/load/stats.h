@@ -1,0 +1,92 @@
+#pragma once
+// What one worker thread counts. The worker alone writes WorkerStats; the main thread reads
+// it after joining (and the histograms, which are relaxed atomics, during the run for the
+// progress line). Progress is the handful of counters the progress line needs, published
+// by the worker as relaxed atomics once per loop pass.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "tools/load/event_check.h"
+#include "tools/load/histogram.h"
+
+namespace ringcast::load {
+
+// First and last arrival of one (topic, k) at this worker, as latency from its publish.
+struct FanoutCell {
+  std::uint64_t first_ns = ~0ull;
+  std::uint64_t last_ns = 0;
+};
+
+struct WorkerStats {
+  CheckTally tally;
+  std::uint64_t events_received = 0;  // payload events, duplicates included
+  std::uint64_t gap_events = 0;
+  std::uint64_t other_events = 0;     // events of a type we never publish
+  std::uint64_t malformed_events = 0; // a message without seq/t/topic, or unparsable
+  std::uint64_t foreign_events = 0;   // an event of a topic the stream did not subscribe
+  std::uint64_t missing_ids = 0;      // a message without a valid id
+  std::uint64_t comments = 0;
+  std::uint64_t retry_fields = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t recv_nobufs = 0;
+
+  std::uint64_t connect_attempts = 0;
+  std::uint64_t connect_errors = 0;
+  std::uint64_t streams_failed = 0;   // gave up after --connect-attempts
+  std::uint64_t disconnects = 0;      // established streams the server ended
+  std::uint64_t first_established = 0;
+  std::uint64_t first_connect_ns = 0;
+  std::uint64_t last_first_established_ns = 0;
+  std::array<std::uint64_t, 160> errno_counts{};   // connect/stream errors by errno
+  std::array<std::uint64_t, 600> status_counts{};  // non-200/202 HTTP statuses
+
+  // Storm.
+  std::uint64_t drop_ns = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t drop_skipped = 0;  // not streaming at the drop, so not dropped
+  std::uint64_t resumed = 0;          // dropped streams reconnected (200 head with Last-Event-ID)
+  std::uint64_t last_resumed_ns = 0;
+  Histogram resume;                   // drop -> reconnected
+  std::uint64_t flowing = 0;          // dropped streams that have had an event since
+  std::uint64_t last_flowing_ns = 0;
+  Histogram flow;                     // drop -> first event on the new connection
+
+  // Deliveries.
+  Histogram latency;
+  std::uint64_t first_delivery_ns = 0;
+  std::uint64_t last_delivery_ns = 0;
+  std::vector<FanoutCell> fanout;  // [topic * table_events + k - 1], when tracked
+
+  // Publishing.
+  std::uint64_t published = 0;
+  std::uint64_t publish_errors = 0;
+  std::uint64_t first_publish_ns = 0;
+  std::uint64_t last_ack_ns = 0;
+  Histogram publish_rtt;
+};
+
+// Adds `from` into `into` (counters summed, times min/max'd, histograms and fan-out merged).
+void merge_stats(WorkerStats& into, const WorkerStats& from);
+
+struct Progress {
+  std::atomic<std::uint64_t> established{0};  // streams whose head has arrived, now
+  std::atomic<std::uint64_t> events{0};
+  std::atomic<std::uint64_t> lost{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> reordered{0};
+  std::atomic<std::uint64_t> complete{0};  // streams that have every event (run, storm drain)
+  std::atomic<std::uint64_t> failed{0};    // streams given up
+  std::atomic<std::uint64_t> resumed{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> drop_handled{0};  // droppees dropped or skipped (not streaming)
+  std::atomic<std::uint64_t> droppees_with_id{0};  // storm: droppees that have an id to resume from
+  std::atomic<std::uint64_t> published{0};
+  std::atomic<std::uint64_t> publishers_up{0};
+  std::atomic<std::uint64_t> publishers_done{0};
+  std::atomic<bool> ready{false};   // rings built
+  std::atomic<bool> exited{false};
+};
+
+}  // namespace ringcast::load

@@ -1,0 +1,100 @@
+// What arrives on a stream: the head, events, and the checks each event goes through.
+#include "tools/load/worker.h"
+
+namespace ringcast::load {
+
+void Worker::consume(RingHost& h, std::uint32_t slot, std::string_view bytes, std::uint64_t now) {
+  Stream& s = h.streams[slot];
+  // Every step but need_more consumes at least one byte, and need_more means all were: the
+  // loop ends within bytes.size() steps. A rejected stream's error body is not SSE: skipped.
+  while (!bytes.empty() && s.state != StreamState::rejected) {
+    switch (s.parser.next(bytes)) {
+      case SseStep::need_more:
+        break;
+      case SseStep::head:
+        on_head(h, slot, now);
+        break;
+      case SseStep::event:
+        on_event(h, slot, s.parser.event(), now);
+        break;
+      case SseStep::retry:
+        ++stats.retry_fields;
+        break;
+      case SseStep::comment:
+        ++stats.comments;
+        break;
+    }
+  }
+}
+
+void Worker::on_head(RingHost& h, std::uint32_t slot, std::uint64_t now) {
+  Stream& s = h.streams[slot];
+  if (s.parser.status() != 200) {
+    // 503 at --max-streams, 400s for a bad request: the server closes after the body.
+    s.state = StreamState::rejected;
+    ++stats.connect_errors;
+    count_error(s.parser.status() > 0 ? s.parser.status() : 599);
+    return;
+  }
+  s.state = StreamState::streaming;
+  s.attempts = 0;
+  if (s.flags & stream_flag::awaiting_head) {
+    // The server accepted the reconnect and its Last-Event-ID: the dropped stream has resumed.
+    s.flags &= std::uint8_t(~stream_flag::awaiting_head);
+    ++stats.resumed;
+    stats.resume.record(now - stats.drop_ns);
+    stats.last_resumed_ns = now;
+  }
+  if (!(s.flags & stream_flag::ever_established)) {
+    s.flags |= stream_flag::ever_established;
+    ++stats.first_established;
+    stats.last_first_established_ns = now;
+  }
+}
+
+void Worker::on_event(RingHost& h, std::uint32_t slot, const SseEvent& ev, std::uint64_t now) {
+  Stream& s = h.streams[slot];
+  if (ev.kind == SseKind::gap) {
+    ++stats.gap_events;
+    return;
+  }
+  if (ev.kind == SseKind::other) {
+    ++stats.other_events;
+    return;
+  }
+  constexpr std::uint8_t kPayload = sse_field::seq | sse_field::sent | sse_field::topic;
+  if ((ev.fields & kPayload) != kPayload || ev.has(sse_field::malformed) || ev.seq == 0) {
+    ++stats.malformed_events;
+    return;
+  }
+  const std::uint32_t topic = plan_.topic_of_stream(h.plan->first_stream + slot);
+  if (ev.topic_hash != plan_.topic_hashes[topic]) {
+    ++stats.foreign_events;
+    return;
+  }
+  ++stats.events_received;
+  if (s.flags & stream_flag::awaiting_event) {
+    // The first event on the new connection (a replayed or a live one): it flows again.
+    s.flags &= std::uint8_t(~stream_flag::awaiting_event);
+    ++stats.flowing;
+    stats.flow.record(now - stats.drop_ns);
+    stats.last_flowing_ns = now;
+  }
+  if (ev.has(sse_field::id_valid)) track_id(s.track, ev.id, stats.tally);
+  else ++stats.missing_ids;
+  if (track_seq(s.track, ev.seq, plan_.from_zero, stats.tally) != Delivery::duplicate)
+    on_delivery(topic, ev, now);
+}
+
+void Worker::on_delivery(std::uint32_t topic, const SseEvent& ev, std::uint64_t now) {
+  const std::uint64_t latency = now > ev.sent_ns ? now - ev.sent_ns : 0;
+  stats.latency.record(latency);
+  if (stats.first_delivery_ns == 0) stats.first_delivery_ns = now;
+  stats.last_delivery_ns = now;
+  if (stats.fanout.empty() || ev.seq > plan_.table_events) return;
+  FanoutCell& cell = stats.fanout[topic * plan_.table_events + ev.seq - 1];
+  if (latency < cell.first_ns) cell.first_ns = latency;
+  if (latency > cell.last_ns) cell.last_ns = latency;
+}
+
+}  // namespace ringcast::load

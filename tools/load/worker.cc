@@ -1,0 +1,249 @@
+// The worker thread's loop: setup, passes, waiting, periodic bookkeeping.
+#include "tools/load/worker.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "tools/load/clock.h"
+#include "tools/load/user_data.h"
+
+namespace ringcast::load {
+
+namespace {
+// A pass never sleeps longer than this, so phase changes are seen within it.
+constexpr std::uint64_t kMaxSleepNs = 20 * kNsPerMs;
+constexpr std::uint64_t kPeriodicNs = 50 * kNsPerMs;
+}  // namespace
+
+void WaitQueue::push(Waiting w) {
+  // Each connection is queued at most once, so the capacity (every connection) is never
+  // exceeded: overflowing is a bookkeeping bug, not a load condition.
+  if (len_ == items_.size()) std::abort();
+  items_[(head_ + len_) % items_.size()] = w;
+  ++len_;
+}
+
+Worker::Worker(Shared& shared, std::uint32_t index)
+    : shared_(shared), opt_(shared.opt), plan_(shared.plan), index_(index) {}
+
+std::string Worker::init() {
+  std::vector<const RingPlan*> mine;
+  for (const RingPlan& rp : plan_.rings)
+    if (rp.thread == index_) mine.push_back(&rp);
+  if (mine.size() > 1) {
+    eventfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (eventfd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
+  }
+  for (const RingPlan* rp : mine) {
+    auto h = std::make_unique<RingHost>();
+    h->plan = rp;
+    RingSetup setup;
+    setup.files = plan_.ring_files;
+    setup.recv_buffers = opt_.recv_buffers;
+    setup.recv_buffer_bytes = opt_.recv_buffer_bytes;
+    setup.eventfd = eventfd_;
+    if (std::string err = h->ring.init(setup); !err.empty()) return err;
+    h->streams.resize(rp->streams);
+    for (std::uint32_t i = 0; i < rp->streams; ++i) {
+      // Storm drops K of N spread evenly: stream g goes when floor(g*K/N) steps.
+      const std::uint64_t g = rp->first_stream + i;
+      if (opt_.mode == Mode::storm && (g + 1) * opt_.drop / opt_.streams > g * opt_.drop / opt_.streams)
+        h->streams[i].flags |= stream_flag::droppee;
+    }
+    const std::uint32_t window = std::min<std::uint32_t>(opt_.connect_window, 0xfffe);
+    h->scratch.resize(rp->streams == 0 ? 0 : std::min<std::uint32_t>(window, rp->streams));
+    for (std::size_t s = h->scratch.size(); s > 0; --s) h->free_scratch.push_back(std::uint16_t(s - 1));
+    h->now_queue.reserve(rp->streams);
+    h->delay_queue.reserve(rp->streams);
+    for (std::uint32_t p : rp->publishers) {
+      Publisher pub;
+      pub.index = p;
+      for (std::uint32_t t = p; t < plan_.topic_names.size(); t += plan_.publishers) {
+        pub.topics.push_back(t);
+        pub.next_k.push_back(1);
+      }
+      pub.request.resize(1024 + opt_.event_bytes);
+      pub.reader = std::make_unique<ResponseReader>();
+      h->publishers.push_back(std::move(pub));
+    }
+    stream_count_ += rp->streams;
+    hosts_.push_back(std::move(h));
+  }
+  if (plan_.table_events > 0 && stream_count_ > 0)
+    stats.fanout.resize(plan_.table_events * plan_.topic_names.size());
+  if (opt_.ramp_per_s > 0) ramp_per_ring_ns_ = opt_.ramp_per_s / double(plan_.rings.size()) / 1e9;
+  cqes_.reserve(65536);
+  return {};
+}
+
+void Worker::run() {
+  const std::uint64_t t0 = mono_ns();
+  // Far past anything the main thread waits for: a last guard that the thread always ends.
+  deadline_ns_ = t0 + std::uint64_t((opt_.timeout_s * 2 + opt_.duration_s + opt_.settle_s +
+                                     opt_.after_s + 60) * 1e9);
+  if (std::string err = init(); !err.empty()) {
+    if (shared_.start_error_count.fetch_add(1) == 0) shared_.start_error = err;
+    progress.exited.store(true);
+    return;
+  }
+  progress.ready.store(true);
+  // Bounded: the main thread moves past setup once every worker is ready (or gives up).
+  while (shared_.phase.load(std::memory_order_acquire) == Phase::setup && mono_ns() < deadline_ns_)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  started_ns_ = mono_ns();
+  while (pass()) {
+  }
+  publish_progress();
+  if (eventfd_ >= 0) close(eventfd_);
+  progress.exited.store(true);
+}
+
+// One pass: start what is due, submit, reap every ring, handle what was reaped, then sleep if
+// nothing happened. Completions are handled only after the CQ has been released.
+bool Worker::pass() {
+  const std::uint64_t now = mono_ns();
+  const Phase phase = shared_.phase.load(std::memory_order_acquire);
+  if (phase == Phase::stop || now > deadline_ns_) return false;
+  if (phase >= Phase::drop && opt_.mode == Mode::storm && !dropped_) drop_streams(now);
+  for (auto& h : hosts_) {
+    start_streams(*h, now);
+    tick_publishers(*h, now, phase);
+  }
+  std::size_t handled = 0;
+  for (auto& h : hosts_) {
+    h->ring.submit();
+    cqes_.clear();
+    h->ring.reap(cqes_);
+    handled += cqes_.size();
+    for (const Cqe& c : cqes_) handle(*h, c);
+  }
+  if (now - last_periodic_ns_ >= kPeriodicNs) periodic(now, phase);
+  if (handled == 0) wait(now);
+  return true;
+}
+
+void Worker::handle(RingHost& h, const Cqe& c) {
+  const std::uint8_t what = op_of(c.user_data);
+  const std::uint32_t slot = slot_of(c.user_data);
+  // A cancel or close posts only when it failed. Cancel: -ENOENT/-EALREADY mean the receive
+  // it aimed at has ended or is ending by itself, and that receive's own completion moves the
+  // stream on. Close: -EBADF means the slot was already empty; nothing depends on it.
+  if (what == op::cancel || what == op::close) return;
+  if (slot < h.streams.size()) return on_stream_cqe(h, slot, what, c);
+  return on_publisher_cqe(h, std::uint32_t(slot - h.streams.size()), what, c);
+}
+
+std::uint64_t Worker::next_timer(std::uint64_t now) const {
+  std::uint64_t due = now + kMaxSleepNs;
+  for (const auto& h : hosts_) {
+    const bool scratch = !h->free_scratch.empty();
+    if (scratch && !h->now_queue.empty()) return now;
+    if (!h->delay_queue.empty()) due = std::min(due, h->delay_queue.front().due_ns);
+    if (scratch && h->next_start < h->streams.size()) {
+      if (ramp_per_ring_ns_ <= 0) return now;
+      due = std::min(due, started_ns_ + std::uint64_t(double(h->next_start) / ramp_per_ring_ns_));
+    }
+    for (const Publisher& p : h->publishers) {
+      if (p.state == PubState::waiting || (p.state == PubState::up && !p.in_flight && !p.done))
+        due = std::min(due, p.due_ns);
+    }
+  }
+  return due;
+}
+
+void Worker::wait(std::uint64_t now) {
+  const std::uint64_t due = next_timer(now);
+  if (due <= now) return;
+  const std::uint64_t ns = due - now;
+  if (eventfd_ < 0) {
+    hosts_[0]->ring.submit_and_wait(ns);
+    return;
+  }
+  for (auto& h : hosts_) h->ring.submit();
+  pollfd pfd{eventfd_, POLLIN, 0};
+  timespec ts{time_t(ns / kNsPerS), long(ns % kNsPerS)};
+  // EINTR (a signal) just ends the sleep early.
+  if (ppoll(&pfd, 1, &ts, nullptr) > 0) {
+    std::uint64_t count;
+    // Resets the counter. It can only fail with EAGAIN (already zero), which is as good.
+    (void)!read(eventfd_, &count, sizeof count);
+  }
+}
+
+void Worker::periodic(std::uint64_t now, Phase phase) {
+  last_periodic_ns_ = now;
+  scan_complete(phase);
+  publish_progress();
+}
+
+// Streams that have every event published: once publishing has drained, acked[] holds each
+// topic's final k. O(streams) every 50 ms.
+void Worker::scan_complete(Phase phase) {
+  if (phase < Phase::drain || !shared_.acked_final.load(std::memory_order_acquire)) return;
+  std::uint64_t complete = 0;
+  for (const auto& h : hosts_) {
+    for (std::uint32_t i = 0; i < h->streams.size(); ++i) {
+      const std::uint32_t topic = plan_.topic_of_stream(h->plan->first_stream + i);
+      if (h->streams[i].track.last_k >= shared_.acked[topic].load(std::memory_order_acquire)) ++complete;
+    }
+  }
+  progress.complete.store(complete, std::memory_order_relaxed);
+}
+
+void Worker::publish_progress() {
+  const auto relaxed = std::memory_order_relaxed;
+  std::uint64_t established = 0, with_id = 0, up = 0, done = 0;
+  for (const auto& h : hosts_) {
+    for (const Stream& s : h->streams) {
+      established += s.state == StreamState::streaming;
+      with_id += (s.flags & stream_flag::droppee) && !s.track.last_id.none();
+    }
+    for (const Publisher& p : h->publishers) {
+      up += p.state == PubState::up;
+      done += p.done;
+    }
+  }
+  progress.established.store(established, relaxed);
+  progress.droppees_with_id.store(with_id, relaxed);
+  progress.publishers_up.store(up, relaxed);
+  progress.publishers_done.store(done, relaxed);
+  progress.events.store(stats.events_received, relaxed);
+  progress.lost.store(stats.tally.lost, relaxed);
+  progress.duplicates.store(stats.tally.duplicates, relaxed);
+  progress.reordered.store(stats.tally.reordered, relaxed);
+  progress.failed.store(stats.streams_failed, relaxed);
+  progress.resumed.store(stats.resumed, relaxed);
+  progress.dropped.store(stats.dropped, relaxed);
+  progress.drop_handled.store(stats.dropped + stats.drop_skipped, relaxed);
+  progress.published.store(stats.published, relaxed);
+}
+
+std::uint64_t Worker::id_mismatches() const {
+  const std::uint64_t per_topic = plan_.table_events;
+  if (per_topic == 0) return 0;
+  std::uint64_t mismatches = 0;
+  for (const auto& h : hosts_) {
+    for (std::uint32_t i = 0; i < h->streams.size(); ++i) {
+      const TopicTrack& t = h->streams[i].track;
+      if (t.last_k == 0 || t.last_k > per_topic || t.last_id.none()) continue;
+      const std::uint32_t topic = plan_.topic_of_stream(h->plan->first_stream + i);
+      const EventId acked = shared_.ack_ids[topic * per_topic + t.last_k - 1];
+      if (!acked.none() && acked != t.last_id) ++mismatches;
+    }
+  }
+  return mismatches;
+}
+
+void Worker::count_error(int code) {
+  // code < 0: -errno; 0: end of stream; > 0: an HTTP status.
+  if (code <= 0 && std::size_t(-code) < stats.errno_counts.size()) ++stats.errno_counts[std::size_t(-code)];
+  else if (code > 0 && std::size_t(code) < stats.status_counts.size()) ++stats.status_counts[std::size_t(code)];
+}
+
+}  // namespace ringcast::load
