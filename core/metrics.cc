@@ -44,7 +44,7 @@ const Family kFamilies[] = {
      &ShardMetrics::slow_skips, false},
     {"ringcast_resumes_total", "counter", "Streams that resumed with a Last-Event-ID.",
      &ShardMetrics::resumes, false},
-    {"ringcast_gap_events_total", "counter", "Gap events sent.", &ShardMetrics::gap_events, false},
+    {"ringcast_gap_events_total", "counter", "Gap events queued to streams.", &ShardMetrics::gap_events, false},
     {"ringcast_rejected_streams_total", "counter", "Streams refused with 503 at --max-streams.",
      &ShardMetrics::rejected_streams, false},
     {"ringcast_bad_requests_total", "counter", "Requests answered with a 4xx status.",

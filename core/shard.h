@@ -69,6 +69,7 @@ inline constexpr std::uint8_t counted_stream = 1 << 7;
 namespace conn_flag2 {
 inline constexpr std::uint8_t continue_sent = 1 << 0;  // "100 Continue" went out for this request
 inline constexpr std::uint8_t drain_notice_sent = 1 << 1;  // the final "retry:" went out
+inline constexpr std::uint8_t stream_begun = 1 << 4;  // the stream's first send completed
 inline constexpr std::uint8_t shutdown_inflight = 1 << 2;  // IORING_OP_SHUTDOWN not yet completed
 inline constexpr std::uint8_t cancel_inflight = 1 << 3;    // IORING_OP_ASYNC_CANCEL not yet completed
 // Every operation naming the descriptor must complete before it is closed: the kernel resolves

@@ -59,7 +59,8 @@ void Shard::deliver(Chunk* chunk) {
     const std::uint32_t next = s.topic_next;
     // The first event this stream has not started on; the one it is part-way through is pinned.
     const std::uint64_t needed = std::max(s.seq + (s.offset > 0), s.inflight_end);
-    if (disconnect && needed < oldest) {
+    const bool begun = conns_[s.conn].more_flags & conn_flag2::stream_begun;
+    if (disconnect && needed < oldest && begun) {
       drop_slow(s.conn);  // removes only this stream's subscription from the list
     } else if (!(conns_[s.conn].flags & conn_flag::send_inflight)) {
       mark_ready(s.conn);
@@ -165,6 +166,17 @@ bool Shard::handle_behind(std::uint32_t ci) {
     Sub& s = subs_[si];
     const Topic& topic = topics_[s.topic];
     if (s.seq + (s.offset > 0) >= topic.history.begin()) continue;
+    if (!(c.more_flags & conn_flag2::stream_begun)) {
+      // A resume whose first event was evicted before the stream even started (a burst in
+      // the same loop pass): not a slow consumer, just a resume point that expired.
+      if (c.out == nullptr) {
+        c.out = new std::string();
+        c.out_off = 0;
+      }
+      s.seq = s.inflight_end = topic.history.begin();
+      append_gap(*c.out, topic, {}, s.seq, "expired");
+      continue;
+    }
     if (config_.slow_consumer == SlowConsumerPolicy::disconnect) {
       drop_slow(ci);
       return false;
@@ -291,6 +303,7 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
     log(LogLevel::debug, "shard %u: send: %s", index_, std::strerror(-res));
     return begin_close(ci);
   }
+  if (c.state == ConnState::streaming) c.more_flags |= conn_flag2::stream_begun;
   const bool owned_done = c.out != nullptr && c.out_off == c.out->size();
   if (owned_done) {
     delete c.out;

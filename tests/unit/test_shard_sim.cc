@@ -432,3 +432,34 @@ TEST(ShardSimResume, APartSentEventIsFinishedEvenAfterItLeavesTheHistory) {
 
 }  // namespace
 }  // namespace ringcast
+
+namespace ringcast {
+namespace {
+
+TEST(ShardSimResume, AResumePointEvictedBeforeTheFirstSendIsAGapNotADrop) {
+  Config c = SimShard::base_config();
+  c.history = 2;
+  SimShard s(c);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(id_of(s.publish("e", "old" + std::to_string(i))));
+  // Publishers and the subscriber connect first; then all their requests land in one pass.
+  std::vector<std::uint32_t> pubs;
+  for (int i = 0; i < 3; ++i) pubs.push_back(s.io.connect());
+  std::uint32_t sub = s.io.connect();
+  s.settle();
+  s.io.client_write(sub, "GET /sse/e HTTP/1.1\r\nLast-Event-ID: " + ids[1] + "\r\n\r\n");
+  for (std::uint32_t p : pubs) s.io.client_write(p, "POST /pub/e HTTP/1.1\r\nContent-Length: 3\r\n\r\nnew");
+  s.settle();
+  const std::string& got = s.io.received(sub);
+  EXPECT_FALSE(s.io.closed_by_server(sub));
+  EXPECT_EQ(s.metrics().drops_slow_consumer.get(), 0u);
+  EXPECT_EQ(got.rfind(SimShard::prelude(), 0), 0u) << got;
+  EXPECT_NE(got.find("\"reason\":\"expired\""), std::string::npos) << got;
+  EXPECT_EQ(got.find("data: old"), std::string::npos) << got;  // evicted: only the new ones
+  std::size_t news = 0;
+  for (std::size_t at = got.find("data: new\n"); at != std::string::npos; at = got.find("data: new\n", at + 1)) ++news;
+  EXPECT_EQ(news, 2u);  // the two retained of the three new events
+}
+
+}  // namespace
+}  // namespace ringcast
