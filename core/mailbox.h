@@ -42,6 +42,8 @@ struct PublishMessage final : Message {
   std::string topic;
   std::string event;
   std::string data;
+  int reject_status = 0;              // nonzero: not a publish, an in-order refusal to echo
+  const char* reject_detail = nullptr;
 };
 
 struct PublishAckMessage final : Message {
@@ -50,6 +52,7 @@ struct PublishAckMessage final : Message {
   int status = 202;  // 202, or 503 when the topic table is full
   EventId id;
   std::string topic;
+  const char* detail = nullptr;  // set for an echoed refusal (static text)
 };
 
 struct DropMessage final : Message {

@@ -271,7 +271,8 @@ void Shard::maybe_finish_close(std::uint32_t ci) {
   if (c.more_flags & conn_flag2::fd_ops) return;
   delete c.in;
   delete c.out;
-  c.in = c.out = nullptr;
+  delete c.out_next;
+  c.in = c.out = c.out_next = nullptr;
   free_subs(ci);
   c.flags |= conn_flag::close_sent;
   io_.close(token(ci), c.fd);

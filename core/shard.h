@@ -87,6 +87,8 @@ struct Conn {
   std::uint8_t flags;
   std::uint16_t ctl_len;          // static control bytes still to send (stream head, ping)
   std::uint8_t more_flags;        // conn_flag2::*
+  std::uint8_t publish_owner;     // shard that owes this connection its publish acks
+  std::uint16_t pending_acks;     // pipelined publishes forwarded to publish_owner, unanswered
   const char* ctl;                // where those bytes are (static storage, never freed)
   std::uint32_t first_sub;        // this stream's subscriptions (Sub slab indices)
   std::uint32_t ready_next;       // shard ready list
@@ -96,7 +98,8 @@ struct Conn {
   std::uint32_t send_started_ms;  // shard clock when the send in flight was issued
   std::uint32_t out_off;          // bytes of *out already sent
   std::string* in;                // partial request bytes (rare: a request split across reads)
-  std::string* out;               // plain response being written
+  std::string* out;               // plain response(s) being written
+  std::string* out_next;          // responses queued while `out` is in flight (pipelining)
 };
 static_assert(sizeof(Conn) <= 128, "a connection record must stay small (density target)");
 
@@ -163,7 +166,11 @@ class Shard {
 
   // shard_http.cc: requests
   void on_request_bytes(std::uint32_t ci, std::string_view bytes);
-  bool handle_buffered(std::uint32_t ci, std::string_view bytes, std::size_t& consumed);
+  enum class Handled : std::uint8_t { done, incomplete, deferred };
+  Handled handle_buffered(std::uint32_t ci, std::string_view bytes, bool pipelined,
+                          std::size_t& consumed);
+  bool may_pipeline(std::uint32_t ci, const http::Request& req) const;
+  std::string& response_buffer(std::uint32_t ci);
   void route(std::uint32_t ci, const http::Request& req, std::string_view body);
   void handle_subscribe(std::uint32_t ci, const http::Request& req);
   void handle_publish(std::uint32_t ci, const http::Request& req, std::string_view topic,
@@ -172,6 +179,7 @@ class Shard {
                std::string_view extra_headers = {});
   void respond_error(std::uint32_t ci, int status, std::string_view detail,
                      std::string_view extra_headers = {});
+  void reject_publish(std::uint32_t ci, int status, const char* detail);
   void on_publish_message(PublishMessage* m);
   void on_publish_ack(PublishAckMessage* m);
   void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);

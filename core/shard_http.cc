@@ -28,72 +28,107 @@ bool path_param(std::string_view path, std::string_view prefix, std::string_view
 
 }  // namespace
 
+namespace {
+// Pipelined requests handled in one go (their responses leave in one send).
+constexpr int kPipelineMax = 64;
+}  // namespace
+
 void Shard::on_request_bytes(std::uint32_t ci, std::string_view bytes) {
+  if (conns_[ci].in != nullptr) {
+    conns_[ci].in->append(bytes);
+    bytes = *conns_[ci].in;
+  }
+  std::size_t used = 0;
+  bool need_more = false;
+  for (int n = 0; n < kPipelineMax && used < bytes.size(); ++n) {
+    const Conn& c = conns_[ci];
+    const bool pipelined = c.out != nullptr || c.pending_acks > 0;
+    std::size_t consumed = 0;
+    const Handled h = handle_buffered(ci, bytes.substr(used), pipelined, consumed);
+    if (h == Handled::incomplete) need_more = true;
+    if (h != Handled::done) break;
+    used += consumed;
+    const Conn& after = conns_[ci];
+    const bool busy = after.state == ConnState::responding || after.state == ConnState::publishing;
+    if (!busy || (after.flags & conn_flag::close_after_send)) break;
+  }
+  // Whatever follows (a partial request, or one that must wait for the responses before it)
+  // stays in `in` until the responses have been written.
   Conn& c = conns_[ci];
-  if (c.in != nullptr) {
-    c.in->append(bytes);
-    bytes = *c.in;
-  }
-  std::size_t consumed = 0;
-  const bool complete = handle_buffered(ci, bytes, consumed);
-  Conn& after = conns_[ci];  // same record; re-read for clarity after state changes
-  if (!complete) {
-    // Keep what has arrived (a request split across reads) and read on.
-    if (after.in == nullptr) after.in = new std::string(bytes);
-    if (after.state == ConnState::reading) arm_recv(ci);
-    return;
-  }
-  // Anything after the request (a pipelined next request) waits in `in` until the response
-  // has been written.
-  std::string_view rest = bytes.substr(consumed);
+  const std::string_view rest = bytes.substr(used);
   if (rest.empty()) {
-    delete after.in;
-    after.in = nullptr;
-  } else if (after.in == nullptr) {
-    after.in = new std::string(rest);
+    delete c.in;
+    c.in = nullptr;
+  } else if (c.in == nullptr) {
+    c.in = new std::string(rest);
   } else {
-    after.in->erase(0, consumed);
+    c.in->erase(0, used);
   }
+  if (need_more && c.state == ConnState::reading) arm_recv(ci);
 }
 
-// Parses one request from `bytes`. Returns false if more bytes are needed; otherwise the
-// request has been answered or handed on, and `consumed` says how many bytes it used.
-bool Shard::handle_buffered(std::uint32_t ci, std::string_view bytes, std::size_t& consumed) {
+// While earlier responses are outstanding, only requests answered at once (or publishes owed
+// by the same owner shard, whose acks come back in order) may go ahead; a subscribe, say,
+// waits until the responses before it have been written.
+bool Shard::may_pipeline(std::uint32_t ci, const http::Request& req) const {
+  const Conn& c = conns_[ci];
+  std::string_view topic;
+  if (req.method == "POST" && req.path.substr(0, 5) == "/pub/") {
+    std::string decoded;
+    if (!http::percent_decode(req.path.substr(5), decoded)) return c.pending_acks == 0;
+    const std::uint32_t owner = owner_of(decoded, cluster_.shards);
+    return c.pending_acks == 0 || owner == c.publish_owner;
+  }
+  const bool plain = req.method == "GET" && (req.path == "/healthz" || req.path == "/metrics");
+  return plain && c.pending_acks == 0;
+}
+
+// Parses one request from `bytes` and answers or hands it on; `consumed` says how many bytes
+// it used. `pipelined`: responses to earlier requests are still outstanding.
+Shard::Handled Shard::handle_buffered(std::uint32_t ci, std::string_view bytes, bool pipelined,
+                                      std::size_t& consumed) {
   http::Request req;
   http::ParseResult parsed = http::parse_request(bytes, parse_limits_, req);
-  if (parsed.status == http::ParseStatus::incomplete) return false;
+  if (parsed.status == http::ParseStatus::incomplete) return Handled::incomplete;
+  // An answer given now must not overtake publishes still awaiting the owner's acks.
+  const bool acks_owed = conns_[ci].pending_acks > 0;
   if (parsed.status == http::ParseStatus::error) {
+    if (acks_owed) return Handled::deferred;
     consumed = bytes.size();
     respond_error(ci, parsed.error_status, parsed.error_reason);
-    return true;
+    return Handled::done;
   }
+  if (pipelined && !may_pipeline(ci, req)) return Handled::deferred;
+  if ((req.chunked || req.content_length > config_.max_event_bytes) && acks_owed)
+    return Handled::deferred;
   if (req.chunked) {
     consumed = bytes.size();
     respond_error(ci, 411, "send the body with Content-Length, not chunked");
-    return true;
+    return Handled::done;
   }
   if (req.content_length > config_.max_event_bytes) {
     consumed = bytes.size();
     respond_error(ci, 413, "body larger than --max-event-bytes");
-    return true;
+    return Handled::done;
   }
   const std::size_t total = req.head_bytes + req.content_length;
   Conn& c = conns_[ci];
   if (bytes.size() < total) {
-    if (req.expect_continue && !(c.more_flags & conn_flag2::continue_sent) && c.ctl_len == 0) {
+    if (req.expect_continue && !pipelined && !(c.more_flags & conn_flag2::continue_sent) &&
+        c.ctl_len == 0) {
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       c.more_flags |= conn_flag2::continue_sent;
       c.ctl = kContinue;
       c.ctl_len = sizeof kContinue - 1;
       mark_ready(ci);
     }
-    return false;
+    return Handled::incomplete;
   }
   c.more_flags &= ~conn_flag2::continue_sent;
   consumed = total;
-  if (!req.keep_alive) conns_[ci].flags &= ~conn_flag::keep_alive;
+  if (!req.keep_alive) c.flags &= ~conn_flag::keep_alive;
   route(ci, req, bytes.substr(req.head_bytes, req.content_length));
-  return true;
+  return Handled::done;
 }
 
 void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view body) {
@@ -197,16 +232,16 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
                            std::string_view body) {
   std::string topic, event;
   if (!http::percent_decode(raw_topic, topic) || !http::valid_topic(topic))
-    return respond_error(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
-  if (topic[0] == '_') return respond_error(ci, 403, "topics starting with '_' are the server's");
+    return reject_publish(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+  if (topic[0] == '_') return reject_publish(ci, 403, "topics starting with '_' are the server's");
   http::QueryIter it(req.query);
   std::string_view key, value;
   while (it.next(key, value)) {
     if (key != "event") continue;
     if (!http::percent_decode(value, event) || !http::valid_event_type(event))
-      return respond_error(ci, 400, "event types are 1-64 printable ASCII characters, no ':'");
+      return reject_publish(ci, 400, "event types are 1-64 printable ASCII characters, no ':'");
   }
-  if (!http::valid_utf8(body)) return respond_error(ci, 400, "the body must be UTF-8");
+  if (!http::valid_utf8(body)) return reject_publish(ci, 400, "the body must be UTF-8");
   const std::uint32_t owner = owner_of(topic, cluster_.shards);
   if (owner == index_) {
     std::uint32_t t = topic_index(topic, true);
@@ -220,13 +255,38 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
   m->topic = std::move(topic);
   m->event = std::move(event);
   m->data.assign(body);
-  conns_[ci].state = ConnState::publishing;
+  Conn& c = conns_[ci];
+  RC_ASSERT(c.pending_acks == 0 || c.publish_owner == owner);  // may_pipeline saw to it
+  c.publish_owner = static_cast<std::uint8_t>(owner);
+  ++c.pending_acks;
+  c.state = ConnState::publishing;
   post(owner, m);
+}
+
+// A publish refused while earlier pipelined publishes still await the owner's acks: its error
+// must not overtake their answers, so it travels through the owner too and comes back in order.
+void Shard::reject_publish(std::uint32_t ci, int status, const char* detail) {
+  Conn& c = conns_[ci];
+  if (c.pending_acks == 0) return respond_error(ci, status, detail);
+  auto* m = new PublishMessage();
+  m->origin_shard = index_;
+  m->conn_token = token(ci);
+  m->reject_status = status;
+  m->reject_detail = detail;
+  ++c.pending_acks;
+  c.flags |= conn_flag::close_after_send;  // nothing after the refusal is read
+  post(c.publish_owner, m);
 }
 
 void Shard::on_publish_message(PublishMessage* m) {
   auto* ack = new PublishAckMessage();
   ack->conn_token = m->conn_token;
+  if (m->reject_status != 0) {  // only echoing a refusal back, in order
+    ack->status = m->reject_status;
+    ack->detail = m->reject_detail;
+    post(m->origin_shard, ack);
+    return;
+  }
   std::uint32_t t = topic_index(m->topic, true);
   if (t == nil) {
     ack->status = 503;
@@ -240,6 +300,9 @@ void Shard::on_publish_message(PublishMessage* m) {
 void Shard::on_publish_ack(PublishAckMessage* m) {
   std::uint32_t ci = conn_of(m->conn_token);
   if (ci == nil || conns_[ci].state != ConnState::publishing) return;  // publisher left
+  RC_ASSERT(conns_[ci].pending_acks > 0);
+  --conns_[ci].pending_acks;
+  if (m->detail != nullptr) return respond_error(ci, m->status, m->detail);
   finish_publish(ci, m->status, m->topic, m->id);
 }
 
@@ -259,16 +322,28 @@ void Shard::finish_publish(std::uint32_t ci, int status, std::string_view topic,
   respond(ci, 202, "application/json", body);
 }
 
+// Where the next response goes: `out`, unless a send of `out` is in flight (the kernel reads
+// it; appending could move it), in which case `out_next`, sent once `out` is done.
+std::string& Shard::response_buffer(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  const bool sending = c.flags & conn_flag::send_inflight;
+  std::string*& target = (c.out != nullptr && sending) ? c.out_next : c.out;
+  if (target == nullptr) {
+    target = new std::string();
+    if (&target == &c.out) c.out_off = 0;
+  }
+  return *target;
+}
+
 void Shard::respond(std::uint32_t ci, int status, std::string_view content_type,
                     std::string_view body, std::string_view extra_headers) {
   Conn& c = conns_[ci];
-  RC_ASSERT(c.out == nullptr);
   const bool close = !(c.flags & conn_flag::keep_alive);
-  c.out = new std::string();
-  http::append_response(*c.out, status, content_type, body, close, extra_headers);
-  c.out_off = 0;
+  http::append_response(response_buffer(ci), status, content_type, body, close, extra_headers);
   if (close) c.flags |= conn_flag::close_after_send;
-  c.state = ConnState::responding;
+  // With pipelined publishes still owed by the owner shard, stay `publishing`; the responses
+  // written so far go out meanwhile.
+  if (c.pending_acks == 0) c.state = ConnState::responding;
   timer_touch(ci);
   mark_ready(ci);
 }
@@ -277,13 +352,10 @@ void Shard::respond_error(std::uint32_t ci, int status, std::string_view detail,
                           std::string_view extra_headers) {
   Conn& c = conns_[ci];
   if (status >= 400 && status < 500) metrics_.bad_requests.add();
-  RC_ASSERT(c.out == nullptr);
   c.flags &= ~conn_flag::keep_alive;
   c.flags |= conn_flag::close_after_send;
-  c.out = new std::string();
-  http::append_error(*c.out, status, detail, extra_headers);
-  c.out_off = 0;
-  c.state = ConnState::responding;
+  http::append_error(response_buffer(ci), status, detail, extra_headers);
+  if (c.pending_acks == 0) c.state = ConnState::responding;
   timer_touch(ci);
   mark_ready(ci);
 }

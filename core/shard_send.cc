@@ -304,12 +304,14 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
     return begin_close(ci);
   }
   if (c.state == ConnState::streaming) c.more_flags |= conn_flag2::stream_begun;
-  const bool owned_done = c.out != nullptr && c.out_off == c.out->size();
-  if (owned_done) {
+  if (c.out != nullptr && c.out_off == c.out->size()) {
     delete c.out;
-    c.out = nullptr;
+    c.out = c.out_next;  // responses queued meanwhile (pipelining) go next
+    c.out_next = nullptr;
+    c.out_off = 0;
   }
-  if (c.state == ConnState::responding && owned_done && c.ctl_len == 0) return finish_response(ci);
+  if (c.state == ConnState::responding && c.out == nullptr && c.ctl_len == 0)
+    return finish_response(ci);
   if (has_pending(ci) || draining_) mark_ready(ci);
 }
 

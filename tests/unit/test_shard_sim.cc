@@ -463,3 +463,57 @@ TEST(ShardSimResume, AResumePointEvictedBeforeTheFirstSendIsAGapNotADrop) {
 
 }  // namespace
 }  // namespace ringcast
+
+namespace ringcast {
+namespace {
+
+TEST(ShardSimPipeline, PipelinedPublishesAreAnsweredInOrderAndCoalesce) {
+  SimShard s;
+  std::uint32_t sub = s.subscribe("pp");
+  s.io.auto_complete = false;
+  std::string requests;
+  for (int i = 0; i < 10; ++i)
+    requests += "POST /pub/pp HTTP/1.1\r\nContent-Length: 2\r\n\r\n" + std::string(1, char('a' + i)) + "!";
+  requests += "GET /sse/pp HTTP/1.1\r\n\r\n";  // must wait until the ten answers are written
+  std::uint32_t p = s.io.connect();
+  s.io.client_write(p, requests);
+  s.settle();
+  // One pass: ten publishes, ten answers in one send, ten events in one send to the stream.
+  std::size_t to_publisher = 0, to_stream = 0;
+  for (const auto& send : s.io.inflight()) {
+    if (send.fd == p) {
+      ++to_publisher;
+      std::size_t answers = 0;
+      for (auto at = send.bytes.find("202 Accepted"); at != std::string::npos;
+           at = send.bytes.find("202 Accepted", at + 1))
+        ++answers;
+      EXPECT_EQ(answers, 10u);
+    }
+    if (send.fd == sub) {
+      ++to_stream;
+      EXPECT_NE(send.bytes.find("data: a!\n"), std::string::npos);
+      EXPECT_NE(send.bytes.find("data: j!\n"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(to_publisher, 1u);
+  EXPECT_EQ(to_stream, 1u);
+  s.io.complete_all_sends();
+  s.io.auto_complete = true;
+  s.settle();
+  const std::string& got = s.io.received(p);
+  std::vector<std::string> ids;
+  for (auto at = got.find("\"id\":\""); at != std::string::npos; at = got.find("\"id\":\"", at + 1))
+    ids.push_back(got.substr(at + 6, got.find('"', at + 6) - at - 6));
+  ASSERT_EQ(ids.size(), 10u);
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    EventId a, b;
+    ASSERT_TRUE(parse_event_id(ids[i - 1], a) && parse_event_id(ids[i], b));
+    EXPECT_LT(a, b);
+  }
+  // The subscribe after them became a stream once the answers were out.
+  EXPECT_NE(got.find("Content-Type: text/event-stream"), std::string::npos) << got;
+  EXPECT_EQ(s.metrics().streams.get(), 2u);
+}
+
+}  // namespace
+}  // namespace ringcast
