@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ringcast needs to build and test on Debian 12, and nothing when all is there.
 # Safe to run again: it asks dpkg first and only calls apt-get for what is missing.
-# Usage: tools/setup.sh            build and test dependencies, and the real test clients
+# Usage: tools/setup.sh            build, test and benchmark dependencies, and the real clients
 #        tools/setup.sh --server   only what building and running the server needs
 set -euo pipefail
 
@@ -11,6 +11,9 @@ packages=(
   libgtest-dev libbenchmark-dev
   curl python3 procps iproute2
 )
+# The benchmark's peers and plots (bench/compare.py): nginx with nchan, gnuplot.
+bench_packages=(nginx-light libnginx-mod-nchan gnuplot-nox)
+if [[ ${1:-} != --server ]]; then packages+=("${bench_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""The side-by-side benchmark: workloads W1-W5 of shared/BENCHMARKS.md against ringcast
+(io_uring), ringcast --io epoll, nginx+nchan and the seed documents' Node broadcast server, all
+driven by the same load generator (tools/load/ringcast-load) on this machine in one run, with
+the kernel floor (bench/floor/kernel_floor) as the budget.
+
+    python3 bench/compare.py --size tiny     # seconds; what CI runs so nothing rots
+    python3 bench/compare.py --size small    # minutes; the README's figures
+    python3 bench/compare.py --size full     # adds W1 at 100k and 1M streams (ringcast only
+                                             # beyond what the peers can hold)
+
+Writes results.json, results.md and PNG plots (gnuplot) into --out (default
+build/bench-results/<size>). Every figure is reported beside its peers from the same run, as a
+ratio, with the median and spread over --repeat runs. Nothing here asserts a timing: the exit
+status is non-zero only if a run could not be carried out or lost events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---------------------------------------------------------------------------------------------
+# Machine and process measurements
+# ---------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {"cpus": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+            "memory_gib": round(mem_kb / 1048576, 1),
+            "nofile": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)[0],
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def process_tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    for _ in range(1000):
+        if not todo:
+            break
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return sorted(set(pids))
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except OSError:
+            pass
+    return total
+
+
+def slab_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Slab:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not become healthy")
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers under test
+# ---------------------------------------------------------------------------------------------
+
+
+class Server:
+    name = "?"
+    ids = "ringcast"   # how the load generator treats ids
+    capacity = 10**9   # streams it can hold on this box (fd limits)
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def pids(self) -> list[int]:
+        return process_tree(self.proc.pid)
+
+
+class Ringcast(Server):
+    def __init__(self, binary: Path, io: str):
+        self.binary, self.io = binary, io
+        self.name = "ringcast" if io == "uring" else "ringcast-epoll"
+        if io == "epoll":
+            self.capacity = 18000  # the process fd table, shared by the shards
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--shards", "2", "--io",
+             self.io, "--log-level", "warn", "--max-streams", "1100000"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_healthy(self.port, self.proc)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Nchan(Server):
+    name = "nchan"
+    ids = "opaque"
+    capacity = 36000  # 2 workers x worker_rlimit_nofile 20000, less listeners and spare
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="ringcast-nchan-"))
+        conf = (ROOT / "bench/peers/nchan.conf.in").read_text()
+        conf = conf.replace("@DIR@", str(self.dir)).replace("@PORT@", str(self.port))
+        conf = conf.replace("load_module modules/ngx_nchan_module.so;",
+                            "load_module /usr/lib/nginx/modules/ngx_nchan_module.so;")
+        (self.dir / "nginx.conf").write_text(conf)
+        self.proc = subprocess.Popen(
+            ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir), "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_healthy(self.port, self.proc)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class NodeBroadcast(Server):
+    name = "node"
+    capacity = 19000  # one process: RLIMIT_NOFILE
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["node", str(ROOT / "bench/peers/node_broadcast.mjs"), "--port", str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_healthy(self.port, self.proc)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+# ---------------------------------------------------------------------------------------------
+
+SIZES = {
+    "tiny": {"w1": [200], "w2": [200], "w2_events": 3, "w2_rate": 5, "w3_streams": 200,
+             "w3_seconds": 1, "w4_streams": 200, "w5_topics": 50, "w5_events": 5,
+             "w5_rate": 500, "repeat": 1, "floor_streams": 200},
+    "small": {"w1": [10000], "w2": [1000, 15000], "w2_events": 5, "w2_rate": 2,
+              "w3_streams": 15000, "w3_seconds": 5, "w4_streams": 10000, "w5_topics": 1000,
+              "w5_events": 20, "w5_rate": 5000, "repeat": 3, "floor_streams": 15000},
+    "full": {"w1": [10000, 100000, 1000000], "w2": [1000, 15000, 100000], "w2_events": 10,
+             "w2_rate": 1, "w3_streams": 15000, "w3_seconds": 10, "w4_streams": 10000,
+             "w5_topics": 10000, "w5_events": 10, "w5_rate": 10000, "repeat": 3,
+             "floor_streams": 15000},
+}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.size = SIZES[args.size]
+        self.load = Path(args.load)
+        self.out = Path(args.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.failures: list[str] = []
+
+    def load_run(self, server: Server, argv: list[str], tag: str, timeout: float = 900) -> dict:
+        report = self.out / f"load-{server.name}-{tag}.json"
+        cmd = [str(self.load), *argv, "--target", f"127.0.0.1:{server.port}", "--json",
+               str(report), "--quiet", "--ids", server.ids]
+        pids = server.pids()
+        cpu0, rss0, slab0 = cpu_seconds(pids), rss_bytes(pids), slab_bytes()
+        peak_rss, peak_slab = rss0, slab0
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.25)
+            peak_rss = max(peak_rss, rss_bytes(server.pids()))
+            peak_slab = max(peak_slab, slab_bytes())
+        if proc.poll() is None:
+            proc.kill()
+        err = proc.stderr.read()
+        proc.wait()
+        cpu1 = cpu_seconds(server.pids())
+        result = json.loads(report.read_text()) if report.exists() else {}
+        result["server"] = {"cpu_s": round(cpu1 - cpu0, 3), "rss_before": rss0,
+                            "rss_peak": peak_rss, "slab_before": slab0, "slab_peak": peak_slab}
+        result["exit"] = proc.returncode
+        if proc.returncode != 0:
+            self.failures.append(f"{server.name} {tag}: exit {proc.returncode}: {err[-400:]}")
+        return result
+
+    # W1: density. Hold N idle streams; memory per stream (user, kernel) and connect rate.
+    def w1(self, server: Server, n: int) -> dict:
+        r = self.load_run(server, ["subscribe", "--streams", str(n), "--duration", "2",
+                                   "--threads", "2" if n > 50000 else "1"], f"w1-{n}")
+        s = r["server"]
+        held = r.get("streams_connected", 0) or 1
+        return {"streams": r.get("streams_connected", 0),
+                "user_bytes_per_stream": (s["rss_peak"] - s["rss_before"]) / held,
+                # Both ends of every connection live on this box: half the growth per pair.
+                "kernel_bytes_per_socket": (s["slab_peak"] - s["slab_before"]) / held / 2,
+                "connect_rate": r.get("connect_rate", 0)}
+
+    # W2: single-event fan-out, one event per interval; latency and time to the last subscriber.
+    def w2(self, server: Server, n: int) -> dict:
+        r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--rate",
+                                   str(self.size["w2_rate"]), "--events",
+                                   str(self.size["w2_events"])], f"w2-{n}")
+        lat = r.get("latency_us", {})
+        last = r.get("time_to_last_delivery_us", {})
+        return {"streams": n, "p50_us": lat.get("p50"), "p99_us": lat.get("p99"),
+                "max_us": lat.get("max"), "last_delivery_p50_us": last.get("p50"),
+                "lost": r.get("lost", -1), "server_cpu_s": r["server"]["cpu_s"]}
+
+    # W3: burst to many subscribers from one pipelined publisher; delivered events/s, checked.
+    def w3(self, server: Server) -> dict:
+        n = min(self.size["w3_streams"], server.capacity)
+        r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--burst",
+                                   "--duration", str(self.size["w3_seconds"]), "--pipeline", "16",
+                                   "--timeout", "300"], "w3")
+        return {"streams": n, "deliveries_per_s": r.get("deliveries_per_s", 0),
+                "events_published": r.get("events_published", 0), "lost": r.get("lost", -1),
+                "duplicates": r.get("duplicates", -1), "reordered": r.get("reordered", -1),
+                "server_cpu_s": r["server"]["cpu_s"], "load_cpu": r.get("cpu")}
+
+    # W4: reconnect storm with Last-Event-ID while publishing continues.
+    def w4(self, server: Server) -> dict:
+        n = min(self.size["w4_streams"], server.capacity)
+        r = self.load_run(server, ["storm", "--streams", str(n), "--drop", str(n // 2),
+                                   "--topics", "10", "--rate", "1000"], "w4")
+        storm = r.get("storm", {})
+        return {"streams": n, "dropped": storm.get("dropped"),
+                "time_to_all_resumed_s": storm.get("time_to_all_resumed_s"),
+                "lost": r.get("lost", -1), "duplicates": r.get("duplicates", -1),
+                "gap_events": r.get("gap_events", 0)}
+
+    # W5: many topics x 10 subscribers each, publish rate R.
+    def w5(self, server: Server) -> dict:
+        topics = self.size["w5_topics"]
+        n = min(topics * 10, server.capacity)
+        topics = n // 10
+        r = self.load_run(server, ["run", "--streams", str(n), "--topics", str(topics),
+                                   "--publishers", "16", "--rate", str(self.size["w5_rate"]),
+                                   "--events", str(self.size["w5_events"]), "--timeout", "300"],
+                          "w5")
+        lat = r.get("latency_us", {})
+        return {"streams": n, "topics": topics, "deliveries_per_s": r.get("deliveries_per_s", 0),
+                "p99_us": lat.get("p99"), "lost": r.get("lost", -1)}
+
+    def floor(self) -> dict:
+        report = self.out / "kernel_floor.json"
+        subprocess.run([self.args.floor, "--streams", str(self.size["floor_streams"]), "--rounds", "5",
+                        "--json", str(report)], check=True, stdout=subprocess.DEVNULL)
+        return json.loads(report.read_text())
+
+    def run(self) -> dict:
+        servers = []
+        for name in self.args.servers.split(","):
+            if name == "ringcast":
+                servers.append(Ringcast(Path(self.args.ringcast), "uring"))
+            elif name == "ringcast-epoll":
+                servers.append(Ringcast(Path(self.args.ringcast), "epoll"))
+            elif name == "nchan":
+                servers.append(Nchan())
+            elif name == "node":
+                servers.append(NodeBroadcast())
+        results = {"machine": machine(), "size": self.args.size, "floor": self.floor(),
+                   "servers": {}}
+        for server in servers:
+            runs = []
+            for rep in range(self.size["repeat"]):
+                runs.append(self.one_pass(server))
+                print(f"compare: {server.name} pass {rep + 1} done", file=sys.stderr)
+            results["servers"][server.name] = runs
+        return results
+
+    def one_pass(self, server: Server) -> dict:
+        out = {"w1": [], "w2": []}
+        for n in self.size["w1"]:
+            if n <= server.capacity:
+                server.start()
+                try:
+                    out["w1"].append(self.w1(server, n))
+                finally:
+                    server.stop()
+        server.start()
+        try:
+            for n in self.size["w2"]:
+                if n <= server.capacity:
+                    out["w2"].append(self.w2(server, n))
+            out["w3"] = self.w3(server)
+            out["w4"] = self.w4(server)
+            out["w5"] = self.w5(server)
+        finally:
+            server.stop()
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries: medians and spread, ratios, markdown, plots
+# ---------------------------------------------------------------------------------------------
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return (float("nan"),) * 3
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(v: float, digits: int = 0) -> str:
+    if v != v:  # NaN
+        return "-"
+    return f"{v:,.{digits}f}"
+
+
+def cell(values: list[float], digits: int = 0) -> str:
+    med, lo, hi = spread(values)
+    if len(values) > 1:
+        return f"{fmt(med, digits)} ({fmt(lo, digits)}–{fmt(hi, digits)})"
+    return fmt(med, digits)
+
+
+def summarize(results: dict) -> tuple[str, dict]:
+    servers = results["servers"]
+    names = list(servers)
+    floor = results["floor"]
+    floor_send = floor.get("methods", {}).get("send", {})
+    floor_us_per_send = floor_send.get("ns_per_send_median", 0) / 1000 or None
+    floor_streams = floor.get("options", {}).get("streams", 0)
+    lines = [f"# ringcast benchmark ({results['size']})", "",
+             "Machine: {cpus} CPUs ({cpu_model}), {memory_gib} GiB, Linux {kernel}, "
+             "RLIMIT_NOFILE {nofile}; {date}.".format(**results["machine"]), "",
+             "Each cell: median (min–max) over the repeated passes. Ratios compare medians "
+             "from this same run.", ""]
+    summary = {}
+
+    def col(workload, key, n=None):
+        out = {}
+        for name in names:
+            vals = []
+            for run in servers[name]:
+                w = run.get(workload)
+                if isinstance(w, list):
+                    w = next((x for x in w if x.get("streams") == n), None)
+                if w:
+                    vals.append(w.get(key))
+            out[name] = vals
+        return out
+
+    # W1
+    lines += ["## W1: density (idle streams held)", "",
+              "| server | streams | user bytes / stream | kernel bytes / socket | connects/s |",
+              "| --- | --- | --- | --- | --- |"]
+    for n in sorted({w["streams"] for r in servers.values() for p in r for w in p["w1"]}):
+        ub, kb, cr = col("w1", "user_bytes_per_stream", n), col("w1", "kernel_bytes_per_socket", n), \
+            col("w1", "connect_rate", n)
+        for name in names:
+            if ub[name]:
+                lines.append(f"| {name} | {fmt(n)} | {cell(ub[name])} | {cell(kb[name])} | "
+                             f"{cell(cr[name])} |")
+                summary.setdefault("w1", {}).setdefault(name, {})[n] = spread(ub[name])[0]
+    # W2
+    lines += ["", "## W2: single-event fan-out", "",
+              "| server | streams | latency p50 µs | p99 µs | max µs | last subscriber p50 µs | "
+              "vs kernel floor | lost |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for n in sorted({w["streams"] for r in servers.values() for p in r for w in p["w2"]}):
+        cols = {k: col("w2", k, n) for k in ("p50_us", "p99_us", "max_us", "last_delivery_p50_us", "lost")}
+        for name in names:
+            if not cols["p50_us"][name]:
+                continue
+            last = spread(cols["last_delivery_p50_us"][name])[0]
+            ratio = f"{last / (floor_us_per_send * n):.2f}×" if floor_us_per_send else "-"
+            lines.append(f"| {name} | {fmt(n)} | {cell(cols['p50_us'][name])} | "
+                         f"{cell(cols['p99_us'][name])} | {cell(cols['max_us'][name])} | "
+                         f"{cell(cols['last_delivery_p50_us'][name])} | {ratio} | "
+                         f"{int(sum(cols['lost'][name]))} |")
+            summary.setdefault("w2", {}).setdefault(name, {})[n] = {
+                "p50": spread(cols["p50_us"][name])[0], "p99": spread(cols["p99_us"][name])[0]}
+    # W3
+    base = {n: spread(col("w3", "deliveries_per_s")[n])[0] for n in names}
+    lines += ["", "## W3: burst to many subscribers", "",
+              "| server | streams | delivered events/s | ringcast ÷ this | lost / dup / reordered |",
+              "| --- | --- | --- | --- | --- |"]
+    for name in names:
+        w = [r["w3"] for r in servers[name]]
+        ratio = base.get("ringcast", float("nan")) / base[name] if base[name] else float("nan")
+        lines.append(f"| {name} | {fmt(w[0]['streams'])} | {cell([x['deliveries_per_s'] for x in w])} | "
+                     f"{fmt(ratio, 1)}× | {sum(x['lost'] for x in w)} / {sum(x['duplicates'] for x in w)} / "
+                     f"{sum(x['reordered'] for x in w)} |")
+    summary["w3"] = base
+    # W4
+    lines += ["", "## W4: reconnect storm (half the streams drop and resume with Last-Event-ID)", "",
+              "| server | streams | time to all resumed s | lost | duplicates |",
+              "| --- | --- | --- | --- | --- |"]
+    for name in names:
+        w = [r["w4"] for r in servers[name]]
+        lines.append(f"| {name} | {fmt(w[0]['streams'])} | "
+                     f"{cell([x['time_to_all_resumed_s'] for x in w], 3)} | "
+                     f"{sum(x['lost'] for x in w)} | {sum(x['duplicates'] for x in w)} |")
+    # W5
+    lines += ["", "## W5: many topics, 10 subscribers each", "",
+              "| server | topics | streams | delivered events/s | p99 µs | lost |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for name in names:
+        w = [r["w5"] for r in servers[name]]
+        lines.append(f"| {name} | {fmt(w[0]['topics'])} | {fmt(w[0]['streams'])} | "
+                     f"{cell([x['deliveries_per_s'] for x in w])} | {cell([x['p99_us'] for x in w])} | "
+                     f"{sum(x['lost'] for x in w)} |")
+    if floor_us_per_send:
+        lines += ["", f"Kernel floor: {fmt(1e6 / floor_us_per_send)} small sends/s "
+                      f"({floor_us_per_send:.2f} µs per send) at {fmt(floor_streams)} streams "
+                      "(bench/floor/kernel_floor, send() loop, median). \"vs kernel floor\" divides "
+                      "the time to the last subscriber by N of those sends."]
+    return "\n".join(lines) + "\n", summary
+
+
+def plots(out: Path, summary: dict) -> None:
+    if shutil.which("gnuplot") is None:
+        print("compare: gnuplot missing; no plots", file=sys.stderr)
+        return
+    data = out / "plot-data"
+    data.mkdir(exist_ok=True)
+    scripts = []
+    if "w1" in summary:
+        for name, by_n in summary["w1"].items():
+            (data / f"w1-{name}.dat").write_text("".join(f"{n} {v}\n" for n, v in sorted(by_n.items())))
+        series = ", ".join(f"'{data}/w1-{n}.dat' using 1:2 with linespoints title '{n}'" for n in summary["w1"])
+        scripts.append(("memory_per_stream.png", "set logscale x; set xlabel 'streams'; "
+                        "set ylabel 'user bytes per stream'; set title 'W1: server memory per idle stream'; "
+                        f"plot {series}"))
+    if "w2" in summary:
+        for name, by_n in summary["w2"].items():
+            (data / f"w2-{name}.dat").write_text(
+                "".join(f"{n} {v['p50']} {v['p99']}\n" for n, v in sorted(by_n.items())))
+        series = ", ".join(f"'{data}/w2-{n}.dat' using 1:3 with linespoints title '{n} p99', "
+                           f"'{data}/w2-{n}.dat' using 1:2 with linespoints dt 2 title '{n} p50'"
+                           for n in summary["w2"])
+        scripts.append(("latency_vs_streams.png", "set logscale xy; set xlabel 'streams'; "
+                        "set ylabel 'publish to delivery (µs)'; set title 'W2: fan-out latency'; "
+                        f"plot {series}"))
+    if "w3" in summary:
+        (data / "w3.dat").write_text("".join(f"\"{n}\" {v}\n" for n, v in summary["w3"].items()))
+        scripts.append(("deliveries_per_s.png", "set style fill solid; set boxwidth 0.6; "
+                        "set ylabel 'delivered events / s'; set title 'W3: burst throughput'; "
+                        f"plot '{data}/w3.dat' using 0:2:xtic(1) with boxes notitle"))
+    for png, body in scripts:
+        script = f"set terminal pngcairo size 900,540 font ',11'; set output '{out / png}'; set grid; {body}\n"
+        subprocess.run(["gnuplot"], input=script, text=True, check=False)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=SIZES, default="small")
+    ap.add_argument("--servers", default="ringcast,ringcast-epoll,nchan,node")
+    ap.add_argument("--ringcast", default=str(ROOT / "build/release/ringcast"))
+    ap.add_argument("--load", default=str(ROOT / "build/release/tools/load/ringcast-load"))
+    ap.add_argument("--floor", default=str(ROOT / "build/release/bench/floor/kernel_floor"))
+    ap.add_argument("--repeat", type=int, default=0, help="passes per server (default: by size)")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    args.out = args.out or str(ROOT / "build/bench-results" / args.size)
+    bench = Bench(args)
+    if args.repeat:
+        bench.size = dict(bench.size, repeat=args.repeat)
+    results = bench.run()
+    markdown, summary = summarize(results)
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "results.md").write_text(markdown)
+    plots(out, summary)
+    print(markdown)
+    for f in bench.failures:
+        print(f"compare: FAILED {f}", file=sys.stderr)
+    return 1 if bench.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
