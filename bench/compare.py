@@ -256,7 +256,9 @@ class Bench:
         result["server"] = {"cpu_s": round(cpu1 - cpu0, 3), "rss_before": rss0,
                             "rss_peak": peak_rss, "slab_before": slab0, "slab_peak": peak_slab}
         result["exit"] = proc.returncode
-        if proc.returncode != 0:
+        # ringcast must complete every run with nothing lost; a peer's losses (the Node server
+        # has no replay, so a reconnect storm loses events) are reported, not failures.
+        if proc.returncode != 0 and (server.name.startswith("ringcast") or not report.exists()):
             self.failures.append(f"{server.name} {tag}: exit {proc.returncode}: {err[-400:]}")
         return result
 

@@ -62,5 +62,5 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 130_000;
 server.requestTimeout = 0;
-server.listen(port, "127.0.0.1", () => console.error(`node_broadcast: listening on 127.0.0.1:${port}`));
+server.listen(port, "127.0.0.1", 4096, () => console.error(`node_broadcast: listening on 127.0.0.1:${port}`));
 process.on("SIGTERM", () => process.exit(0));

@@ -1,5 +1,6 @@
 #include "tools/load/http_response.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -34,11 +35,11 @@ int status_of(std::string_view line) {
 
 }  // namespace
 
-bool ResponseReader::feed(std::string_view bytes) {
-  if (bytes.size() > kCapacity - len_) return false;
-  std::memcpy(buf_ + len_, bytes.data(), bytes.size());
-  len_ += bytes.size();
-  return true;
+std::size_t ResponseReader::feed(std::string_view bytes) {
+  const std::size_t n = std::min(bytes.size(), kCapacity - len_);
+  std::memcpy(buf_ + len_, bytes.data(), n);
+  len_ += n;
+  return n;
 }
 
 ReadStatus ResponseReader::parse(HttpResponse& out) const {
@@ -67,6 +68,8 @@ ReadStatus ResponseReader::parse(HttpResponse& out) const {
       if (r.ec != std::errc() || r.ptr != value.data() + value.size()) return ReadStatus::malformed;
     } else if (iequals(name, "connection") && iequals(value, "close")) {
       out.close = true;
+    } else if (iequals(name, "transfer-encoding") && !iequals(value, "identity")) {
+      return ReadStatus::unsupported;
     }
   }
   const std::size_t body_at = head_end + 4;

@@ -23,7 +23,9 @@ constexpr const char* kUsage =
     "common:    --target HOST:PORT (127.0.0.1:8080) --threads N (1) --json FILE --quiet\n"
     "           --timeout S (120) --duration S (10)\n"
     "streams:   --streams N (1000) --topics T (1) --topic-prefix P (t) --ramp R (0 = fast)\n"
-    "publish:   --publishers P (1) --rate R | --burst --events E --event-bytes B\n"
+    "publish:   --publishers P (1, at most --topics) --rate R | --burst --events E\n"
+    "           --event-bytes B --pipeline D (1 request in flight per publisher)\n"
+    "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
     "storm:     --drop K --settle S (1) --after S (1)\n"
     "machinery: --ring-files N --recv-buffers N (1024) --recv-buffer-bytes N (2048)\n"
     "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
@@ -73,12 +75,28 @@ bool parse_target(std::string_view text, sockaddr_in& out) {
 // Topic names are 1-128 of A-Z a-z 0-9 . _ ~ - (the server's rule); the server keeps names
 // starting with '_' for itself, and the prefix leaves room for the index.
 bool valid_prefix(std::string_view p) {
-  if (p.empty() || p.size() > 64 || p[0] == '_') return false;
+  if (p.empty() || p.size() > kTopicPrefixMax || p[0] == '_') return false;
   for (char c : p) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == '~' || c == '-';
     if (!ok) return false;
   }
+  return true;
+}
+
+// A URL path prefix: starts with '/', then visible ASCII but '#' (no space or control byte can
+// reach the request line).
+bool valid_path(std::string_view p) {
+  if (p.empty() || p.size() > kPathMax || p[0] != '/') return false;
+  for (char c : p)
+    if (c <= ' ' || c >= 127 || c == '#') return false;
+  return true;
+}
+
+bool parse_ids(std::string_view text, IdMode& out) {
+  if (text == "ringcast") out = IdMode::ringcast;
+  else if (text == "opaque") out = IdMode::opaque;
+  else return false;
   return true;
 }
 
@@ -108,6 +126,10 @@ bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
   if (flag == "--topic-prefix") return o.topic_prefix = std::string(v), valid_prefix(v);
   if (flag == "--ramp") return parse_double(v, o.ramp_per_s, 0, 1e9);
   if (flag == "--publishers") return u32(o.publishers, 1, 4096);
+  if (flag == "--pipeline") return u32(o.pipeline, 1, kPipelineMax);
+  if (flag == "--sub-path") return o.sub_path = std::string(v), valid_path(v);
+  if (flag == "--pub-path") return o.pub_path = std::string(v), valid_path(v);
+  if (flag == "--ids") return parse_ids(v, o.ids);
   if (flag == "--rate") return parse_double(v, o.rate_per_s, 0.001, 1e9);
   if (flag == "--events") return u64(o.events, 1, 1'000'000'000);
   if (flag == "--event-bytes") return u32(o.event_bytes, 0, 1 << 20);
@@ -168,8 +190,20 @@ int parse_options(int argc, char** argv, Options& out) {
     return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");
   if (o.mode == Mode::run && o.events == 0 && !o.duration_set) o.events = 100;
   if (o.mode != Mode::publish && o.streams == 0) return usage_error("%s", "--streams must be > 0");
-  if (o.publishers > o.topics && o.mode != Mode::subscribe)
-    o.publishers = o.topics;  // a topic has exactly one publisher (keeps its k in order)
+  // A topic has exactly one publisher, so its k reach the server in order over one connection.
+  // Two connections publishing one topic would race (the server may take either first), and
+  // subscribers would see reordering that no server caused: to have more publishes of one
+  // topic in flight, use --pipeline, which keeps them ordered on one connection.
+  if (o.publishers > o.topics && o.mode != Mode::subscribe) {
+    if (!o.quiet)
+      std::fprintf(stderr, "ringcast-load: note: --publishers %u > --topics %u: using %u (one publisher "
+                   "per topic; --pipeline D puts more of a topic's requests in flight)\n",
+                   o.publishers, o.topics, o.topics);
+    o.publishers = o.topics;
+  }
+  const std::uint64_t send_bytes = std::uint64_t(o.publishers) * o.pipeline * (1024 + o.event_bytes);
+  if (o.mode != Mode::subscribe && send_bytes > kPublishBufferBytesMax)
+    return usage_error("%s", "--publishers x --pipeline x --event-bytes needs over 1 GiB of send buffers");
   out = o;
   return 0;
 }

@@ -3,6 +3,7 @@
 // bad value is a usage error (exit 2) before any socket is opened.
 #include <netinet/in.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -10,7 +11,19 @@ namespace ringcast::load {
 
 enum class Mode : std::uint8_t { subscribe, publish, storm, run };
 
+// How event ids are treated. ringcast: "<ms>-<n>", parsed, required to increase, and compared
+// with the id each publish acknowledged. opaque: bytes kept only to resend as Last-Event-ID
+// (nchan's "1795453536:0"); the checks then rest on the payload's seq=<k> alone.
+enum class IdMode : std::uint8_t { ringcast, opaque };
+
 const char* mode_name(Mode m);
+
+// Bounds that size request buffers.
+constexpr std::size_t kPathMax = 128;        // --sub-path, --pub-path
+constexpr std::size_t kTopicPrefixMax = 64;  // --topic-prefix
+constexpr std::uint32_t kPipelineMax = 1024;
+// Publisher send buffers (publishers x pipeline x request size) stay below this.
+constexpr std::uint64_t kPublishBufferBytesMax = 1ull << 30;
 
 struct Options {
   Mode mode = Mode::run;
@@ -26,8 +39,14 @@ struct Options {
   std::string topic_prefix = "t";
   double ramp_per_s = 0;  // connects per second over the process; 0 = as fast as the window allows
 
+  // URLs: GET <sub_path><topic>, POST <pub_path><topic>.
+  std::string sub_path = "/sse/";
+  std::string pub_path = "/pub/";
+  IdMode ids = IdMode::ringcast;
+
   // Publishing.
   std::uint32_t publishers = 1;
+  std::uint32_t pipeline = 1;  // requests in flight per publisher connection (HTTP/1.1 pipelining)
   double rate_per_s = 0;  // events per second over all publishers; 0 = burst
   std::uint64_t events = 0;  // per topic; 0 = until --duration ends (run: 100 unless --duration)
   std::uint32_t event_bytes = 0;  // pad each payload to this many bytes; 0 = no pad

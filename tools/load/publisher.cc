@@ -1,6 +1,10 @@
-// Publishing: keep-alive POST /pub/{topic} connections, one request in flight each. A topic
-// belongs to exactly one publisher, so its k reach the server in order.
+// Publishing: keep-alive POST <pub-path><topic> connections with up to --pipeline requests in
+// flight each (HTTP/1.1 pipelining: answers come back in order). A topic belongs to exactly
+// one publisher, so its k reach the server in order; PublishSequence keeps that order across
+// refusals and reconnects.
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <charconv>
 #include <cstring>
 
@@ -30,20 +34,25 @@ char* put(char* out, std::uint64_t v) { return std::to_chars(out, out + 20, v).p
 
 }  // namespace
 
+// Head: "POST ", a path and a topic name bounded by the options (128 + 71 bytes), the dotted
+// quad target, fixed header text and a length: under 330 bytes. Body: under 130 bytes of
+// fields, or --event-bytes when that is longer.
+std::size_t Worker::request_max() const { return 1024 + opt_.event_bytes; }
+
 void Worker::tick_publishers(RingHost& h, std::uint64_t now, Phase phase) {
   for (std::uint32_t i = 0; i < h.publishers.size(); ++i) {
     Publisher& p = h.publishers[i];
     if (p.done) continue;
-    // Draining: finish the request in flight, start no other. An event that was never
-    // acknowledged is not in acked[], so no stream waits for it.
-    if (phase >= Phase::drain && !p.in_flight) {
-      p.done = true;
+    // Draining: the requests in flight are answered (or lost with the connection); none is
+    // started. An event never acknowledged is not in acked[], so no stream waits for it.
+    if (phase >= Phase::drain) {
+      if (p.seq.in_flight() == 0) p.done = true;
       continue;
     }
-    if (p.state == PubState::idle || (p.state == PubState::waiting && now >= p.due_ns)) {
+    if (p.state == PubState::idle || (p.state == PubState::waiting && now >= p.hold_ns)) {
       start_publisher(h, i, now);
-    } else if (p.state == PubState::up && !p.in_flight && phase >= Phase::publish && now >= p.due_ns) {
-      send_next(h, i, now);
+    } else if (p.state == PubState::up && phase >= Phase::publish && !p.sending && now >= publisher_due(p)) {
+      send_batch(h, i, now);
     }
   }
 }
@@ -58,7 +67,7 @@ void Worker::start_publisher(RingHost& h, std::uint32_t i, std::uint64_t now) {
   if (int rc = open_socket(h, slot, p.source, p.gen); rc < 0) {
     count_error(rc);
     p.state = PubState::waiting;
-    p.due_ns = now + opt_.reconnect_delay_ms * kNsPerMs;
+    p.hold_ns = now + opt_.reconnect_delay_ms * kNsPerMs;
     return;
   }
   io_uring_sqe* sqe = h.ring.sqe();
@@ -67,42 +76,49 @@ void Worker::start_publisher(RingHost& h, std::uint32_t i, std::uint64_t now) {
   p.state = PubState::connecting;
 }
 
-// The next event: the owned topic at the cursor that still has events to publish.
-void Worker::send_next(RingHost& h, std::uint32_t i, std::uint64_t now) {
-  Publisher& p = h.publishers[i];
-  const std::size_t n = p.topics.size();
-  std::size_t pos = n;
-  for (std::size_t step = 0; step < n; ++step) {
-    const std::size_t at = (p.cursor + step) % n;
-    if (opt_.events == 0 || p.next_k[at] <= opt_.events) {
-      pos = at;
-      break;
-    }
+// When the publisher may issue its next request: after any hold, and with --rate R over P
+// publishers, every P/R seconds from this worker's first publish (counting the requests
+// issued and not refused: acknowledged plus in flight).
+std::uint64_t Worker::publisher_due(const Publisher& p) const {
+  std::uint64_t due = p.hold_ns;
+  if (opt_.rate_per_s > 0 && stats.first_publish_ns != 0) {
+    const double period_ns = 1e9 * double(plan_.publishers) / opt_.rate_per_s;
+    const std::uint64_t issued = p.seq.acked_total() + p.seq.in_flight();
+    due = std::max(due, stats.first_publish_ns + std::uint64_t(double(issued) * period_ns));
   }
-  if (pos == n) {
-    p.done = true;
-    return;
-  }
-  p.current = pos;
-  build_publish(p, p.topics[pos], p.next_k[pos], now);
-  p.in_flight = true;
-  p.send_done = p.response_done = false;
-  p.request_sent = 0;
-  if (stats.first_publish_ns == 0) stats.first_publish_ns = now;
-  io_uring_sqe* sqe = h.ring.sqe();
-  prep_send_fixed(sqe, std::uint32_t(h.streams.size() + i), p.request.data(), p.request_len);
-  io_uring_sqe_set_data64(sqe, make_user_data(op::publish, p.gen, std::uint32_t(h.streams.size() + i)));
+  return due;
 }
 
-// "seq=<k> t=<ns> topic=<name>", padded with " pad=xxx…" to --event-bytes when that is longer.
-void Worker::build_publish(Publisher& p, std::uint32_t topic, std::uint64_t k, std::uint64_t now) {
+// Every request the pipeline admits now (up to --pipeline in flight, paced by --rate), back to
+// back in one send: the server may read them in one pass.
+void Worker::send_batch(RingHost& h, std::uint32_t i, std::uint64_t now) {
+  Publisher& p = h.publishers[i];
+  if (stats.first_publish_ns == 0) stats.first_publish_ns = now;
+  p.out_len = 0;
+  PublishRequest req;
+  // The buffer holds --pipeline requests of request_max() bytes, and at most that many issue.
+  while (now >= publisher_due(p) && p.seq.issue(now, req))
+    p.out_len += std::uint32_t(build_publish(p.out.data() + p.out_len, p.topics[req.pos], req.k, now));
+  if (p.out_len == 0) return;
+  p.out_sent = 0;
+  p.sending = true;
+  const auto slot = std::uint32_t(h.streams.size() + i);
+  io_uring_sqe* sqe = h.ring.sqe();
+  prep_send_fixed(sqe, slot, p.out.data(), p.out_len);
+  io_uring_sqe_set_data64(sqe, make_user_data(op::publish, p.gen, slot));
+}
+
+// "POST <pub-path><topic>" with "seq=<k> t=<ns> topic=<name>", padded with " pad=xxx…" to
+// --event-bytes when that is longer. Returns its length.
+std::size_t Worker::build_publish(char* const begin, std::uint32_t topic, std::uint64_t k, std::uint64_t now) const {
   const std::string& name = plan_.topic_names[topic];
   const std::size_t base = 4 + digits(k) + 3 + digits(now) + 7 + name.size();
   constexpr std::size_t kPadKey = 5;  // " pad="
   const std::size_t pad = opt_.event_bytes > base + kPadKey ? opt_.event_bytes - base - kPadKey : 0;
   const std::size_t body = base + (pad > 0 ? kPadKey + pad : 0);
-  char* out = p.request.data();
-  out = put(out, "POST /pub/");
+  char* out = begin;
+  out = put(out, "POST ");
+  out = put(out, opt_.pub_path);
   out = put(out, name);
   out = put(out, " HTTP/1.1\r\nHost: ");
   out = put(out, opt_.target_text);
@@ -119,13 +135,16 @@ void Worker::build_publish(Publisher& p, std::uint32_t topic, std::uint64_t k, s
     std::memset(out, 'x', pad);
     out += pad;
   }
-  p.request_len = std::uint32_t(out - p.request.data());
-  p.request_ns = now;
+  const auto len = std::size_t(out - begin);
+  if (len > request_max()) std::abort();  // the bound above is wrong: a bookkeeping bug
+  return len;
 }
 
 void Worker::on_publisher_cqe(RingHost& h, std::uint32_t i, std::uint8_t what, const Cqe& c) {
   Publisher& p = h.publishers[i];
   if (gen_of(c.user_data) != p.gen) {
+    // A send of an earlier connection read the batch buffer until now: it is free again.
+    if (what == op::publish) p.sending = false;
     if (c.flags & IORING_CQE_F_BUFFER) h.ring.release(std::uint16_t(c.flags >> IORING_CQE_BUFFER_SHIFT));
     return;
   }
@@ -141,23 +160,31 @@ void Worker::on_publisher_cqe(RingHost& h, std::uint32_t i, std::uint8_t what, c
       }
       return;
     case op::publish:
-      if (c.res < 0) return publisher_down(h, i, c.res, true);
-      p.request_sent += std::uint32_t(c.res);
-      if (p.request_sent < p.request_len) {
-        // A large event can be written in parts; send the rest.
-        io_uring_sqe* sqe = h.ring.sqe();
-        prep_send_fixed(sqe, slot, p.request.data() + p.request_sent, p.request_len - p.request_sent);
-        io_uring_sqe_set_data64(sqe, make_user_data(op::publish, p.gen, slot));
-        return;
-      }
-      p.send_done = true;
-      if (p.response_done) finish_request(h, i);
-      return;
+      return on_publish_sent(h, i, c.res);
     case op::recv:
       return on_publisher_recv(h, i, c);
     default:
       return;
   }
+}
+
+void Worker::on_publish_sent(RingHost& h, std::uint32_t i, std::int32_t res) {
+  Publisher& p = h.publishers[i];
+  if (res <= 0) {
+    // -EPIPE/-ECONNRESET: the server went away. 0 bytes of a non-empty send: it takes no more.
+    p.sending = false;
+    return publisher_down(h, i, res < 0 ? res : -EPIPE, true);
+  }
+  p.out_sent += std::uint32_t(res);
+  if (p.out_sent == p.out_len) {
+    p.sending = false;
+    return;
+  }
+  // A large batch can be written in parts; send the rest.
+  const auto slot = std::uint32_t(h.streams.size() + i);
+  io_uring_sqe* sqe = h.ring.sqe();
+  prep_send_fixed(sqe, slot, p.out.data() + p.out_sent, p.out_len - p.out_sent);
+  io_uring_sqe_set_data64(sqe, make_user_data(op::publish, p.gen, slot));
 }
 
 void Worker::on_publisher_recv(RingHost& h, std::uint32_t i, const Cqe& c) {
@@ -180,82 +207,95 @@ void Worker::on_publisher_recv(RingHost& h, std::uint32_t i, const Cqe& c) {
   publisher_down(h, i, c.res, false);  // EOF, reset, or our cancel
 }
 
+// Several answers can arrive in one read (pipelining) and one can straddle reads: feed what
+// fits, take every whole answer out, repeat. Each round takes bytes or ends the connection
+// (a full reader holding no whole answer is too_large).
 void Worker::on_publisher_data(RingHost& h, std::uint32_t i, std::string_view bytes) {
   Publisher& p = h.publishers[i];
-  if (p.state != PubState::up) return;
-  if (!p.reader->feed(bytes)) return publisher_down(h, i, -EMSGSIZE, true);
-  HttpResponse r;
-  // One request is in flight, so one response; a second would be a protocol error.
-  switch (p.reader->parse(r)) {
-    case ReadStatus::incomplete:
-      return;
-    case ReadStatus::complete:
-      on_response(h, i, r);
-      p.reader->consume(r);
-      return;
-    case ReadStatus::malformed:
-      return publisher_down(h, i, -EPROTO, true);
-    case ReadStatus::too_large:
-      return publisher_down(h, i, -EMSGSIZE, true);
+  while (p.state == PubState::up) {
+    bytes.remove_prefix(p.reader->feed(bytes));
+    if (!take_responses(h, i) || bytes.empty()) return;
+  }
+}
+
+// Takes every whole answer out of the reader, in order. False when the connection went down.
+bool Worker::take_responses(RingHost& h, std::uint32_t i) {
+  Publisher& p = h.publishers[i];
+  for (;;) {
+    HttpResponse r;
+    switch (p.reader->parse(r)) {
+      case ReadStatus::incomplete:
+        return true;
+      case ReadStatus::complete:
+        break;
+      case ReadStatus::malformed:
+        publisher_down(h, i, -EPROTO, true);
+        return false;
+      case ReadStatus::too_large:
+        publisher_down(h, i, -EMSGSIZE, true);
+        return false;
+      case ReadStatus::unsupported:
+        publisher_down(h, i, -EPROTONOSUPPORT, true);
+        return false;
+    }
+    on_response(h, i, r);
+    const bool close = r.close && !r.interim();
+    p.reader->consume(r);
+    if (close) {
+      // The server ends the connection after this answer: whatever is in flight behind it
+      // goes unanswered, and is sent again on the next connection.
+      publisher_down(h, i, 0, true);
+      return false;
+    }
   }
 }
 
 void Worker::on_response(RingHost& h, std::uint32_t i, const HttpResponse& r) {
   Publisher& p = h.publishers[i];
-  if (!p.in_flight || p.response_done) {
+  if (r.interim()) return;  // 100 Continue and the like: the real answer follows
+  if (p.seq.in_flight() == 0) {
     ++stats.publish_errors;  // an answer to nothing we asked
+    count_protocol(ProtocolError::unsolicited);
     return;
   }
-  p.response_done = true;
-  p.response_status = r.status;
-  if (r.status == 202 && plan_.table_events > 0) {
-    EventId id;
-    const std::uint32_t topic = p.topics[p.current];
-    const std::uint64_t k = p.next_k[p.current];
-    if (!id_from_ack(r.body, id)) p.response_status = -EPROTO;
-    else if (k <= plan_.table_events) shared_.ack_ids[topic * plan_.table_events + k - 1] = id;
-  }
-  if (p.send_done) finish_request(h, i);
+  std::uint64_t holes = 0;
+  const PublishRequest req = p.seq.answer(r.accepted(), holes);
+  if (r.accepted()) return on_accepted(p, req, r.body, holes);
+  // Refused (503 at --max-topics, 413, ...): once every answer behind it is in, its topic
+  // resumes at this k after a delay (see PublishSequence).
+  ++stats.publish_errors;
+  count_error(r.status);
+  p.hold_ns = mono_ns() + opt_.reconnect_delay_ms * kNsPerMs;
+  (void)h;
 }
 
-void Worker::finish_request(RingHost& h, std::uint32_t i) {
-  Publisher& p = h.publishers[i];
+// Any 2xx: ringcast's and the Node peer's 202 with a JSON id, nchan's 201/202 with a queue
+// summary. Only --ids ringcast reads the id (to compare with what streams received).
+void Worker::on_accepted(Publisher& p, const PublishRequest& req, std::string_view body, std::uint64_t holes) {
   const std::uint64_t now = mono_ns();
-  p.in_flight = false;
-  if (p.response_status != 202) {
-    // Retry the same event after a delay (503 at --max-topics, a malformed ack).
-    ++stats.publish_errors;
-    count_error(p.response_status);
-    p.due_ns = now + opt_.reconnect_delay_ms * kNsPerMs;
-    return;
+  const std::uint32_t topic = p.topics[req.pos];
+  if (opt_.ids == IdMode::ringcast) {
+    EventId id;
+    if (!id_from_ack(body, id)) count_protocol(ProtocolError::ack_without_id);
+    else if (req.k <= plan_.table_events) shared_.ack_ids[topic * plan_.table_events + req.k - 1] = id;
   }
-  const std::uint32_t topic = p.topics[p.current];
-  const std::uint64_t k = p.next_k[p.current]++;
-  shared_.acked[topic].store(k, std::memory_order_release);
-  ++p.acked;
+  stats.publish_holes += holes;
+  shared_.acked[topic].store(req.k, std::memory_order_release);
   ++stats.published;
-  stats.publish_rtt.record(now - p.request_ns);
+  stats.publish_rtt.record(now - req.stamp);
   stats.last_ack_ns = now;
-  if (opt_.events != 0 && k == opt_.events && ++p.topics_done == p.topics.size()) p.done = true;
-  p.cursor = (p.current + 1) % p.topics.size();
-  // --rate R over P publishers: this one sends every P/R seconds from its first request.
-  if (opt_.rate_per_s > 0) {
-    const double period_ns = 1e9 * double(plan_.publishers) / opt_.rate_per_s;
-    p.due_ns = stats.first_publish_ns + std::uint64_t(double(p.acked) * period_ns);
-  }
-  (void)h;
+  if (p.seq.done()) p.done = true;
 }
 
 // The connection is unusable. With a receive still armed, cancel it first; its last
 // completion calls this again with cancel = false, which schedules the reconnect.
 void Worker::publisher_down(RingHost& h, std::uint32_t i, int code, bool cancel) {
   Publisher& p = h.publishers[i];
-  if (p.in_flight && !p.response_done) {
-    // The event may or may not have been accepted; it is sent again (a duplicate if it was).
-    ++stats.publish_errors;
-    count_error(code);
-  }
-  p.in_flight = false;
+  // Requests without an answer may or may not have been taken; they are sent again
+  // (duplicates if they were).
+  const std::uint32_t unanswered = p.seq.abandon();
+  stats.publish_errors += unanswered;
+  for (std::uint32_t n = 0; n < unanswered; ++n) count_error(code);
   if (cancel && p.state == PubState::up) {
     const auto slot = std::uint32_t(h.streams.size() + i);
     io_uring_sqe* sqe = h.ring.sqe();
@@ -269,7 +309,7 @@ void Worker::publisher_down(RingHost& h, std::uint32_t i, int code, bool cancel)
   if (p.state == PubState::connecting) count_error(code);
   ++p.gen;
   p.state = PubState::waiting;
-  p.due_ns = mono_ns() + opt_.reconnect_delay_ms * kNsPerMs;
+  p.hold_ns = mono_ns() + opt_.reconnect_delay_ms * kNsPerMs;
 }
 
 }  // namespace ringcast::load

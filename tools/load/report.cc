@@ -69,6 +69,8 @@ void errors(Json& j, const WorkerStats& total) {
   }
   for (std::size_t s = 1; s < total.status_counts.size(); ++s)
     if (total.status_counts[s] > 0) j.u64("http_" + std::to_string(s), total.status_counts[s]);
+  for (std::size_t e = 0; e < total.protocol_errors.size(); ++e)
+    if (total.protocol_errors[e] > 0) j.u64(protocol_error_name(ProtocolError(e)), total.protocol_errors[e]);
   j.close();
 }
 
@@ -80,6 +82,10 @@ void parameters(Json& j, const ReportInput& in) {
   j.u64("streams", in.plan.streams);
   j.u64("topics", in.plan.topic_names.size());
   j.u64("publishers", in.plan.publishers);
+  j.u64("pipeline", o.pipeline);
+  j.str("sub_path", o.sub_path);
+  j.str("pub_path", o.pub_path);
+  j.str("ids", o.ids == IdMode::opaque ? "opaque" : "ringcast");
   if (o.rate_per_s > 0) j.num("rate_per_s", o.rate_per_s); else j.null("rate_per_s");
   j.boolean("burst", o.rate_per_s <= 0);
   j.u64("events_per_topic", o.events);
@@ -99,7 +105,7 @@ void parameters(Json& j, const ReportInput& in) {
   j.close();
 }
 
-// Every stream should get every event its topic published (acknowledged with a 202).
+// Every stream should get every event its topic published (acknowledged with a 2xx).
 std::uint64_t expected_deliveries(const ReportInput& in) {
   std::uint64_t sum = 0;
   for (std::uint64_t g = 0; g < in.plan.streams; ++g) sum += in.shared.acked[in.plan.topic_of_stream(g)].load();
@@ -164,7 +170,9 @@ Summary summarize(const ReportInput& in) {
   m.delivery_s = seconds(t.first_publish_ns, t.last_delivery_ns);
   const CheckTally& c = t.tally;
   const bool clean = c.lost == 0 && c.duplicates == 0 && c.reordered == 0 && c.id_regressions == 0 &&
-                     m.id_mismatches == 0 && t.malformed_events == 0 && t.foreign_events == 0;
+                     m.id_mismatches == 0 && t.malformed_events == 0 && t.foreign_events == 0 &&
+                     t.publish_holes == 0 &&
+                     t.protocol_errors[std::size_t(ProtocolError::ack_without_id)] == 0;
   m.ok = in.outcome.completed && clean;
   return m;
 }
@@ -187,6 +195,7 @@ void deliveries(Json& j, const ReportInput& in, const Summary& m) {
   const CheckTally& c = t.tally;
   j.u64("events_published", t.published);
   j.u64("publish_errors", t.publish_errors);
+  j.u64("publish_holes", t.publish_holes);
   j.num("publish_seconds", m.publish_s);
   j.num("publish_rate", m.publish_s > 0 ? double(t.published) / m.publish_s : 0, 1);
   quantiles_us(j, "publish_rtt_us", t.publish_rtt);
@@ -204,6 +213,7 @@ void deliveries(Json& j, const ReportInput& in, const Summary& m) {
   j.u64("foreign_events", t.foreign_events);
   j.u64("other_events", t.other_events);
   j.u64("missing_ids", t.missing_ids);
+  j.u64("unusable_ids", t.unusable_ids);
   j.u64("comments", t.comments);
   j.u64("bytes_received", t.bytes_received);
   j.u64("recv_nobufs", t.recv_nobufs);
@@ -249,11 +259,27 @@ void print_summary(const ReportInput& in, const Summary& m) {
                (unsigned long long)c.reordered, (unsigned long long)t.gap_events,
                us(t.latency.quantile(0.5)), us(t.latency.quantile(0.99)), us(t.latency.max()),
                m.user_s, m.sys_s, in.outcome.note.empty() ? "" : "; ", in.outcome.note.c_str());
+}
+
+// What the figures suggest about the options: the likeliest cause first.
+void print_notes(const ReportInput& in, const Summary& m) {
+  const WorkerStats& t = *m.total;
+  const std::uint64_t acks_without_id = t.protocol_errors[std::size_t(ProtocolError::ack_without_id)];
+  if (in.opt.ids == IdMode::ringcast && (acks_without_id > 0 || t.missing_ids > 0))
+    std::fprintf(stderr,
+                 "ringcast-load: note: %llu publish answers without a JSON id and %llu events without a "
+                 "<ms>-<n> id; a server with other ids (nchan) needs --ids opaque\n",
+                 (unsigned long long)acks_without_id, (unsigned long long)t.missing_ids);
+  if (t.publish_holes > 0)
+    std::fprintf(stderr,
+                 "ringcast-load: note: %llu events skipped for good: the server accepted a later k of "
+                 "their topic after refusing them (pipelined requests); streams count them lost\n",
+                 (unsigned long long)t.publish_holes);
   if (in.opt.rate_per_s > 0 && m.publish_s > 1 && double(t.published) / m.publish_s < 0.9 * in.opt.rate_per_s)
     std::fprintf(stderr,
-                 "ringcast-load: note: publishing reached %.0f/s of --rate %.0f (each publisher has one "
-                 "request in flight; more --publishers go faster)\n",
-                 double(t.published) / m.publish_s, in.opt.rate_per_s);
+                 "ringcast-load: note: publishing reached %.0f/s of --rate %.0f (each publisher has "
+                 "--pipeline %u requests in flight; a deeper pipeline or more --publishers go faster)\n",
+                 double(t.published) / m.publish_s, in.opt.rate_per_s, in.opt.pipeline);
 }
 
 }  // namespace
@@ -270,6 +296,7 @@ int finish_report(const ReportInput& in) {
     }
   }
   print_summary(in, m);
+  print_notes(in, m);
   if (in.opt.json_path.empty() && !in.opt.quiet) std::printf("%s\n", json.c_str());
   return m.ok ? 0 : 1;
 }

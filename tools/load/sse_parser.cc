@@ -1,5 +1,6 @@
 #include "tools/load/sse_parser.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -19,6 +20,49 @@ constexpr std::uint8_t kTooLong = 255;  // name_len_ of a name longer than 8 byt
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  const char l = lower(c);
+  return l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
+}
+
+// The head's headers that matter, lower case.
+constexpr std::string_view kContentType = "content-type";
+constexpr std::string_view kTransferEncoding = "transfer-encoding";
+constexpr std::string_view kEventStream = "text/event-stream";
+constexpr std::string_view kChunked = "chunked";
+
+// What a header line is (SseParser::head_match_ >> 5). A value state is its name's + 2.
+constexpr std::uint8_t kMatchStart = 0;
+constexpr std::uint8_t kMatchCtName = 1;
+constexpr std::uint8_t kMatchTeName = 2;
+constexpr std::uint8_t kMatchCtValue = 3;
+constexpr std::uint8_t kMatchTeValue = 4;
+constexpr std::uint8_t kMatchSkip = 7;
+static_assert(kTransferEncoding.size() < 32 && kEventStream.size() < 32, "positions fit in 5 bits");
+
+// Advances `pos` over `word` by one (lower-cased) byte; false on a mismatch or past its end.
+bool match_step(std::string_view word, std::uint8_t& pos, char l) {
+  if (pos >= word.size() || word[pos] != l) return false;
+  ++pos;
+  return true;
+}
+
+// Where in the chunked framing (SseParser::chunk_state_). The two final states compare by
+// value (>= kChunkOver).
+constexpr std::uint8_t kChunkSizeStart = 0;  // expecting the first hex digit of a size
+constexpr std::uint8_t kChunkSize = 1;       // in the size's digits
+constexpr std::uint8_t kChunkExtension = 2;  // after ';': skipped to the line's end
+constexpr std::uint8_t kChunkSizeLf = 3;     // after the size line's CR
+constexpr std::uint8_t kChunkData = 4;       // chunk_left_ data bytes follow
+constexpr std::uint8_t kChunkDataEnd = 5;    // the CRLF after the data
+constexpr std::uint8_t kChunkDataLf = 6;
+constexpr std::uint8_t kChunkOver = 7;       // this and above: nothing more is parsed
+constexpr std::uint8_t kChunkEnded = 7;      // the last chunk arrived
+constexpr std::uint8_t kChunkBroken = 8;     // the framing was malformed
+
 }  // namespace
 
 std::uint32_t topic_hash(std::string_view name) {
@@ -27,18 +71,48 @@ std::uint32_t topic_hash(std::string_view name) {
   return h;
 }
 
-SseStep SseParser::next(std::string_view& in) {
+SseStep SseParser::next(std::string_view& in, std::string_view* id_out) {
   if (bit(reset_event)) {
     event_ = SseEvent();
     set(reset_event, false);
   }
+  set(capture_ids, id_out != nullptr);
   while (!in.empty()) {
-    const char c = in.front();
     if (mode_ != Mode::body) {
+      const char c = in.front();
       in.remove_prefix(1);
       if (head_byte(c) == SseStep::head) return SseStep::head;
       continue;
     }
+    if (!bit(chunked_seen)) return body(in, id_out);
+    if (chunk_state_ >= kChunkOver) {
+      in = {};  // after the last chunk or broken framing nothing more is parsed
+      break;
+    }
+    if (chunk_state_ != kChunkData) {
+      const char c = in.front();
+      in.remove_prefix(1);
+      const SseStep step = chunk_byte(c);
+      if (step != SseStep::need_more) return step;
+      continue;
+    }
+    // The event stream sees only the chunk's data, whatever the reads' boundaries.
+    std::string_view data = in.substr(0, std::min<std::size_t>(in.size(), chunk_left_));
+    const std::size_t offered = data.size();
+    const SseStep step = body(data, id_out);
+    const std::size_t used = offered - data.size();
+    in.remove_prefix(used);
+    chunk_left_ -= std::uint32_t(used);
+    if (chunk_left_ == 0) chunk_state_ = kChunkDataEnd;
+    if (step != SseStep::need_more) return step;
+  }
+  return SseStep::need_more;
+}
+
+// The event stream proper, over bytes that are all body (no chunk framing among them).
+SseStep SseParser::body(std::string_view& in, std::string_view* id_out) {
+  while (!in.empty()) {
+    const char c = in.front();
     if (c == '\r' || c == '\n') {
       in.remove_prefix(1);
       // CR, LF and CRLF each end a line; the LF of a CRLF ends nothing more.
@@ -50,6 +124,20 @@ SseStep SseParser::next(std::string_view& in) {
       continue;
     }
     set(cr, false);
+    if (line_ == Line::value && field_ == Field::id && id_out != nullptr) {
+      if (bit(value_first)) {
+        set(value_first, false);
+        if (c == ' ') {
+          in.remove_prefix(1);
+          continue;
+        }
+      }
+      // c is neither CR nor LF, so the piece is at least one byte.
+      const std::size_t n = skip_run(in);
+      *id_out = in.substr(0, n);
+      in.remove_prefix(n);
+      return SseStep::id_bytes;
+    }
     if (line_ == Line::skip || (line_ == Line::value && field_ == Field::data && kv_ == Kv::skip_line)) {
       // Comments and "pad=xxxx" tails can be long: skip them with memchr, not byte by byte.
       in.remove_prefix(skip_run(in));
@@ -67,8 +155,12 @@ SseStep SseParser::next(std::string_view& in) {
       name_len_ = 0;
       name_byte(c);
     } else if (line_ == Line::name) {
-      if (c == ':') begin_value();
-      else name_byte(c);
+      if (c != ':') {
+        name_byte(c);
+        continue;
+      }
+      begin_value();
+      if (field_ == Field::id && bit(capture_ids)) return SseStep::id_begin;
     } else {
       value_byte(c);
     }
@@ -76,7 +168,7 @@ SseStep SseParser::next(std::string_view& in) {
   return SseStep::need_more;
 }
 
-// The HTTP head: "HTTP/1.1 200 OK", header lines, a blank line. Only the status matters.
+// The HTTP head: "HTTP/1.1 200 OK", header lines, a blank line.
 SseStep SseParser::head_byte(char c) {
   if (c == '\n') {
     if (mode_ == Mode::headers && !bit(line_nonempty)) {
@@ -84,21 +176,136 @@ SseStep SseParser::head_byte(char c) {
       value_len_ = 0;
       return SseStep::head;
     }
+    if (mode_ == Mode::headers) end_header_line();
     mode_ = Mode::headers;
     set(line_nonempty, false);
+    head_match_ = 0;
     return SseStep::need_more;
   }
   if (c == '\r') return SseStep::need_more;
   set(line_nonempty, true);
-  if (mode_ == Mode::status_line && !bit(status_done)) {
-    if (value_len_ == 0) {
-      if (c == ' ') value_len_ = 1;  // the status code follows the first space
-    } else if (is_digit(c) && status_ < 1000) {
-      status_ = static_cast<std::uint16_t>(status_ * 10 + (c - '0'));
-    } else {
-      set(status_done, true);
-    }
+  if (mode_ == Mode::status_line) status_byte(c);
+  else header_byte(c);
+  return SseStep::need_more;
+}
+
+// "HTTP/1.1 200 OK": the digits after the first space.
+void SseParser::status_byte(char c) {
+  if (value_len_ == 0) {
+    if (c == ' ') value_len_ = 1;
+  } else if (value_len_ == 1 && is_digit(c) && status_ < 1000) {
+    status_ = static_cast<std::uint16_t>(status_ * 10 + (c - '0'));
+  } else {
+    value_len_ = 2;
   }
+}
+
+// head_match_ is (what << 5) | matched: which of the two headers that matter this line is,
+// and how many bytes of its name or value have matched so far (names and values compare
+// case-insensitively, as HTTP has it for these).
+void SseParser::header_byte(char c) {
+  std::uint8_t what = head_match_ >> 5;
+  std::uint8_t pos = head_match_ & 31;
+  const char l = lower(c);
+  const bool space = c == ' ' || c == '\t';
+  switch (what) {
+    case kMatchStart:
+      what = l == kContentType[0] ? kMatchCtName : l == kTransferEncoding[0] ? kMatchTeName : kMatchSkip;
+      pos = 1;
+      break;
+    case kMatchCtName:
+    case kMatchTeName: {
+      const std::string_view name = what == kMatchCtName ? kContentType : kTransferEncoding;
+      if (c == ':') {
+        what = pos == name.size() ? std::uint8_t(what + 2) : kMatchSkip;  // name -> its value
+        pos = 0;
+      } else if (!match_step(name, pos, l)) {
+        what = kMatchSkip;
+      }
+      break;
+    }
+    case kMatchCtValue:
+      if (pos == 0 && space) break;
+      if (pos == kEventStream.size()) {
+        // "text/event-stream; charset=utf-8" (nchan) as well as the bare type.
+        if (c == ';' || space) set(event_stream_seen, true);
+        what = kMatchSkip;
+      } else if (!match_step(kEventStream, pos, l)) {
+        what = kMatchSkip;
+      }
+      break;
+    case kMatchTeValue:
+      if (space && (pos == 0 || pos == kChunked.size())) break;
+      if (!match_step(kChunked, pos, l)) {
+        set(unknown_coding_seen, true);
+        what = kMatchSkip;
+      }
+      break;
+    default:
+      break;
+  }
+  head_match_ = std::uint8_t(what << 5 | pos);
+}
+
+void SseParser::end_header_line() {
+  const std::uint8_t what = head_match_ >> 5;
+  const std::uint8_t pos = head_match_ & 31;
+  if (what == kMatchCtValue && pos == kEventStream.size()) set(event_stream_seen, true);
+  if (what == kMatchTeValue) {
+    if (pos == kChunked.size()) set(chunked_seen, true);
+    else set(unknown_coding_seen, true);
+  }
+}
+
+// Chunked framing: "<hex size>[;ext]\r\n<data>\r\n" ... "0\r\n" (RFC 9112 7.1). Bare LF is
+// taken for CRLF. chunk_left_ accumulates the size, then counts the data down.
+SseStep SseParser::chunk_byte(char c) {
+  const int digit = hex_value(c);
+  switch (chunk_state_) {
+    case kChunkSizeStart:
+    case kChunkSize:
+      if (digit >= 0) {
+        if (chunk_left_ > (0xffffffffu >> 4)) break;  // over 4 GiB: not a chunk we accept
+        chunk_left_ = chunk_left_ << 4 | std::uint32_t(digit);
+        chunk_state_ = kChunkSize;
+        return SseStep::need_more;
+      }
+      if (chunk_state_ == kChunkSizeStart) break;
+      if (c == ';' || c == ' ' || c == '\t') chunk_state_ = kChunkExtension;
+      else if (c == '\r') chunk_state_ = kChunkSizeLf;
+      else if (c == '\n') return end_chunk_size();
+      else break;
+      return SseStep::need_more;
+    case kChunkExtension:
+      if (c == '\r') chunk_state_ = kChunkSizeLf;
+      else if (c == '\n') return end_chunk_size();
+      return SseStep::need_more;
+    case kChunkSizeLf:
+      if (c == '\n') return end_chunk_size();
+      break;
+    case kChunkDataEnd:
+      if (c == '\r') chunk_state_ = kChunkDataLf;
+      else if (c == '\n') chunk_state_ = kChunkSizeStart;
+      else break;
+      return SseStep::need_more;
+    case kChunkDataLf:
+      if (c != '\n') break;
+      chunk_state_ = kChunkSizeStart;
+      return SseStep::need_more;
+    default:
+      break;
+  }
+  chunk_state_ = kChunkBroken;
+  return SseStep::malformed;
+}
+
+SseStep SseParser::end_chunk_size() {
+  if (chunk_left_ == 0) {
+    // The last chunk: the server has ended the response (trailers, if any, are not read).
+    chunk_state_ = kChunkEnded;
+    return SseStep::ended;
+  }
+  chunk_state_ = kChunkData;
   return SseStep::need_more;
 }
 
@@ -123,7 +330,7 @@ void SseParser::begin_value() {
   set(value_first, true);
   value_len_ = 0;
   value_state_ = 0;
-  value_num_ = 0;
+  if (field_ == Field::retry) name_ = 0;  // from here on, the value's digits
   if (field_ == Field::id) {
     event_.id = EventId();
     event_.fields = static_cast<std::uint8_t>((event_.fields | sse_field::id) & ~sse_field::id_valid);
@@ -164,8 +371,8 @@ void SseParser::value_byte(char c) {
       if (len >= 7 || "message"[len] != c) value_state_ |= 2;
       return;
     case Field::retry:
-      if (!is_digit(c) || value_num_ > 100000000u) value_state_ = 1;
-      else value_num_ = value_num_ * 10 + std::uint32_t(c - '0');
+      if (!is_digit(c) || name_ > 100000000u) value_state_ = 1;
+      else name_ = name_ * 10 + std::uint64_t(c - '0');
       return;
     case Field::data:
       data_byte(c);
@@ -247,9 +454,12 @@ SseStep SseParser::end_line() {
       set(reset_event, true);
       return SseStep::event;
     }
-    case Line::name:
+    case Line::name: {
       begin_value();  // a field name with no colon: the whole line is the name, value empty
-      return end_field();
+      const bool empty_id = field_ == Field::id && bit(capture_ids);
+      const SseStep step = end_field();
+      return empty_id ? SseStep::id_begin : step;  // an empty id clears the last one
+    }
     case Line::value:
       return end_field();
     case Line::skip:

@@ -12,6 +12,19 @@ void min_nonzero(std::uint64_t& into, std::uint64_t v) {
 
 }  // namespace
 
+const char* protocol_error_name(ProtocolError e) {
+  switch (e) {
+    case ProtocolError::not_event_stream: return "not_event_stream";
+    case ProtocolError::transfer_coding: return "transfer_coding";
+    case ProtocolError::chunk_framing: return "chunk_framing";
+    case ProtocolError::body_ended: return "body_ended";
+    case ProtocolError::unsolicited: return "unsolicited_response";
+    case ProtocolError::ack_without_id: return "ack_without_id";
+    case ProtocolError::count: break;
+  }
+  return "?";
+}
+
 void merge_stats(WorkerStats& into, const WorkerStats& from) {
   into.tally.delivered += from.tally.delivered;
   into.tally.lost += from.tally.lost;
@@ -37,6 +50,8 @@ void merge_stats(WorkerStats& into, const WorkerStats& from) {
   into.last_first_established_ns = std::max(into.last_first_established_ns, from.last_first_established_ns);
   for (std::size_t i = 0; i < into.errno_counts.size(); ++i) into.errno_counts[i] += from.errno_counts[i];
   for (std::size_t i = 0; i < into.status_counts.size(); ++i) into.status_counts[i] += from.status_counts[i];
+  for (std::size_t i = 0; i < into.protocol_errors.size(); ++i) into.protocol_errors[i] += from.protocol_errors[i];
+  into.unusable_ids += from.unusable_ids;
   min_nonzero(into.drop_ns, from.drop_ns);
   into.dropped += from.dropped;
   into.drop_skipped += from.drop_skipped;
@@ -56,6 +71,7 @@ void merge_stats(WorkerStats& into, const WorkerStats& from) {
   }
   into.published += from.published;
   into.publish_errors += from.publish_errors;
+  into.publish_holes += from.publish_holes;
   min_nonzero(into.first_publish_ns, from.first_publish_ns);
   into.last_ack_ns = std::max(into.last_ack_ns, from.last_ack_ns);
   into.publish_rtt.merge(from.publish_rtt);

@@ -13,6 +13,18 @@
 
 namespace ringcast::load {
 
+// Failures that are neither an errno nor an HTTP status, named in the report's error_kinds.
+enum class ProtocolError : std::uint8_t {
+  not_event_stream,   // a 200 head whose Content-Type is not text/event-stream
+  transfer_coding,    // a head with a Transfer-Encoding other than chunked
+  chunk_framing,      // a chunked body whose framing broke
+  body_ended,         // a chunked event stream that ended (its last chunk) while we listened
+  unsolicited,        // a publish response with no request in flight
+  ack_without_id,     // --ids ringcast: a 2xx publish answer without a parsable "id"
+  count,
+};
+const char* protocol_error_name(ProtocolError e);
+
 // First and last arrival of one (topic, k) at this worker, as latency from its publish.
 struct FanoutCell {
   std::uint64_t first_ns = ~0ull;
@@ -40,7 +52,9 @@ struct WorkerStats {
   std::uint64_t first_connect_ns = 0;
   std::uint64_t last_first_established_ns = 0;
   std::array<std::uint64_t, 160> errno_counts{};   // connect/stream errors by errno
-  std::array<std::uint64_t, 600> status_counts{};  // non-200/202 HTTP statuses
+  std::array<std::uint64_t, 600> status_counts{};  // refusing HTTP statuses
+  std::array<std::uint64_t, std::size_t(ProtocolError::count)> protocol_errors{};
+  std::uint64_t unusable_ids = 0;  // --ids opaque: an id over 64 bytes or holding NUL, not kept
 
   // Storm.
   std::uint64_t drop_ns = 0;
@@ -61,7 +75,8 @@ struct WorkerStats {
 
   // Publishing.
   std::uint64_t published = 0;
-  std::uint64_t publish_errors = 0;
+  std::uint64_t publish_errors = 0;   // requests refused or left unanswered (each is sent again)
+  std::uint64_t publish_holes = 0;    // k skipped for good: accepted past a refused one (pipelining)
   std::uint64_t first_publish_ns = 0;
   std::uint64_t last_ack_ns = 0;
   Histogram publish_rtt;

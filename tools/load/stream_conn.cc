@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "tools/load/clock.h"
@@ -19,6 +20,11 @@ namespace {
 char* put(char* out, std::string_view s) {
   std::memcpy(out, s.data(), s.size());
   return out + s.size();
+}
+
+// We cancelled its receive: the next end of it is ours.
+bool cancelled(const Stream& s) {
+  return s.state == StreamState::closing || s.state == StreamState::ending || s.state == StreamState::rejected;
 }
 
 }  // namespace
@@ -47,6 +53,7 @@ void Worker::start_stream(RingHost& h, std::uint32_t slot, std::uint64_t now) {
   ++s.gen;
   ++s.tries;
   s.parser.reset();
+  if (!h.opaque_ids.empty()) h.opaque_ids[slot].restart();
   s.scratch = h.free_scratch.back();
   h.free_scratch.pop_back();
   ConnectScratch& cs = h.scratch[s.scratch];
@@ -66,23 +73,32 @@ void Worker::start_stream(RingHost& h, std::uint32_t slot, std::uint64_t now) {
   io_uring_sqe_set_data64(sqe, make_user_data(op::request, s.gen, slot));
 }
 
-// "GET /sse/<topic>", with Last-Event-ID when the stream has received an event before.
+// "GET <sub-path><topic>", with Last-Event-ID when the stream has received an event before.
 void Worker::build_request(RingHost& h, std::uint32_t slot, ConnectScratch& cs) {
   const Stream& s = h.streams[slot];
   const std::string& topic = plan_.topic_names[plan_.topic_of_stream(h.plan->first_stream + slot)];
   char* out = cs.request;
-  out = put(out, "GET /sse/");
+  out = put(out, "GET ");
+  out = put(out, opt_.sub_path);
   out = put(out, topic);
   out = put(out, " HTTP/1.1\r\nHost: ");
   out = put(out, opt_.target_text);
   out = put(out, "\r\nAccept: text/event-stream\r\n");
-  if (!s.track.last_id.none()) {
+  if (has_last_id(h, slot)) {
     out = put(out, "Last-Event-ID: ");
-    out += format_event_id(s.track.last_id, out);
+    if (h.opaque_ids.empty()) out += format_event_id(s.track.last_id, out);
+    else out = put(out, h.opaque_ids[slot].last());
     out = put(out, "\r\n");
   }
   out = put(out, "\r\n");
   cs.request_len = std::uint32_t(out - cs.request);
+  // The options bound every part (see ConnectScratch); past the buffer is a bookkeeping bug.
+  if (cs.request_len > sizeof cs.request) std::abort();
+}
+
+bool Worker::has_last_id(const RingHost& h, std::uint32_t slot) const {
+  if (!h.opaque_ids.empty()) return !h.opaque_ids[slot].last().empty();
+  return !h.streams[slot].track.last_id.none();
 }
 
 // Puts a bound socket into fixed slot `slot`. With IORING_OP_BIND: two linked SQEs (socket,
@@ -159,8 +175,9 @@ void Worker::on_stream_recv(RingHost& h, std::uint32_t slot, const Cqe& c) {
     consume(h, slot, std::string_view(h.ring.buffer(bid), std::size_t(c.res)), mono_ns());
     h.ring.release(bid);
     if (more) return;
-    // One-shot mode, or the kernel ended a multishot receive after data: keep reading.
-    if (s.state == StreamState::closing) return on_stream_ended(h, slot, -ECANCELED);
+    // One-shot mode, or the kernel ended a multishot receive after data: keep reading, unless
+    // we are closing it (its cancel then found nothing to cancel).
+    if (cancelled(s)) return on_stream_ended(h, slot, -ECANCELED);
     return arm_recv(h, slot, s.gen);
   }
   if (c.flags & IORING_CQE_F_BUFFER) h.ring.release(std::uint16_t(c.flags >> IORING_CQE_BUFFER_SHIFT));
@@ -169,7 +186,7 @@ void Worker::on_stream_recv(RingHost& h, std::uint32_t slot, const Cqe& c) {
     // Every buffer was in use; this pass returned them, so re-arm (the re-arm is submitted
     // after the pass).
     ++stats.recv_nobufs;
-    if (s.state == StreamState::closing) return on_stream_ended(h, slot, -ECANCELED);
+    if (cancelled(s)) return on_stream_ended(h, slot, -ECANCELED);
     return arm_recv(h, slot, s.gen);
   }
   // 0: the server closed; -ECANCELED: our drop; -ECONNRESET/-EPIPE/-ETIMEDOUT...: gone.
@@ -192,9 +209,11 @@ void Worker::on_stream_ended(RingHost& h, std::uint32_t slot, std::int32_t res) 
     case StreamState::rejected:
       return attempt_failed(h, slot, res, false);  // counted when the head arrived
     case StreamState::streaming:
+    case StreamState::ending:
       // The server ended an established stream: reconnect with Last-Event-ID after a delay.
+      // (ending: the body ended or broke, counted then; the receive ended by our cancel.)
       ++stats.disconnects;
-      count_error(res);
+      if (s.state == StreamState::streaming) count_error(res);
       ++s.gen;
       s.state = StreamState::waiting;
       h.delay_queue.push({slot, now + opt_.reconnect_delay_ms * kNsPerMs});
@@ -233,6 +252,23 @@ void Worker::arm_recv(RingHost& h, std::uint32_t slot, std::uint16_t gen) {
   io_uring_sqe_set_data64(sqe, make_user_data(op::recv, gen, slot));
 }
 
+// Cancels the stream's receive and closes its slot at once (the socket itself closes when the
+// cancelled receive lets go of it); when the receive's last completion arrives,
+// on_stream_ended moves on according to `then` (closing, ending or rejected). The close is
+// queued before any later attempt's socket for this slot, so it cannot close that one.
+void Worker::cancel_stream(RingHost& h, std::uint32_t slot, StreamState then) {
+  Stream& s = h.streams[slot];
+  io_uring_sqe* sqe = h.ring.sqe();
+  io_uring_prep_cancel64(sqe, make_user_data(op::recv, s.gen, slot), 0);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data64(sqe, make_user_data(op::cancel, s.gen, slot));
+  sqe = h.ring.sqe();
+  io_uring_prep_close_direct(sqe, slot);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data64(sqe, make_user_data(op::close, s.gen, slot));
+  s.state = then;
+}
+
 // Storm: every designated stream that is streaming has its receive cancelled and its slot
 // closed at once (the socket itself closes when the cancelled receive lets go of it); when the
 // receive's last completion arrives, the stream reconnects with Last-Event-ID.
@@ -248,15 +284,7 @@ void Worker::drop_streams(std::uint64_t now) {
         ++stats.drop_skipped;
         continue;
       }
-      io_uring_sqe* sqe = h.ring.sqe();
-      io_uring_prep_cancel64(sqe, make_user_data(op::recv, s.gen, slot), 0);
-      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-      io_uring_sqe_set_data64(sqe, make_user_data(op::cancel, s.gen, slot));
-      sqe = h.ring.sqe();
-      io_uring_prep_close_direct(sqe, slot);
-      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-      io_uring_sqe_set_data64(sqe, make_user_data(op::close, s.gen, slot));
-      s.state = StreamState::closing;
+      cancel_stream(h, slot, StreamState::closing);
       s.flags |= stream_flag::awaiting_head | stream_flag::awaiting_event;
       ++stats.dropped;
     }

@@ -5,16 +5,20 @@ namespace ringcast::load {
 
 void Worker::consume(RingHost& h, std::uint32_t slot, std::string_view bytes, std::uint64_t now) {
   Stream& s = h.streams[slot];
+  OpaqueId* id = h.opaque_ids.empty() ? nullptr : &h.opaque_ids[slot];
+  std::string_view id_piece;
   // Every step but need_more consumes at least one byte, and need_more means all were: the
-  // loop ends within bytes.size() steps. A rejected stream's error body is not SSE: skipped.
-  while (!bytes.empty() && s.state != StreamState::rejected) {
-    switch (s.parser.next(bytes)) {
+  // loop ends within bytes.size() steps. Once a stream is rejected or ending, the rest of what
+  // it sent is not read.
+  while (!bytes.empty() && (s.state == StreamState::head || s.state == StreamState::streaming)) {
+    switch (s.parser.next(bytes, id != nullptr ? &id_piece : nullptr)) {
       case SseStep::need_more:
         break;
       case SseStep::head:
         on_head(h, slot, now);
         break;
       case SseStep::event:
+        on_dispatch(h, slot);
         on_event(h, slot, s.parser.event(), now);
         break;
       case SseStep::retry:
@@ -23,18 +27,34 @@ void Worker::consume(RingHost& h, std::uint32_t slot, std::string_view bytes, st
       case SseStep::comment:
         ++stats.comments;
         break;
+      case SseStep::id_begin:
+        id->begin();
+        break;
+      case SseStep::id_bytes:
+        id->append(id_piece);
+        break;
+      case SseStep::ended:
+        on_body_over(h, slot, ProtocolError::body_ended);
+        break;
+      case SseStep::malformed:
+        on_body_over(h, slot, ProtocolError::chunk_framing);
+        break;
     }
   }
 }
 
+// A stream is established by its head alone: 200 and text/event-stream, in a body we can read.
+// Neither a "retry:" line nor a first comment is needed (nchan sends ": hi" and no retry).
 void Worker::on_head(RingHost& h, std::uint32_t slot, std::uint64_t now) {
   Stream& s = h.streams[slot];
-  if (s.parser.status() != 200) {
-    // 503 at --max-streams, 400s for a bad request: the server closes after the body.
-    s.state = StreamState::rejected;
+  const SseParser& p = s.parser;
+  if (p.status() != 200 || !p.event_stream() || p.unknown_coding()) {
+    // 503 at --max-streams, 404 for a wrong --sub-path, ... Some servers keep the connection
+    // open after an error (nginx does), so we close it rather than wait for the server.
     ++stats.connect_errors;
-    count_error(s.parser.status() > 0 ? s.parser.status() : 599);
-    return;
+    if (p.status() != 200) count_error(p.status() > 0 ? p.status() : 599);
+    else count_protocol(p.event_stream() ? ProtocolError::transfer_coding : ProtocolError::not_event_stream);
+    return cancel_stream(h, slot, StreamState::rejected);
   }
   s.state = StreamState::streaming;
   s.attempts = 0;
@@ -50,6 +70,20 @@ void Worker::on_head(RingHost& h, std::uint32_t slot, std::uint64_t now) {
     ++stats.first_established;
     stats.last_first_established_ns = now;
   }
+}
+
+// The response is over while we still listen (a chunked body's last chunk) or unreadable
+// (broken chunk framing): the stream reconnects with Last-Event-ID, as after a server close.
+void Worker::on_body_over(RingHost& h, std::uint32_t slot, ProtocolError why) {
+  count_protocol(why);
+  cancel_stream(h, slot, StreamState::ending);
+}
+
+// Any dispatched event makes the pending id the last one (EventSource's rule), whatever the
+// event turns out to be.
+void Worker::on_dispatch(RingHost& h, std::uint32_t slot) {
+  if (h.opaque_ids.empty()) return;
+  if (!h.opaque_ids[slot].commit()) ++stats.unusable_ids;
 }
 
 void Worker::on_event(RingHost& h, std::uint32_t slot, const SseEvent& ev, std::uint64_t now) {
@@ -80,8 +114,13 @@ void Worker::on_event(RingHost& h, std::uint32_t slot, const SseEvent& ev, std::
     stats.flow.record(now - stats.drop_ns);
     stats.last_flowing_ns = now;
   }
-  if (ev.has(sse_field::id_valid)) track_id(s.track, ev.id, stats.tally);
-  else ++stats.missing_ids;
+  if (opt_.ids == IdMode::opaque) {
+    if (!ev.has(sse_field::id)) ++stats.missing_ids;  // kept in OpaqueId, never compared
+  } else if (ev.has(sse_field::id_valid)) {
+    track_id(s.track, ev.id, stats.tally);
+  } else {
+    ++stats.missing_ids;
+  }
   if (track_seq(s.track, ev.seq, plan_.from_zero, stats.tally) != Delivery::duplicate)
     on_delivery(topic, ev, now);
 }

@@ -29,6 +29,16 @@ void WaitQueue::push(Waiting w) {
   ++len_;
 }
 
+Publisher Worker::make_publisher(std::uint32_t index) const {
+  Publisher pub;
+  pub.index = index;
+  for (std::uint32_t t = index; t < plan_.topic_names.size(); t += plan_.publishers) pub.topics.push_back(t);
+  pub.seq = PublishSequence(std::uint32_t(pub.topics.size()), opt_.events, opt_.pipeline);
+  pub.out.resize(std::size_t(opt_.pipeline) * request_max());
+  pub.reader = std::make_unique<ResponseReader>();
+  return pub;
+}
+
 Worker::Worker(Shared& shared, std::uint32_t index)
     : shared_(shared), opt_(shared.opt), plan_(shared.plan), index_(index) {}
 
@@ -50,6 +60,7 @@ std::string Worker::init() {
     setup.eventfd = eventfd_;
     if (std::string err = h->ring.init(setup); !err.empty()) return err;
     h->streams.resize(rp->streams);
+    if (opt_.ids == IdMode::opaque) h->opaque_ids.resize(rp->streams);
     for (std::uint32_t i = 0; i < rp->streams; ++i) {
       // Storm drops K of N spread evenly: stream g goes when floor(g*K/N) steps.
       const std::uint64_t g = rp->first_stream + i;
@@ -61,17 +72,7 @@ std::string Worker::init() {
     for (std::size_t s = h->scratch.size(); s > 0; --s) h->free_scratch.push_back(std::uint16_t(s - 1));
     h->now_queue.reserve(rp->streams);
     h->delay_queue.reserve(rp->streams);
-    for (std::uint32_t p : rp->publishers) {
-      Publisher pub;
-      pub.index = p;
-      for (std::uint32_t t = p; t < plan_.topic_names.size(); t += plan_.publishers) {
-        pub.topics.push_back(t);
-        pub.next_k.push_back(1);
-      }
-      pub.request.resize(1024 + opt_.event_bytes);
-      pub.reader = std::make_unique<ResponseReader>();
-      h->publishers.push_back(std::move(pub));
-    }
+    for (std::uint32_t p : rp->publishers) h->publishers.push_back(make_publisher(p));
     stream_count_ += rp->streams;
     hosts_.push_back(std::move(h));
   }
@@ -124,7 +125,7 @@ bool Worker::pass() {
     for (const Cqe& c : cqes_) handle(*h, c);
   }
   if (now - last_periodic_ns_ >= kPeriodicNs) periodic(now, phase);
-  if (handled == 0) wait(now);
+  if (handled == 0) wait(now, phase);
   return true;
 }
 
@@ -139,7 +140,7 @@ void Worker::handle(RingHost& h, const Cqe& c) {
   return on_publisher_cqe(h, std::uint32_t(slot - h.streams.size()), what, c);
 }
 
-std::uint64_t Worker::next_timer(std::uint64_t now) const {
+std::uint64_t Worker::next_timer(std::uint64_t now, Phase phase) const {
   std::uint64_t due = now + kMaxSleepNs;
   for (const auto& h : hosts_) {
     const bool scratch = !h->free_scratch.empty();
@@ -150,15 +151,20 @@ std::uint64_t Worker::next_timer(std::uint64_t now) const {
       due = std::min(due, started_ns_ + std::uint64_t(double(h->next_start) / ramp_per_ring_ns_));
     }
     for (const Publisher& p : h->publishers) {
-      if (p.state == PubState::waiting || (p.state == PubState::up && !p.in_flight && !p.done))
-        due = std::min(due, p.due_ns);
+      if (p.state == PubState::waiting) due = std::min(due, p.hold_ns);
+      // A publisher that could send now or later; otherwise an answer or a send completion,
+      // which wakes the loop anyway, comes first.
+      const bool publishing = phase >= Phase::publish && phase < Phase::drain;
+      const bool may_send = publishing && p.state == PubState::up && !p.done && !p.sending &&
+                            p.seq.in_flight() < opt_.pipeline && !p.seq.stalled();
+      if (may_send) due = std::min(due, publisher_due(p));
     }
   }
   return due;
 }
 
-void Worker::wait(std::uint64_t now) {
-  const std::uint64_t due = next_timer(now);
+void Worker::wait(std::uint64_t now, Phase phase) {
+  const std::uint64_t due = next_timer(now, phase);
   if (due <= now) return;
   const std::uint64_t ns = due - now;
   if (eventfd_ < 0) {
@@ -200,9 +206,10 @@ void Worker::publish_progress() {
   const auto relaxed = std::memory_order_relaxed;
   std::uint64_t established = 0, with_id = 0, up = 0, done = 0;
   for (const auto& h : hosts_) {
-    for (const Stream& s : h->streams) {
+    for (std::uint32_t i = 0; i < h->streams.size(); ++i) {
+      const Stream& s = h->streams[i];
       established += s.state == StreamState::streaming;
-      with_id += (s.flags & stream_flag::droppee) && !s.track.last_id.none();
+      with_id += (s.flags & stream_flag::droppee) && has_last_id(*h, i);
     }
     for (const Publisher& p : h->publishers) {
       up += p.state == PubState::up;
@@ -226,7 +233,7 @@ void Worker::publish_progress() {
 
 std::uint64_t Worker::id_mismatches() const {
   const std::uint64_t per_topic = plan_.table_events;
-  if (per_topic == 0) return 0;
+  if (per_topic == 0 || opt_.ids == IdMode::opaque) return 0;  // opaque ids are never compared
   std::uint64_t mismatches = 0;
   for (const auto& h : hosts_) {
     for (std::uint32_t i = 0; i < h->streams.size(); ++i) {

@@ -12,6 +12,8 @@
 
 #include "tools/load/event_check.h"
 #include "tools/load/http_response.h"
+#include "tools/load/opaque_id.h"
+#include "tools/load/publish_sequence.h"
 #include "tools/load/ring.h"
 #include "tools/load/shared.h"
 #include "tools/load/sse_parser.h"
@@ -23,9 +25,11 @@ enum class StreamState : std::uint8_t {
   idle,        // not started yet
   connecting,  // socket/bind/connect/request chain in flight
   head,        // receiving, the HTTP head has not arrived
-  streaming,   // 200 head arrived; events flow
-  rejected,    // a non-200 head arrived; waiting for the server's close
-  closing,     // we cancelled its receive (storm drop); reconnect when it ends
+  streaming,   // a 200 text/event-stream head arrived; events flow
+  rejected,    // another head arrived; we cancelled its receive: the attempt failed when it ends
+  closing,     // we cancelled its receive (storm drop); reconnect at once when it ends
+  ending,      // the server ended the body or broke its framing; we cancelled its receive:
+               // reconnect with Last-Event-ID after --reconnect-delay-ms when it ends
   waiting,     // queued to (re)connect
   failed,      // given up after --connect-attempts
 };
@@ -50,7 +54,9 @@ struct Stream {
 };
 static_assert(sizeof(Stream) <= 112, "a stream's record is the load generator's per-stream memory");
 
-// Memory an attempt's SQEs point at until the attempt's last SQE has completed.
+// Memory an attempt's SQEs point at until the attempt's last SQE has completed. The GET is
+// bounded by the option limits: paths and topic names of at most 128 and 71 bytes, a
+// dotted-quad target, a 64-byte Last-Event-ID and fixed text (about 360 bytes).
 struct ConnectScratch {
   sockaddr_in source;
   std::uint32_t request_len;
@@ -59,29 +65,23 @@ struct ConnectScratch {
 
 enum class PubState : std::uint8_t { idle, connecting, up, closing, waiting, failed };
 
+// One keep-alive publishing connection. Requests go out in batches, one send at a time (sends
+// on a socket are serialized): a batch is every request the pipeline admits at that moment.
 struct Publisher {
   std::uint32_t index = 0;  // global publisher number
   std::vector<std::uint32_t> topics;
-  std::vector<std::uint64_t> next_k;  // per owned topic; starts at 1
-  std::size_t cursor = 0;             // round-robin over owned topics
-  std::size_t current = 0;            // owned-topic position of the request in flight
-  std::uint32_t topics_done = 0;
-  std::uint64_t acked = 0;            // requests acknowledged (paces --rate)
-  std::uint64_t due_ns = 0;           // not before: rate pacing or reconnect delay
-  std::uint64_t request_ns = 0;       // the in-flight request's t=
-  std::vector<char> request;
-  std::uint32_t request_len = 0;
-  std::uint32_t request_sent = 0;
+  PublishSequence seq;
+  std::uint64_t hold_ns = 0;  // not before: reconnect delay, or the back-off after a refusal
+  std::vector<char> out;      // the batch being sent; untouched until its send completes
+  std::uint32_t out_len = 0;
+  std::uint32_t out_sent = 0;
+  bool sending = false;       // a send SQE is in flight (of any connection generation)
   std::unique_ptr<ResponseReader> reader;
   sockaddr_in source{};
   std::uint16_t gen = 0;
   std::uint16_t tries = 0;
   PubState state = PubState::idle;
-  bool in_flight = false;    // a request is out
-  bool send_done = false;    // ... its send completed
-  bool response_done = false;  // ... its response arrived
-  int response_status = 0;
-  bool done = false;         // every owned topic reached --events, or drained
+  bool done = false;          // every owned topic reached --events, or drained
 };
 
 struct Waiting {
@@ -107,6 +107,7 @@ struct RingHost {
   Ring ring;
   const RingPlan* plan = nullptr;
   std::vector<Stream> streams;
+  std::vector<OpaqueId> opaque_ids;   // per stream, with --ids opaque only
   std::vector<Publisher> publishers;  // fixed slots streams.size() + i
   std::vector<ConnectScratch> scratch;
   std::vector<std::uint16_t> free_scratch;
@@ -131,8 +132,8 @@ class Worker {
   std::string init();
   bool pass();
   void handle(RingHost& h, const Cqe& c);
-  void wait(std::uint64_t now);
-  std::uint64_t next_timer(std::uint64_t now) const;
+  void wait(std::uint64_t now, Phase phase);
+  std::uint64_t next_timer(std::uint64_t now, Phase phase) const;
   void periodic(std::uint64_t now, Phase phase);
   void scan_complete(Phase phase);
   void publish_progress();
@@ -149,27 +150,37 @@ class Worker {
   void attempt_failed(RingHost& h, std::uint32_t slot, int code, bool count);
   void release_scratch(RingHost& h, Stream& s);
   void arm_recv(RingHost& h, std::uint32_t slot, std::uint16_t gen);
+  void cancel_stream(RingHost& h, std::uint32_t slot, StreamState then);
   void drop_streams(std::uint64_t now);
+  bool has_last_id(const RingHost& h, std::uint32_t slot) const;
 
   // stream_data.cc: what arrives on a stream.
   void consume(RingHost& h, std::uint32_t slot, std::string_view bytes, std::uint64_t now);
   void on_head(RingHost& h, std::uint32_t slot, std::uint64_t now);
+  void on_body_over(RingHost& h, std::uint32_t slot, ProtocolError why);
+  void on_dispatch(RingHost& h, std::uint32_t slot);
   void on_event(RingHost& h, std::uint32_t slot, const SseEvent& ev, std::uint64_t now);
   void on_delivery(std::uint32_t topic, const SseEvent& ev, std::uint64_t now);
 
   // publisher.cc: publishing over keep-alive connections.
+  Publisher make_publisher(std::uint32_t index) const;
+  std::size_t request_max() const;
   void tick_publishers(RingHost& h, std::uint64_t now, Phase phase);
   void start_publisher(RingHost& h, std::uint32_t i, std::uint64_t now);
-  void send_next(RingHost& h, std::uint32_t i, std::uint64_t now);
-  void build_publish(Publisher& p, std::uint32_t topic, std::uint64_t k, std::uint64_t now);
+  std::uint64_t publisher_due(const Publisher& p) const;
+  void send_batch(RingHost& h, std::uint32_t i, std::uint64_t now);
+  std::size_t build_publish(char* out, std::uint32_t topic, std::uint64_t k, std::uint64_t now) const;
   void on_publisher_cqe(RingHost& h, std::uint32_t i, std::uint8_t op, const Cqe& c);
+  void on_publish_sent(RingHost& h, std::uint32_t i, std::int32_t res);
   void on_publisher_recv(RingHost& h, std::uint32_t i, const Cqe& c);
   void on_publisher_data(RingHost& h, std::uint32_t i, std::string_view bytes);
+  bool take_responses(RingHost& h, std::uint32_t i);
   void on_response(RingHost& h, std::uint32_t i, const HttpResponse& r);
-  void finish_request(RingHost& h, std::uint32_t i);
+  void on_accepted(Publisher& p, const PublishRequest& req, std::string_view body, std::uint64_t holes);
   void publisher_down(RingHost& h, std::uint32_t i, int code, bool cancel);
 
   void count_error(int code);
+  void count_protocol(ProtocolError e) { ++stats.protocol_errors[std::size_t(e)]; }
 
   Shared& shared_;
   const Options& opt_;

@@ -1,5 +1,6 @@
 // Unit tests of ringcast-load's IO-free parts: the SSE parser (split at every byte), the
 // delivery check, the histogram, the publisher's response reader, ids and source addresses.
+// The peers' formats (nchan, Node) and publishing are in sse_peer_tests.cc, publish_tests.cc.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
@@ -230,14 +231,13 @@ TEST(ResponseReader, AckInPieces) {
   ResponseReader reader;
   HttpResponse out;
   for (std::size_t i = 0; i + 1 < r.size(); ++i) {
-    ASSERT_TRUE(reader.feed(std::string_view(r).substr(i, 1)));
-    {
-      ASSERT_EQ(reader.parse(out), ReadStatus::incomplete) << i;
-    }
+    ASSERT_EQ(reader.feed(std::string_view(r).substr(i, 1)), 1u);
+    ASSERT_EQ(reader.parse(out), ReadStatus::incomplete) << i;
   }
-  ASSERT_TRUE(reader.feed(std::string_view(r).substr(r.size() - 1)));
+  ASSERT_EQ(reader.feed(std::string_view(r).substr(r.size() - 1)), 1u);
   ASSERT_EQ(reader.parse(out), ReadStatus::complete);
   EXPECT_EQ(out.status, 202);
+  EXPECT_TRUE(out.accepted());
   EXPECT_FALSE(out.close);
   EventId id;
   ASSERT_TRUE(id_from_ack(out.body, id));
@@ -248,13 +248,13 @@ TEST(ResponseReader, AckInPieces) {
 
 TEST(ResponseReader, ErrorWithClose) {
   ResponseReader reader;
-  ASSERT_TRUE(reader.feed("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 3\r\n\r\nno\n"));
+  reader.feed("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 3\r\n\r\nno\n");
   HttpResponse out;
   ASSERT_EQ(reader.parse(out), ReadStatus::complete);
   EXPECT_EQ(out.status, 503);
   EXPECT_TRUE(out.close);
   ResponseReader bad;
-  ASSERT_TRUE(bad.feed("garbage\r\n\r\n"));
+  bad.feed("garbage\r\n\r\n");
   EXPECT_EQ(bad.parse(out), ReadStatus::malformed);
 }
 
