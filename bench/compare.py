@@ -129,7 +129,18 @@ class Server:
     capacity = 10**9   # streams it can hold on this box (fd limits)
 
     def start(self) -> None: ...
-    def stop(self) -> None: ...
+
+    def stop(self) -> None:
+        self.terminate(signal.SIGTERM)
+
+    def terminate(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
     def pids(self) -> list[int]:
         return process_tree(self.proc.pid)
 
@@ -148,14 +159,6 @@ class Ringcast(Server):
              self.io, "--log-level", "warn", "--max-streams", "1100000"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_healthy(self.port, self.proc)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Nchan(Server):
@@ -177,12 +180,7 @@ class Nchan(Server):
         wait_healthy(self.port, self.proc)
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.terminate(signal.SIGQUIT)  # nginx's graceful stop
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -196,14 +194,6 @@ class NodeBroadcast(Server):
             ["node", str(ROOT / "bench/peers/node_broadcast.mjs"), "--port", str(self.port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_healthy(self.port, self.proc)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ const U32Flag kU32Flags[] = {
     {"--recv-buffer-bytes", &Config::recv_buffer_bytes, 1024, 1u << 20, "size of one receive buffer"},
     {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
+    {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,
+     "io_uring completion entries per ring (0: enough for every descriptor at once)"},
 };
 
 bool parse_u32(std::string_view text, std::uint32_t& out) {

@@ -67,13 +67,15 @@ struct ShardSlot {
       options.listen_fd = listen_fd;
       init_error = epoll->init(options);
       io = epoll.get();
-      peer_handle = epoll->peer_handle();
+      if (init_error.empty()) peer_handle = epoll->peer_handle();
       return;
     }
     uring = std::make_unique<net::UringIo>();
     net::UringOptions options;
     options.ring.sq_entries = config.ring_entries;
-    options.ring.cq_entries = std::max<std::uint32_t>(16384, config.ring_entries * 4);
+    options.ring.cq_entries = config.ring_cq_entries != 0
+                                  ? config.ring_cq_entries
+                                  : std::max({16384u, config.ring_entries * 4, files});
     options.ring.files = files;
     options.ring.recv_buffers = config.recv_buffers;
     options.ring.recv_buffer_bytes = config.recv_buffer_bytes;
@@ -82,7 +84,7 @@ struct ShardSlot {
     // With SINGLE_ISSUER only the creating thread may submit: this runs on the shard's thread.
     init_error = uring->init(options);
     io = uring.get();
-    peer_handle = uring->ring_fd();
+    if (init_error.empty()) peer_handle = uring->ring_fd();
   }
   void set_peers(const std::vector<int>& handles) {
     if (uring) uring->set_peers(handles);

@@ -58,7 +58,10 @@ std::string UringIo::add_ring() {
     // Secondary rings hold streams, which seldom receive: fewer buffers keep memory per
     // stream low, and their completion queues see less traffic.
     ring_options.recv_buffers = std::max<std::uint32_t>(16, ring_options.recv_buffers / 8);
-    ring_options.cq_entries = std::max<std::uint32_t>(4096, ring_options.cq_entries / 4);
+    // Room for an event on every descriptor at once (say, every peer closing), so the kernel's
+    // overflow list stays the exception.
+    ring_options.cq_entries = std::min(ring_options.cq_entries,
+                                       std::max<std::uint32_t>(4096, ring_options.files));
     ring_options.sq_entries = std::max<std::uint32_t>(256, ring_options.sq_entries / 4);
   }
   auto ring = std::make_unique<UringRing>();
@@ -236,7 +239,16 @@ std::span<const Completion> UringIo::wait(int timeout_ms) {
     log(LogLevel::error, "io_uring_submit_and_wait_timeout: %s", std::strerror(-rc));
   msg_used_ = 0;
   iov_used_ = 0;
-  for (std::uint32_t k = 0; k < rings_.size(); ++k) reap(k);
+  for (std::uint32_t k = 0; k < rings_.size(); ++k) {
+    reap(k);
+    // More completions than the CQ holds wait in the kernel's overflow list (IORING_FEAT_NODROP),
+    // and only an enter with GETEVENTS on that ring moves them into the CQ: the primary's wait
+    // does so, the other rings need it asked (a mass EOF on 20,000 streams overflows them).
+    for (int round = 0; round < 64 && io_uring_cq_has_overflow(rings_[k]->ring()); ++round) {
+      io_uring_get_events(rings_[k]->ring());
+      reap(k);
+    }
+  }
   return completions_;
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -41,7 +42,7 @@ std::string UringRing::init(const RingOptions& options) {
   for (std::size_t i = 0; i < count; ++i) {
     io_uring_params params{};
     params.flags = candidates[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-    params.cq_entries = options.cq_entries;
+    params.cq_entries = std::max(options.cq_entries, options.sq_entries);  // the kernel's rule
     rc = io_uring_queue_init_params(options.sq_entries, &ring_, &params);
     if (rc == 0) {
       setup_flags_ = params.flags;

@@ -61,6 +61,22 @@ class SimShard {
   std::unique_ptr<Shard> shard;
 };
 
+// Completes, in full, every send in flight to client `fd` (leaving the others in flight).
+void complete_sends_of(net::SimIo& io, std::uint32_t fd) {
+  for (std::size_t k = 0; k < io.inflight().size();) {
+    if (io.inflight()[k].fd == fd) io.complete_send(k, int(io.inflight()[k].bytes.size()));
+    else ++k;
+  }
+}
+
+// Completes every send in flight except those to client `fd`.
+void complete_sends_except(net::SimIo& io, std::uint32_t fd) {
+  for (std::size_t k = 0; k < io.inflight().size();) {
+    if (io.inflight()[k].fd != fd) io.complete_send(k, int(io.inflight()[k].bytes.size()));
+    else ++k;
+  }
+}
+
 // Pulls the id out of a 202 response body {"topic":"...","id":"..."}.
 std::string id_of(const std::string& response) {
   auto at = response.find("\"id\":\"");
@@ -101,10 +117,7 @@ TEST(ShardSim, EventsPendingBehindASendGoOutTogether) {
     std::uint32_t p = s.io.connect();
     s.io.client_write(p, "POST /pub/burst HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + std::to_string(i));
     s.settle();
-    for (std::size_t k = 0; k < s.io.inflight().size();) {  // the publisher's 202 only
-      if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
-      else ++k;
-    }
+    complete_sends_of(s.io, p);
     s.settle();
   }
   // The head send is still in flight; completing it releases all three events in one send.
@@ -137,10 +150,7 @@ TEST(ShardSim, ShortSendsResumeAtTheRightByte) {
     std::uint32_t p = s.io.connect();
     s.io.client_write(p, "POST /pub/t1 HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
     s.settle();
-    for (std::size_t k = 0; k < s.io.inflight().size();) {
-      if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
-      else ++k;
-    }
+    complete_sends_of(s.io, p);
     s.settle();
     acks += "id: " + id_of(s.io.received(p)) + "\ndata: hello world\n\n";
   }
@@ -167,10 +177,7 @@ TEST(ShardSim, ASlowConsumerIsDisconnectedAndFreed) {
     s.io.client_write(p, "POST /pub/t HTTP/1.1\r\nContent-Length: 1\r\n\r\nz");
     s.settle();
     // Everyone but the slow stream gets its sends completed.
-    for (std::size_t k = 0; k < s.io.inflight().size();) {
-      if (s.io.inflight()[k].fd != slow) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
-      else ++k;
-    }
+    complete_sends_except(s.io, slow);
     s.settle();
   }
   EXPECT_EQ(s.metrics().drops_slow_consumer.get(), 1u);
@@ -369,10 +376,7 @@ TEST(ShardSimResume, SkipPolicySendsAGapAndJumpsToTheNewest) {
     std::uint32_t p = s.io.connect();
     s.io.client_write(p, "POST /pub/k HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + std::to_string(i));
     s.settle();
-    for (std::size_t k = 0; k < s.io.inflight().size();) {
-      if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
-      else ++k;
-    }
+    complete_sends_of(s.io, p);
     s.settle();
     ids.push_back(id_of(s.io.received(p)));
   }
@@ -414,10 +418,7 @@ TEST(ShardSimResume, APartSentEventIsFinishedEvenAfterItLeavesTheHistory) {
     std::uint32_t q = s.io.connect();
     s.io.client_write(q, std::string("POST /pub/p HTTP/1.1\r\nContent-Length: 3\r\n\r\n") + body);
     s.settle();
-    for (std::size_t k = 0; k < s.io.inflight().size();) {
-      if (s.io.inflight()[k].fd == q) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
-      else ++k;
-    }
+    complete_sends_of(s.io, q);
     s.settle();
   }
   s.io.auto_complete = true;
