@@ -45,6 +45,8 @@ const U32Flag kU32Flags[] = {
     {"--drain-ms", &Config::drain_ms, 0, 3600000, "shutdown grace before streams are cut"},
     {"--recv-buffer-bytes", &Config::recv_buffer_bytes, 1024, 1u << 20, "size of one receive buffer"},
     {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
+    {"--sndbuf", &Config::sndbuf, 0, 1u << 30, "SO_SNDBUF of accepted sockets (0: kernel default)"},
+    {"--rcvbuf", &Config::rcvbuf, 0, 1u << 30, "SO_RCVBUF of accepted sockets (0: kernel default)"},
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,
      "io_uring completion entries per ring (0: enough for every descriptor at once)"},
@@ -88,6 +90,11 @@ int apply(std::string_view name, std::string_view value, Config& config) {
     else return bad_value("--slow-consumer", value);
     return 0;
   }
+  if (name == "--stream-recv") {
+    if (value != "on" && value != "off") return bad_value("--stream-recv", value);
+    config.stream_recv = value == "on";
+    return 0;
+  }
   if (name == "--io") {
     if (value != "uring" && value != "epoll") return bad_value("--io", value);
     config.io = std::string(value);
@@ -114,7 +121,9 @@ std::string usage() {
       "                                gets a gap event and jumps to the newest event\n"
       "  --enable-admin                serve POST /admin/drop?topic=T (closes T's streams)\n"
       "  --log-level error|warn|info|debug\n"
-      "  --io uring|epoll              IO backend: io_uring (default) or the epoll baseline\n";
+      "  --io uring|epoll              IO backend: io_uring (default) or the epoll baseline\n"
+      "  --stream-recv on|off          keep a receive armed on streams to notice closed clients\n"
+      "                                at once (on), or only when a send fails (off)\n";
   char line[256];
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);

@@ -37,6 +37,9 @@ struct Config {
   std::string log_level = "info";
   std::string io = "uring";                 // "uring" (production) or "epoll" (the baseline)
   bool enable_admin = false;                // POST /admin/drop (tests, operators)
+  bool stream_recv = true;                  // keep a receive armed on idle streams (see README)
+  std::uint32_t sndbuf = 0;                 // SO_SNDBUF of accepted sockets (0: kernel default)
+  std::uint32_t rcvbuf = 0;                 // SO_RCVBUF of accepted sockets (0: kernel default)
 };
 
 // Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);

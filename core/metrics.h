@@ -29,6 +29,9 @@ struct alignas(64) ShardMetrics {
   Counter connections;        // open connections of any kind
   Counter topics;             // topics this shard has a history for
   Counter conn_record_bytes;  // slab bytes reserved for connection and subscription records
+  Counter rings;              // io_uring instances (a shard adds rings as tables fill)
+  Counter descriptors;        // descriptors held (direct descriptors or fds)
+  Counter descriptor_capacity;  // what the shard's rings can hold at most
   // counters
   Counter accepted;
   Counter events_published;   // owner shard only

@@ -107,7 +107,8 @@ int run_server(const Config& requested) {
   std::vector<int> listen_fds;
   std::uint16_t port = config.listen_port;
   for (std::uint32_t i = 0; i < shards; ++i) {
-    net::ListenResult l = net::listen_tcp(config.listen_host, port, 4096);
+    net::ListenResult l = net::listen_tcp(config.listen_host, port, 4096, int(config.sndbuf),
+                                          int(config.rcvbuf));
     if (!l.error.empty()) {
       log(LogLevel::error, "listen on %s:%u: %s", config.listen_host.c_str(), port, l.error.c_str());
       for (int fd : listen_fds) close(fd);

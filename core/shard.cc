@@ -387,6 +387,9 @@ void Shard::tick() {
 void Shard::refresh_gauges() {
   metrics_.topics.set(topics_.size());
   metrics_.conn_record_bytes.set(conns_.reserved_bytes() + subs_.reserved_bytes());
+  metrics_.rings.set(io_.rings());
+  metrics_.descriptors.set(io_.descriptors_in_use());
+  metrics_.descriptor_capacity.set(io_.descriptor_capacity());
 }
 
 void Shard::begin_drain() {

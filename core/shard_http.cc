@@ -225,7 +225,9 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   c.ctl_len = static_cast<std::uint16_t>(prelude.size());
   timer_touch(ci);
   mark_ready(ci);
-  arm_recv(ci);  // listen for EOF
+  // A receive armed on the stream notices a departed client at once (EOF); without it the
+  // stream is found dead only when a send to it fails (the next event or heartbeat).
+  if (config_.stream_recv) arm_recv(ci);
 }
 
 void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::string_view raw_topic,

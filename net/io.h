@@ -65,6 +65,9 @@ class Io {
 
   // Descriptors this backend can hold at once (the fixed-file table size for io_uring).
   virtual std::uint32_t descriptor_capacity() const = 0;
+  // For /metrics: rings in use, and descriptors currently held.
+  virtual std::uint32_t rings() const { return 1; }
+  virtual std::uint32_t descriptors_in_use() const { return 0; }
 };
 
 }  // namespace ringcast::net

@@ -24,7 +24,8 @@ ListenResult fail(int fd, const char* what) {
 
 }  // namespace
 
-ListenResult listen_tcp(const std::string& host, std::uint16_t port, int backlog) {
+ListenResult listen_tcp(const std::string& host, std::uint16_t port, int backlog, int sndbuf,
+                        int rcvbuf) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -45,6 +46,10 @@ ListenResult listen_tcp(const std::string& host, std::uint16_t port, int backlog
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) != 0)
+    return fail(fd, "setsockopt SO_SNDBUF");
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0)
+    return fail(fd, "setsockopt SO_RCVBUF");
   int rc = ::bind(fd, found->ai_addr, found->ai_addrlen);
   freeaddrinfo(found);
   if (rc != 0) return fail(fd, "bind");

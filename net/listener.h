@@ -13,7 +13,9 @@ struct ListenResult {
 
 // Creates a non-blocking TCP listener with SO_REUSEADDR, SO_REUSEPORT and TCP_NODELAY (which
 // accepted sockets inherit: SSE events are small and must not wait for Nagle).
-ListenResult listen_tcp(const std::string& host, std::uint16_t port, int backlog);
+// sndbuf/rcvbuf (0: kernel default) are set on the listener, which accepted sockets inherit.
+ListenResult listen_tcp(const std::string& host, std::uint16_t port, int backlog,
+                        int sndbuf = 0, int rcvbuf = 0);
 
 // The soft RLIMIT_NOFILE, which bounds each ring's fixed-file table.
 std::uint32_t nofile_limit();

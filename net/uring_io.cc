@@ -78,6 +78,12 @@ std::string UringIo::add_ring() {
   return {};
 }
 
+std::uint32_t UringIo::descriptors_in_use() const {
+  std::uint32_t used = 0;
+  for (const auto& r : rings_) used += r->files() - r->free_slots();
+  return used - accepts_inflight_;  // slots reserved by armed accepts hold no socket yet
+}
+
 std::string UringIo::describe() const {
   const unsigned flags = rings_.front()->setup_flags();
   std::string text;

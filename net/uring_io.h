@@ -38,7 +38,6 @@ class UringIo final : public Io {
   // The other shards' primary ring fds, indexed by shard (our own entry is unused).
   void set_peers(std::vector<int> ring_fds) { peers_ = std::move(ring_fds); }
   std::string describe() const;
-  std::uint32_t rings() const { return std::uint32_t(rings_.size()); }
 
   void accept() override;
   void stop_accepting() override;
@@ -53,6 +52,8 @@ class UringIo final : public Io {
   std::uint32_t descriptor_capacity() const override {
     return options_.max_rings * options_.ring.files;
   }
+  std::uint32_t rings() const override { return std::uint32_t(rings_.size()); }
+  std::uint32_t descriptors_in_use() const override;
 
  private:
   io_uring_sqe* get_sqe(std::uint32_t ring);
