@@ -69,7 +69,7 @@ std::uint32_t Shard::owner_of(std::string_view topic, std::uint32_t shards) {
 }
 
 const Topic* Shard::find_topic(std::string_view name) const {
-  auto it = topic_by_name_.find(std::string(name));
+  auto it = topic_by_name_.find(name);
   return it == topic_by_name_.end() ? nullptr : &topics_[it->second];
 }
 

@@ -220,7 +220,13 @@ class Shard {
   Slab<Conn> conns_;
   Slab<Sub> subs_;
   std::vector<Topic> topics_;
-  std::unordered_map<std::string, std::uint32_t> topic_by_name_;
+  // Transparent hashing: lookups by string_view (every delivered chunk, every publish) do not
+  // build a std::string.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> topic_by_name_;
 
   std::uint32_t ready_head_ = nil;       // connections with something to send
   std::uint32_t timer_head_ = nil;       // activity list, oldest first

@@ -16,15 +16,14 @@ constexpr std::size_t kMaxIov = 256;
 }  // namespace
 
 std::uint32_t Shard::topic_index(std::string_view name, bool create) {
-  std::string key(name);
-  if (auto it = topic_by_name_.find(key); it != topic_by_name_.end()) return it->second;
+  if (auto it = topic_by_name_.find(name); it != topic_by_name_.end()) return it->second;
   if (!create) return nil;
   // A request may create a topic only below the limit; a chunk from the owner always lands
   // (the owner checked the limit when it accepted the publish).
   if (topics_.size() >= config_.max_topics) return nil;
   std::uint32_t index = static_cast<std::uint32_t>(topics_.size());
-  topics_.emplace_back(Topic{key, History({config_.history, config_.history_bytes})});
-  topic_by_name_.emplace(std::move(key), index);
+  topics_.emplace_back(Topic{std::string(name), History({config_.history, config_.history_bytes})});
+  topic_by_name_.emplace(std::string(name), index);
   return index;
 }
 
