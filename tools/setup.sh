@@ -10,6 +10,7 @@ packages=(
   liburing-dev libssl-dev libmimalloc-dev
   libgtest-dev libbenchmark-dev
   curl python3 procps iproute2
+  clang libclang-rt-14-dev
 )
 # The benchmark's peers and plots (bench/compare.py): nginx with nchan, gnuplot.
 bench_packages=(nginx-light libnginx-mod-nchan gnuplot-nox)
