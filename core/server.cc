@@ -56,6 +56,7 @@ struct ShardSlot {
   net::Io* io = nullptr;
   int peer_handle = -1;  // ring fd (MSG_RING target) or eventfd
   std::string init_error;
+  std::string description;  // for the start-up log, taken before the shard runs
 
   void init(const Config& config, std::uint32_t files, std::uint32_t max_rings, int listen_fd) {
     if (config.io == "epoll") {
@@ -168,7 +169,11 @@ int run_server(const Config& requested) {
       pin_to_core(i);
       ShardSlot& slot = *slots[i];
       slot.init(config, files, max_rings, listen_fds[i]);
-      if (slot.init_error.empty()) ring_fds[i] = slot.peer_handle;
+      if (slot.init_error.empty()) {
+        ring_fds[i] = slot.peer_handle;
+        // Read here, before the barrier: once running, the shard alone touches its backend.
+        slot.description = slot.describe();
+      }
       ready.arrive_and_wait();
       go.arrive_and_wait();
       if (!start_ok) return;
@@ -191,7 +196,7 @@ int run_server(const Config& requested) {
     return 1;
   }
   log(LogLevel::info, "%s; %u shards x up to %u rings x %u descriptors; --max-streams %u",
-      slots[0]->describe().c_str(), shards, max_rings, files, config.max_streams);
+      slots[0]->description.c_str(), shards, max_rings, files, config.max_streams);
   cluster.boot_rss_bytes.store(resident_bytes());
   std::fprintf(stderr, "ringcast: listening on %s:%u shards=%u\n", config.listen_host.c_str(), port,
                shards);
