@@ -17,7 +17,7 @@ sockaddr_in SourcePlan::source(std::uint64_t conn, std::uint32_t attempt) const 
   // few addresses (the kernel's per-address bind buckets stay short).
   const std::uint64_t address = slot / kPortsPerAddress;
   std::uint32_t port = kPortLow + std::uint32_t(slot % kPortsPerAddress);
-  if (port >= avoid_port_) ++port;  // skips the target's port; stays below 60,001
+  if (port >= avoid_port_) ++port;  // skips the target's port; stays below 32,501
   const std::uint32_t ip = (127u << 24) | std::uint32_t((1 + address / 65536) << 16) |
                            std::uint32_t(address % 65536);
   sockaddr_in sa{};
