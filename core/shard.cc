@@ -68,11 +68,6 @@ std::uint32_t Shard::owner_of(std::string_view topic, std::uint32_t shards) {
   return hash % shards;
 }
 
-const Topic* Shard::find_topic(std::string_view name) const {
-  auto it = topic_by_name_.find(name);
-  return it == topic_by_name_.end() ? nullptr : &topics_[it->second];
-}
-
 std::uint64_t Shard::token(std::uint32_t ci) const {
   return (std::uint64_t(conns_[ci].gen & 0xffffffu) << 32) | ci;
 }
@@ -241,7 +236,6 @@ void Shard::begin_close(std::uint32_t ci) {
   timer_remove(ci);
   c.state = ConnState::closing;
   if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight)) {
-    c.flags |= conn_flag::cancel_sent;
     c.more_flags |= conn_flag2::cancel_inflight;
     io_.cancel(token(ci), c.fd);
   }

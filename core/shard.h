@@ -62,7 +62,6 @@ inline constexpr std::uint8_t recv_inflight = 1 << 1;
 inline constexpr std::uint8_t on_ready_list = 1 << 2;
 inline constexpr std::uint8_t keep_alive = 1 << 3;
 inline constexpr std::uint8_t close_after_send = 1 << 4;
-inline constexpr std::uint8_t cancel_sent = 1 << 5;
 inline constexpr std::uint8_t close_sent = 1 << 6;
 inline constexpr std::uint8_t counted_stream = 1 << 7;
 }  // namespace conn_flag
@@ -138,7 +137,6 @@ class Shard {
   // Returns false once the shard has stopped and drained.
   bool run_once(int timeout_ms);
   std::uint32_t open_connections() const { return conns_.live(); }
-  const Topic* find_topic(std::string_view name) const;
 
   static std::uint32_t owner_of(std::string_view topic, std::uint32_t shards);
 

@@ -49,6 +49,9 @@ class SimShard {
                                std::to_string(body.size()) + "\r\n\r\n" + body);
     return io.received(fd);
   }
+  // Publishes over a new connection and completes only that connection's reply, leaving every
+  // stream's send in flight (for tests with auto_complete off). Returns the reply.
+  std::string publish_holding_streams(const std::string& topic, const std::string& body);
   ShardMetrics& metrics() { return *cluster_.metrics[0]; }
   static std::string prelude() { return std::string(http::stream_head()) + "retry: 2000\n\n"; }
 
@@ -75,6 +78,16 @@ void complete_sends_except(net::SimIo& io, std::uint32_t fd) {
     if (io.inflight()[k].fd != fd) io.complete_send(k, int(io.inflight()[k].bytes.size()));
     else ++k;
   }
+}
+
+std::string SimShard::publish_holding_streams(const std::string& topic, const std::string& body) {
+  std::uint32_t p = io.connect();
+  io.client_write(p, "POST /pub/" + topic + " HTTP/1.1\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  settle();
+  complete_sends_of(io, p);
+  settle();
+  return io.received(p);
 }
 
 // Pulls the id out of a 202 response body {"topic":"...","id":"..."}.
@@ -114,11 +127,7 @@ TEST(ShardSim, EventsPendingBehindASendGoOutTogether) {
   std::uint32_t sub = s.subscribe("burst");
   ASSERT_EQ(s.io.inflight().size(), 1u);  // the stream head
   for (int i = 0; i < 3; ++i) {
-    std::uint32_t p = s.io.connect();
-    s.io.client_write(p, "POST /pub/burst HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + std::to_string(i));
-    s.settle();
-    complete_sends_of(s.io, p);
-    s.settle();
+    s.publish_holding_streams("burst", std::to_string(i));
   }
   // The head send is still in flight; completing it releases all three events in one send.
   ASSERT_EQ(s.io.inflight().size(), 1u);
@@ -147,12 +156,7 @@ TEST(ShardSim, ShortSendsResumeAtTheRightByte) {
   s.io.auto_complete = false;
   std::string acks;
   for (int i = 0; i < 5; ++i) {
-    std::uint32_t p = s.io.connect();
-    s.io.client_write(p, "POST /pub/t1 HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
-    s.settle();
-    complete_sends_of(s.io, p);
-    s.settle();
-    acks += "id: " + id_of(s.io.received(p)) + "\ndata: hello world\n\n";
+    acks += "id: " + id_of(s.publish_holding_streams("t1", "hello world")) + "\ndata: hello world\n\n";
   }
   // Dribble every stream send out 7 bytes at a time.
   for (int rounds = 0; rounds < 10000 && !s.io.inflight().empty(); ++rounds) {
@@ -373,12 +377,7 @@ TEST(ShardSimResume, SkipPolicySendsAGapAndJumpsToTheNewest) {
   s.io.auto_complete = false;
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
-    std::uint32_t p = s.io.connect();
-    s.io.client_write(p, "POST /pub/k HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + std::to_string(i));
-    s.settle();
-    complete_sends_of(s.io, p);
-    s.settle();
-    ids.push_back(id_of(s.io.received(p)));
+    ids.push_back(id_of(s.publish_holding_streams("k", std::to_string(i))));
   }
   // The slow stream's head send finally completes; it fell behind and must skip.
   s.io.auto_complete = true;
@@ -403,10 +402,7 @@ TEST(ShardSimResume, APartSentEventIsFinishedEvenAfterItLeavesTheHistory) {
   s.io.client_write(p, "POST /pub/p HTTP/1.1\r\nContent-Length: 5\r\n\r\nfirst");
   s.settle();
   // Complete the publisher's reply; write only 3 bytes of the stream's event send.
-  for (std::size_t k = 0; k < s.io.inflight().size();) {
-    if (s.io.inflight()[k].fd == p) s.io.complete_send(k, int(s.io.inflight()[k].bytes.size()));
-    else ++k;
-  }
+  complete_sends_of(s.io, p);
   s.settle();
   std::size_t stream_send = 0;
   while (s.io.inflight()[stream_send].fd != sub) ++stream_send;
@@ -415,11 +411,7 @@ TEST(ShardSimResume, APartSentEventIsFinishedEvenAfterItLeavesTheHistory) {
   s.settle();
   // The rest of "first" is now in flight. Two more events evict it (and the next) meanwhile.
   for (const char* body : {"p-1", "p-2"}) {
-    std::uint32_t q = s.io.connect();
-    s.io.client_write(q, std::string("POST /pub/p HTTP/1.1\r\nContent-Length: 3\r\n\r\n") + body);
-    s.settle();
-    complete_sends_of(s.io, q);
-    s.settle();
+    s.publish_holding_streams("p", body);
   }
   s.io.auto_complete = true;
   s.settle();
