@@ -195,6 +195,22 @@ class TlsTest(RingcastTestCase):
         self.wait_metric(server, "ringcast_tls_failures_total", 2)
         self.healthy(server)
 
+    def test_bad_certificate_files_stop_the_start_with_a_message(self):
+        from ringcast_harness import ringcast_bin
+        cases = [
+            (["--tls-cert", "/nonexistent/cert.pem", "--tls-key", self.pki.key], 1,
+             "/nonexistent/cert.pem"),
+            (["--tls-cert", self.pki.cert, "--tls-key", self.pki.ca], 1, self.pki.ca),
+            (["--tls-cert", self.pki.cert], 2, "--tls-cert and --tls-key go together"),
+            (["--tls-cert", self.pki.cert, "--tls-key", self.pki.key, "--tls-min-version", "1.1"],
+             2, "--tls-min-version"),
+        ]
+        for flags, code, words in cases:
+            p = subprocess.run([ringcast_bin(), "--listen", "127.0.0.1:0", *flags],
+                               capture_output=True, text=True, timeout=20)
+            self.assertEqual(p.returncode, code, (flags, p.stderr))
+            self.assertIn(words, p.stderr, flags)
+
     def test_sigterm_drains_tls_streams_with_close_notify(self):
         server = self.start_server(*self.pki.flags(*RETRY, "--drain-ms", "3000"))
         c = TlsClient(server.port, self.ctx, suppress_ragged_eofs=False)
