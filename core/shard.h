@@ -188,7 +188,8 @@ class Shard {
   void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);
   void handle_admin_drop(std::uint32_t ci, const http::Request& req);
   void handle_preflight(std::uint32_t ci, const http::Request& req);
-  void refuse_auth(std::uint32_t ci, const http::AuthOutcome& outcome);
+  void refuse_auth(std::uint32_t ci, const http::Request& req, const http::AuthOutcome& outcome);
+  void count_refusal(const http::Request& req, const http::AuthOutcome& outcome);
   std::uint32_t drop_topic_streams(std::string_view topic);
   void on_drop_message(DropMessage* m);
   void on_drop_ack(DropAckMessage* m);

@@ -24,7 +24,7 @@ void Shard::handle_admin_drop(std::uint32_t ci, const http::Request& req) {
   if (cluster_.access != nullptr) {
     const http::AuthOutcome auth =
         cluster_.access->check_publish(req, topic, std::int64_t(unix_ms() / 1000));
-    if (auth.status != 0) return refuse_auth(ci, auth);
+    if (auth.status != 0) return refuse_auth(ci, req, auth);
   }
   const std::uint32_t local = drop_topic_streams(topic);
   if (cluster_.shards == 1) {

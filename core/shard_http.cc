@@ -203,7 +203,7 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   if (cluster_.access != nullptr) {
     const http::AuthOutcome auth =
         cluster_.access->check_subscribe(req, names, std::int64_t(unix_ms() / 1000));
-    if (auth.status != 0) return refuse_auth(ci, auth);
+    if (auth.status != 0) return refuse_auth(ci, req, auth);
   }
   if (draining_) return respond_error(ci, 503, "server is shutting down", "Retry-After: 1\r\n");
   if (cluster_.streams_open.fetch_add(1, std::memory_order_relaxed) >= config_.max_streams) {
@@ -256,7 +256,7 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
     const http::AuthOutcome auth =
         cluster_.access->check_publish(req, topic, std::int64_t(unix_ms() / 1000));
     if (auth.status != 0) {
-      metrics_.auth_rejections[std::size_t(auth.reason)].add();
+      count_refusal(req, auth);
       // The detail and header texts are static (http/access.cc, http/jwt*.cc).
       return reject_publish(ci, auth.status, auth.detail.data(), auth.www_authenticate.data());
     }
@@ -405,9 +405,20 @@ void Shard::respond_error(std::uint32_t ci, int status, std::string_view detail,
   mark_ready(ci);
 }
 
-void Shard::refuse_auth(std::uint32_t ci, const http::AuthOutcome& outcome) {
-  metrics_.auth_rejections[std::size_t(outcome.reason)].add();
+void Shard::refuse_auth(std::uint32_t ci, const http::Request& req,
+                        const http::AuthOutcome& outcome) {
+  count_refusal(req, outcome);
   respond_error(ci, outcome.status, outcome.detail, outcome.www_authenticate);
+}
+
+void Shard::count_refusal(const http::Request& req, const http::AuthOutcome& outcome) {
+  metrics_.auth_rejections[std::size_t(outcome.reason)].add();
+  if (!log_enabled(LogLevel::debug)) return;
+  // The target may carry ?access_token=: a bearer credential must never reach a log.
+  const std::string target = http::redact_access_token(req.target);
+  const std::string_view reason = http::auth_reason_name(outcome.reason);
+  log(LogLevel::debug, "shard %u: %d %.*s for %.*s %s", index_, outcome.status, int(reason.size()),
+      reason.data(), int(req.method.size()), req.method.data(), target.c_str());
 }
 
 // OPTIONS on /pub/{topic} or /sse[/{topic}] with --cors-origin: a CORS preflight. A listed

@@ -13,7 +13,8 @@ RS256 and ES256 with keys made by the `openssl` CLI and signatures by `openssl d
   * RS256 and ES256 tokens verify against --jwt-public-key; an HS256 token "signed" with the
     public key's PEM text (the key-confusion attack) is 401 wrong_alg;
   * a JWT's publish claim (a topic list) lets it publish inside the list only (403 outside);
-    POST /admin/drop needs publish rights;
+    POST /admin/drop needs publish rights; the debug log line of a refusal shows
+    access_token=REDACTED, never the token;
   * CORS: a preflight from a listed origin is 204 with the allowed methods and headers, from
     another origin 403; streams and answers to a listed origin carry
     Access-Control-Allow-Origin: <origin> and Access-Control-Allow-Credentials: true.
@@ -226,6 +227,15 @@ class AuthTest(RingcastTestCase):
                 # No --require-subscribe-token: a stream without a token is open.
                 self.stream(server, "/sse/t")
                 server.stop()
+
+    def test_refusal_log_redacts_access_token(self):
+        server = self.start_server("--jwt-secret-file", self.keys.secret_file, "--log-level", "debug")
+        expired = hs256({"exp": int(time.time()) - 120, "subscribe": ["a"]})
+        self.refused(self.stream_refused(server, f"/sse/a?topic=b&access_token={expired}"), 401, "expired")
+        server.stop()
+        log = server.log()
+        self.assertIn("401 expired for GET /sse/a?topic=b&access_token=REDACTED", log)
+        self.assertNotIn(expired.split(".")[2], log)
 
     def test_admin_drop_needs_publish_rights(self):
         server = self.start_server("--enable-admin", "--publish-token", "pub-s3cret")
