@@ -80,7 +80,7 @@ struct VerifyResult {
 VerifyResult verify_jwt(std::string_view token, const KeySet& keys, const VerifyOptions& options,
                         Claims& claims);
 
-// True if the claims say the token may not be used yet, or no longer, at `now_s`.
+// Whether the time claims allow use at `now_s` (ok), or why not (expired, not_yet_valid).
 VerifyResult check_times(const Claims& claims, std::int64_t now_s, std::uint32_t leeway_s);
 
 }  // namespace ringcast::http
