@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "http/cors.h"
+
 namespace ringcast {
 
 namespace {
@@ -50,6 +52,26 @@ const U32Flag kU32Flags[] = {
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,
      "io_uring completion entries per ring (0: enough for every descriptor at once)"},
+    {"--jwt-leeway-s", &Config::jwt_leeway_s, 0, 3600, "clock skew allowed on a JWT's exp/nbf/iat"},
+};
+
+// Access control: string-valued flags (README "Access control").
+struct StringFlag {
+  const char* name;
+  std::string Config::*field;
+  const char* help;
+};
+
+const StringFlag kAccessFlags[] = {
+    {"--publish-token", &Config::publish_token,
+     "bearer secret a publisher must send (visible in ps: prefer a JWT key file)"},
+    {"--jwt-secret-file", &Config::jwt_secret_file, "file holding the HS256 secret (>= 32 bytes)"},
+    {"--jwt-public-key", &Config::jwt_public_key,
+     "PEM public key file: RSA verifies RS256, EC P-256 verifies ES256"},
+    {"--jwt-audience", &Config::jwt_audience, "tokens must list this in \"aud\""},
+    {"--jwt-issuer", &Config::jwt_issuer, "tokens must carry this \"iss\""},
+    {"--jwt-cookie", &Config::jwt_cookie, "cookie a subscriber's JWT may travel in"},
+    {"--cors-origin", &Config::cors_origin, "origins allowed cross-origin (comma list, or *)"},
 };
 
 bool parse_u32(std::string_view text, std::uint32_t& out) {
@@ -81,6 +103,12 @@ int apply(std::string_view name, std::string_view value, Config& config) {
     std::uint32_t v;
     if (!parse_u32(value, v) || v < f.min || v > f.max) return bad_value(f.name, value);
     config.*(f.field) = v;
+    return 0;
+  }
+  for (const StringFlag& f : kAccessFlags) {
+    if (name != f.name) continue;
+    if (value.empty()) return bad_value(f.name, value);
+    config.*(f.field) = std::string(value);
     return 0;
   }
   if (name == "--listen") return parse_listen(value, config) ? 0 : bad_value("--listen", value);
@@ -136,10 +164,15 @@ std::string usage() {
       "                                at once (on), or only when a send fails (off)\n"
       "  --tls-cert FILE               PEM certificate chain; with --tls-key the port speaks HTTPS\n"
       "  --tls-key FILE                PEM private key for --tls-cert\n"
-      "  --tls-min-version 1.2|1.3     oldest TLS version accepted (default 1.2)\n";
+      "  --tls-min-version 1.2|1.3     oldest TLS version accepted (default 1.2)\n"
+      "  --require-subscribe-token     streams need a JWT (else a token is checked if sent)\n";
   char line[256];
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
+    text += line;
+  }
+  for (const StringFlag& f : kAccessFlags) {
+    std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " V").c_str(), f.help);
     text += line;
   }
   return text;
@@ -154,6 +187,10 @@ int parse_flags(int argc, char** argv, Config& config) {
     }
     if (arg == "--enable-admin") {
       config.enable_admin = true;
+      continue;
+    }
+    if (arg == "--require-subscribe-token") {
+      config.require_subscribe_token = true;
       continue;
     }
     if (arg.substr(0, 2) != "--") {
@@ -175,6 +212,24 @@ int parse_flags(int argc, char** argv, Config& config) {
   return 0;
 }
 
+namespace {
+// The JWT options mean nothing without a key to check tokens with.
+std::string validate_access(const Config& config) {
+  const bool jwt_key = !config.jwt_secret_file.empty() || !config.jwt_public_key.empty();
+  if (!jwt_key) {
+    if (config.require_subscribe_token) return "--require-subscribe-token needs --jwt-secret-file or --jwt-public-key";
+    if (!config.jwt_cookie.empty()) return "--jwt-cookie needs --jwt-secret-file or --jwt-public-key";
+    if (!config.jwt_audience.empty()) return "--jwt-audience needs --jwt-secret-file or --jwt-public-key";
+    if (!config.jwt_issuer.empty()) return "--jwt-issuer needs --jwt-secret-file or --jwt-public-key";
+  }
+  if (!config.cors_origin.empty()) {
+    http::CorsPolicy cors;
+    if (std::string err = cors.configure(config.cors_origin); !err.empty()) return "--cors-origin: " + err;
+  }
+  return {};
+}
+}  // namespace
+
 std::string validate(const Config& config) {
   if ((config.recv_buffers & (config.recv_buffers - 1)) != 0)
     return "--recv-buffers must be a power of two";
@@ -183,7 +238,7 @@ std::string validate(const Config& config) {
     return "--tls-cert and --tls-key go together";
   if (config.max_topics_per_stream > config.max_topics)
     return "--max-topics-per-stream exceeds --max-topics";
-  return {};
+  return validate_access(config);
 }
 
 }  // namespace ringcast

@@ -44,6 +44,17 @@ struct Config {
   std::string tls_cert;                     // PEM certificate chain
   std::string tls_key;                      // PEM private key
   std::string tls_min_version = "1.2";      // "1.2" or "1.3"
+
+  // Access control (README "Access control"). All empty/false: publish and subscribe are open.
+  std::string publish_token;                // --publish-token: a publisher's bearer secret
+  std::string jwt_secret_file;              // --jwt-secret-file: HS256 secret (file bytes)
+  std::string jwt_public_key;               // --jwt-public-key: PEM file, RSA (RS256) or P-256 (ES256)
+  std::uint32_t jwt_leeway_s = 30;          // --jwt-leeway-s: clock skew allowed on exp/nbf/iat
+  std::string jwt_audience;                 // --jwt-audience: required in "aud" if set
+  std::string jwt_issuer;                   // --jwt-issuer: required as "iss" if set
+  bool require_subscribe_token = false;     // --require-subscribe-token
+  std::string jwt_cookie;                   // --jwt-cookie: cookie carrying a subscriber's JWT
+  std::string cors_origin;                  // --cors-origin: comma list of origins and/or "*"
 };
 
 // Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);

@@ -44,6 +44,7 @@ struct PublishMessage final : Message {
   std::string data;
   int reject_status = 0;              // nonzero: not a publish, an in-order refusal to echo
   const char* reject_detail = nullptr;
+  const char* reject_headers = "";    // extra header lines of the refusal (static text)
 };
 
 struct PublishAckMessage final : Message {
@@ -53,6 +54,7 @@ struct PublishAckMessage final : Message {
   EventId id;
   std::string topic;
   const char* detail = nullptr;  // set for an echoed refusal (static text)
+  const char* headers = "";      // its extra header lines (static text)
 };
 
 struct DropMessage final : Message {

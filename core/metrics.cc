@@ -2,7 +2,11 @@
 
 #include <cstdio>
 
+#include "http/access.h"
+
 namespace ringcast {
+
+static_assert(kAuthReasonSlots == http::kAuthReasons, "one counter per http::AuthReason");
 
 namespace {
 
@@ -99,6 +103,17 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards) {
   std::string out;
   out.reserve(4096);
   for (const Family& f : kFamilies) append_family(out, f, shards);
+  out += "# HELP ringcast_auth_rejections_total Requests refused by access control (401/403), "
+         "by reason.\n# TYPE ringcast_auth_rejections_total counter\n";
+  char line[160];
+  for (std::size_t r = 0; r < kAuthReasonSlots; ++r) {
+    unsigned long long sum = 0;
+    for (const ShardMetrics* s : shards) sum += s->auth_rejections[r].get();
+    const std::string_view name = http::auth_reason_name(http::AuthReason(r));
+    std::snprintf(line, sizeof line, "ringcast_auth_rejections_total{reason=\"%.*s\"} %llu\n",
+                  int(name.size()), name.data(), sum);
+    out += line;
+  }
   return out;
 }
 

@@ -8,6 +8,9 @@
 
 namespace ringcast {
 
+// Auth refusals by reason, in the order of http::AuthReason (checked in metrics.cc).
+inline constexpr std::size_t kAuthReasonSlots = 12;
+
 class Counter {
  public:
   void add(std::uint64_t n = 1) {
@@ -55,6 +58,7 @@ struct alignas(64) ShardMetrics {
   Counter tls_resumed;
   Counter tls_failures;
   Counter tls_plain_http;
+  Counter auth_rejections[kAuthReasonSlots];  // 401/403 by http::AuthReason
 };
 
 // Renders every shard's counters in Prometheus text format 0.0.4.

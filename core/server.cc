@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/access_load.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/shard.h"
@@ -126,6 +127,12 @@ int run_server(const Config& requested) {
       return 1;
     }
   }
+  // Keys are read once, here, and shared read-only by every shard.
+  auto access = std::make_unique<http::AccessPolicy>();
+  if (std::string err = load_access(config, *access); !err.empty()) {
+    log(LogLevel::error, "%s", err.c_str());
+    return 1;
+  }
   const std::uint32_t shards = shard_count(config);
   std::vector<int> listen_fds;
   std::uint16_t port = config.listen_port;
@@ -143,6 +150,7 @@ int run_server(const Config& requested) {
 
   Cluster cluster;
   cluster.config = &config;
+  cluster.access = access.get();
   cluster.shards = shards;
   cluster.boot_unix_ms = unix_ms();
   cluster.id_clock.store(cluster.boot_unix_ms << 20);  // every id of this run is >= boot time

@@ -15,7 +15,6 @@ namespace ringcast {
 namespace {
 constexpr std::uint32_t kTickMs = 250;    // timer resolution; also how soon a stop is noticed
 constexpr std::uint32_t kLingerMs = 2000; // how long an error response waits for the peer's EOF
-constexpr std::uint32_t kPreludeVariants = 16;
 }  // namespace
 
 Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
@@ -33,15 +32,21 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
   parse_limits_.header_bytes_max = config_.header_bytes_max;
   parse_limits_.url_bytes_max = config_.url_bytes_max;
   // Streams get one of a few precomputed heads whose "retry:" values spread over the jitter
-  // window, so a mass reconnect spreads out without a per-stream buffer.
-  for (std::uint32_t i = 0; i < kPreludeVariants; ++i) {
-    std::uint64_t retry = config_.retry_ms +
-                          std::uint64_t(config_.retry_jitter_ms) * i / (kPreludeVariants - 1);
-    std::string prelude(http::stream_head());
-    prelude += "retry: " + std::to_string(retry) + "\n\n";
-    RC_ASSERT(prelude.size() < 0xffff);
-    stream_preludes_.push_back(std::move(prelude));
-    drain_notices_.push_back("retry: " + std::to_string(retry) + "\n\n");
+  // window, so a mass reconnect spreads out without a per-stream buffer. With --cors-origin
+  // each allowed origin has its own set, so a cross-origin stream's head is static bytes too.
+  const std::size_t cors_slots = cluster.access != nullptr ? cluster.access->cors.slots() : 1;
+  for (std::size_t slot = 0; slot < cors_slots; ++slot) {
+    std::string_view cors;
+    if (slot > 0) cors = cluster.access->cors.headers(http::CorsPolicy::Slot(slot));
+    for (std::uint32_t i = 0; i < kPreludeVariants; ++i) {
+      std::uint64_t retry = config_.retry_ms +
+                            std::uint64_t(config_.retry_jitter_ms) * i / (kPreludeVariants - 1);
+      std::string prelude(http::stream_head(cors));
+      prelude += "retry: " + std::to_string(retry) + "\n\n";
+      RC_ASSERT(prelude.size() < 0xffff);
+      stream_preludes_.push_back(std::move(prelude));
+      if (slot == 0) drain_notices_.push_back("retry: " + std::to_string(retry) + "\n\n");
+    }
   }
   iov_.reserve(1024);
   stats_topic_ = topic_index("_stats", true);

@@ -20,6 +20,7 @@
 #include "core/history.h"
 #include "core/mailbox.h"
 #include "core/metrics.h"
+#include "http/access.h"
 #include "http/request_parser.h"
 #include "net/io.h"
 
@@ -28,6 +29,7 @@ namespace ringcast {
 // What every shard can see of the others. Built once before the shards start.
 struct Cluster {
   const Config* config = nullptr;
+  const http::AccessPolicy* access = nullptr;  // null: open publish and subscribe, no CORS
   std::uint32_t shards = 1;
   std::vector<std::unique_ptr<Mailbox>> mailboxes;       // one per shard
   std::vector<std::unique_ptr<ShardMetrics>> metrics;    // one per shard
@@ -96,6 +98,7 @@ struct Conn {
   std::uint32_t activity_ms;      // shard clock at the last send issue / state change
   std::uint32_t send_started_ms;  // shard clock when the send in flight was issued
   std::uint32_t out_off;          // bytes of *out already sent
+  std::uint16_t cors;             // CORS headers of this connection's answers (CorsPolicy slot)
   std::string* in;                // partial request bytes (rare: a request split across reads)
   std::string* out;               // plain response(s) being written
   std::string* out_next;          // responses queued while `out` is in flight (pipelining)
@@ -177,11 +180,16 @@ class Shard {
                std::string_view extra_headers = {});
   void respond_error(std::uint32_t ci, int status, std::string_view detail,
                      std::string_view extra_headers = {});
-  void reject_publish(std::uint32_t ci, int status, const char* detail);
+  std::string_view answer_headers(std::uint32_t ci, std::string_view extra,
+                                  std::string& scratch) const;
+  void reject_publish(std::uint32_t ci, int status, const char* detail, const char* headers = "");
   void on_publish_message(PublishMessage* m);
   void on_publish_ack(PublishAckMessage* m);
   void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);
   void handle_admin_drop(std::uint32_t ci, const http::Request& req);
+  void handle_preflight(std::uint32_t ci, const http::Request& req);
+  void refuse_auth(std::uint32_t ci, const http::Request& req, const http::AuthOutcome& outcome);
+  void count_refusal(const http::Request& req, const http::AuthOutcome& outcome);
   std::uint32_t drop_topic_streams(std::string_view topic);
   void on_drop_message(DropMessage* m);
   void on_drop_ack(DropAckMessage* m);
@@ -242,7 +250,9 @@ class Shard {
   std::uint32_t drain_deadline_ms_ = 0;
 
   http::ParseLimits parse_limits_;
-  std::vector<std::string> stream_preludes_;  // head + "retry: N" variants (jitter)
+  // Stream heads: for each CORS slot (0: none), kPreludeVariants "retry: N" variants (jitter).
+  static constexpr std::uint32_t kPreludeVariants = 16;
+  std::vector<std::string> stream_preludes_;
   std::vector<std::string> drain_notices_;    // "retry: N" variants sent before a drain EOF
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> drops_;  // token ->
                                               // (acks outstanding, streams dropped)

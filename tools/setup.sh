@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config g++
   liburing-dev libssl-dev libmimalloc-dev
   libgtest-dev libbenchmark-dev
-  curl python3 procps iproute2
+  curl python3 procps iproute2 openssl
   clang libclang-rt-14-dev
 )
 # The benchmark's peers and plots (bench/compare.py): nginx with nchan, gnuplot.
