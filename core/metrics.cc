@@ -99,7 +99,8 @@ void append_family(std::string& out, const Family& f,
 
 }  // namespace
 
-std::string render_metrics(const std::vector<const ShardMetrics*>& shards) {
+std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
+                           const ProcessMetrics& process) {
   std::string out;
   out.reserve(4096);
   for (const Family& f : kFamilies) append_family(out, f, shards);
@@ -114,6 +115,13 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards) {
                   int(name.size()), name.data(), sum);
     out += line;
   }
+  // The soak and the reconnect-storm test watch this to see that memory comes back.
+  char rss[256];
+  std::snprintf(rss, sizeof rss,
+                "# HELP ringcast_resident_bytes Resident set size of the process.\n"
+                "# TYPE ringcast_resident_bytes gauge\nringcast_resident_bytes %llu\n",
+                static_cast<unsigned long long>(process.resident_bytes));
+  out += rss;
   return out;
 }
 

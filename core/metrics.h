@@ -61,7 +61,13 @@ struct alignas(64) ShardMetrics {
   Counter auth_rejections[kAuthReasonSlots];  // 401/403 by http::AuthReason
 };
 
-// Renders every shard's counters in Prometheus text format 0.0.4.
-std::string render_metrics(const std::vector<const ShardMetrics*>& shards);
+// Gauges of the whole process, read by the shard that renders /metrics.
+struct ProcessMetrics {
+  std::uint64_t resident_bytes = 0;  // RSS, from /proc/self/statm (0 if unreadable)
+};
+
+// Renders every shard's counters, then the process gauges, in Prometheus text format 0.0.4.
+std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
+                           const ProcessMetrics& process);
 
 }  // namespace ringcast

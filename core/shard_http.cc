@@ -159,7 +159,7 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
   if (req.path == "/metrics") {
     if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
     refresh_gauges();
-    return respond(ci, 200, "text/plain; version=0.0.4", render_metrics(all_metrics_));
+    return respond(ci, 200, "text/plain; version=0.0.4", render_metrics(all_metrics_, ProcessMetrics{resident_bytes()}));
   }
   if (req.path == "/") {
     if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");

@@ -251,7 +251,10 @@ void Conductor::mode_storm() {
   if (outcome_.interrupted) return;
   set_phase(Phase::publish);
   timeline_.publish_begin = mono_ns();
-  const std::uint64_t deadline = timeline_.start + ns_of(opt_.timeout_s);
+  // With --churn, --timeout bounds the waits around the churn's --duration, not the churn.
+  const std::uint64_t deadline =
+      timeline_.start + ns_of(opt_.timeout_s) +
+      (opt_.churn_per_s > 0 ? ns_of(opt_.settle_s + opt_.duration_s + opt_.after_s) : 0);
   const std::uint64_t drop = opt_.drop, streams = plan_.streams;
   wait_until([](const Totals&) { return false; }, std::min(deadline, mono_ns() + ns_of(opt_.settle_s)));
   // Each dropped stream must have an id to resume from, or its resume cannot be exact.
@@ -260,7 +263,7 @@ void Conductor::mode_storm() {
   if (outcome_.interrupted) return;
   set_phase(Phase::drop);
   timeline_.drop = mono_ns();
-  const bool resumed = wait_until(
+  const bool resumed = opt_.churn_per_s > 0 ? storm_churn(deadline) : wait_until(
       [&](const Totals& t) { return t.drop_handled >= drop && t.resumed >= t.dropped; }, deadline);
   timeline_.resumed = mono_ns();
   if (!resumed) fail("not every dropped stream resumed within --timeout");
@@ -269,6 +272,15 @@ void Conductor::mode_storm() {
   if (!wait_until([&](const Totals& t) { return t.complete + t.failed >= streams; }, deadline))
     fail("not every stream had every published event within --timeout");
   outcome_.completed = outcome_.note.empty();
+}
+
+// --churn: the workers drop streams for --duration; then every stream dropped must resume.
+bool Conductor::storm_churn(std::uint64_t deadline) {
+  wait_until([](const Totals&) { return false; }, std::min(deadline, mono_ns() + ns_of(opt_.duration_s)));
+  shared_->churn_over.store(true, std::memory_order_release);
+  timeline_.churn_end = mono_ns();
+  if (outcome_.interrupted) return false;
+  return wait_until([](const Totals& t) { return t.resumed >= t.dropped; }, deadline);
 }
 
 }  // namespace ringcast::load

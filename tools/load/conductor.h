@@ -30,7 +30,7 @@ struct Totals {
 // When each phase began (CLOCK_MONOTONIC ns; 0 = never).
 struct Timeline {
   std::uint64_t start = 0, connected = 0, publish_begin = 0, publish_end = 0;
-  std::uint64_t drop = 0, resumed = 0, end = 0;
+  std::uint64_t drop = 0, churn_end = 0, resumed = 0, end = 0;
 };
 
 struct Outcome {
@@ -58,6 +58,7 @@ class Conductor {
   void mode_subscribe();
   void mode_publish();
   void mode_storm();
+  bool storm_churn(std::uint64_t deadline);
   bool connect_all();
   void drain_publishers();
 

@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "           --event-bytes B --pipeline D (1 request in flight per publisher)\n"
     "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
     "storm:     --drop K --settle S (1) --after S (1)\n"
+    "           --churn R: drop the K streams continuously, R per second, for --duration S\n"
     "machinery: --ring-files N --recv-buffers N (1024) --recv-buffer-bytes N (2048)\n"
     "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
     "           --reconnect-delay-ms N (200) --no-uring-bind --no-multishot --seed N\n";
@@ -138,6 +139,7 @@ bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
   if (flag == "--drop") return u64(o.drop, 0, 10'000'000);
   if (flag == "--settle") return parse_double(v, o.settle_s, 0, 3600);
   if (flag == "--after") return parse_double(v, o.after_s, 0, 3600);
+  if (flag == "--churn") return parse_double(v, o.churn_per_s, 0.001, 1e7);
   if (flag == "--ring-files") return u32(o.ring_files, 64, 1u << 20);
   if (flag == "--recv-buffers") return u32(o.recv_buffers, 16, 32768) && (o.recv_buffers & (o.recv_buffers - 1)) == 0;
   if (flag == "--recv-buffer-bytes") return u32(o.recv_buffer_bytes, 256, 1 << 20);
@@ -188,6 +190,7 @@ int parse_options(int argc, char** argv, Options& out) {
   if (burst && o.rate_per_s > 0) return usage_error("%s", "--rate and --burst exclude each other");
   if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
     return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");
+  if (o.churn_per_s > 0 && o.mode != Mode::storm) return usage_error("%s", "--churn is a storm flag");
   if (o.mode == Mode::run && o.events == 0 && !o.duration_set) o.events = 100;
   if (o.mode != Mode::publish && o.streams == 0) return usage_error("%s", "--streams must be > 0");
   // A topic has exactly one publisher, so its k reach the server in order over one connection.

@@ -61,6 +61,10 @@ struct Options {
   std::uint64_t drop = 0;
   double settle_s = 1;  // publishing before the drop
   double after_s = 1;   // publishing after every dropped stream has resumed
+  // Sustained churn instead of one drop: the --drop K streams are dropped continuously at this
+  // many per second (over the process) for --duration seconds, each reconnecting at once with
+  // Last-Event-ID; a stream is dropped again only once it has resumed. 0 = one drop.
+  double churn_per_s = 0;
 
   // Machinery.
   std::uint32_t ring_files = 0;  // 0: RLIMIT_NOFILE - 64

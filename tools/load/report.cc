@@ -125,8 +125,17 @@ void storm(Json& j, const ReportInput& in, const WorkerStats& total) {
   quantiles_us(j, "resume_us", total.resume);
   j.num("time_to_all_flowing_s", seconds(total.drop_ns, total.last_flowing_ns));
   quantiles_us(j, "flowing_us", total.flow);
+  // --churn: drops (= reconnects) per second over the churn. The target is what was asked;
+  // the rate is what the server and this process achieved together on the box.
+  if (in.opt.churn_per_s > 0) {
+    const double churn_s = seconds(in.timeline.drop, in.timeline.churn_end);
+    j.num("churn_target_per_s", in.opt.churn_per_s);
+    j.num("churn_seconds", churn_s);
+    j.num("reconnect_rate", churn_s > 0 ? double(total.dropped) / churn_s : 0, 1);
+  } else {
+    j.null("churn_target_per_s");
+  }
   j.close();
-  (void)in;
 }
 
 // When each phase began, in seconds from the start (null: the phase did not happen).
@@ -134,7 +143,8 @@ void timeline(Json& j, const Timeline& t) {
   j.open("timeline_s");
   const std::pair<const char*, std::uint64_t> marks[] = {
       {"connected", t.connected}, {"publish_begin", t.publish_begin}, {"publish_end", t.publish_end},
-      {"drop", t.drop},           {"resumed", t.resumed},             {"end", t.end}};
+      {"drop", t.drop},           {"churn_end", t.churn_end},
+      {"resumed", t.resumed},     {"end", t.end}};
   for (const auto& [name, at] : marks) {
     if (at == 0) j.null(name);
     else j.num(name, seconds(t.start, at));

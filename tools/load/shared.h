@@ -40,6 +40,8 @@ struct Shared {
   const SourcePlan sources;
 
   std::atomic<Phase> phase{Phase::setup};
+  // Storm with --churn: set when the churn's --duration is over; no stream is dropped after it.
+  std::atomic<bool> churn_over{false};
   // Per topic: the highest k acknowledged by the server (k is consecutive, so also the count).
   std::unique_ptr<std::atomic<std::uint64_t>[]> acked;
   // Set once publishing has stopped (drain done): acked[] is then every topic's final k.

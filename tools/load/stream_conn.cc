@@ -284,11 +284,16 @@ void Worker::drop_streams(std::uint64_t now) {
         ++stats.drop_skipped;
         continue;
       }
-      cancel_stream(h, slot, StreamState::closing);
-      s.flags |= stream_flag::awaiting_head | stream_flag::awaiting_event;
-      ++stats.dropped;
+      drop_stream(h, slot, now);
     }
   }
+}
+
+void Worker::drop_stream(RingHost& h, std::uint32_t slot, std::uint64_t now) {
+  cancel_stream(h, slot, StreamState::closing);
+  h.streams[slot].flags |= stream_flag::awaiting_head | stream_flag::awaiting_event;
+  if (!h.drop_at.empty()) h.drop_at[slot] = now;
+  ++stats.dropped;
 }
 
 }  // namespace ringcast::load

@@ -62,7 +62,7 @@ void Worker::on_head(RingHost& h, std::uint32_t slot, std::uint64_t now) {
     // The server accepted the reconnect and its Last-Event-ID: the dropped stream has resumed.
     s.flags &= std::uint8_t(~stream_flag::awaiting_head);
     ++stats.resumed;
-    stats.resume.record(now - stats.drop_ns);
+    stats.resume.record(now - dropped_at(h, slot));
     stats.last_resumed_ns = now;
   }
   if (!(s.flags & stream_flag::ever_established)) {
@@ -111,7 +111,7 @@ void Worker::on_event(RingHost& h, std::uint32_t slot, const SseEvent& ev, std::
     // The first event on the new connection (a replayed or a live one): it flows again.
     s.flags &= std::uint8_t(~stream_flag::awaiting_event);
     ++stats.flowing;
-    stats.flow.record(now - stats.drop_ns);
+    stats.flow.record(now - dropped_at(h, slot));
     stats.last_flowing_ns = now;
   }
   if (opt_.ids == IdMode::opaque) {

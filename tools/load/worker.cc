@@ -72,12 +72,16 @@ std::string Worker::init() {
     for (std::size_t s = h->scratch.size(); s > 0; --s) h->free_scratch.push_back(std::uint16_t(s - 1));
     h->now_queue.reserve(rp->streams);
     h->delay_queue.reserve(rp->streams);
+    if (opt_.churn_per_s > 0) h->drop_at.resize(rp->streams);
     for (std::uint32_t p : rp->publishers) h->publishers.push_back(make_publisher(p));
     stream_count_ += rp->streams;
     hosts_.push_back(std::move(h));
   }
   if (plan_.table_events > 0 && stream_count_ > 0)
     stats.fanout.resize(plan_.table_events * plan_.topic_names.size());
+  // This worker's share of --churn is its share of the streams (droppees are spread evenly).
+  if (opt_.churn_per_s > 0 && plan_.streams > 0)
+    churn_per_ns_ = opt_.churn_per_s * double(stream_count_) / double(plan_.streams) / 1e9;
   if (opt_.ramp_per_s > 0) ramp_per_ring_ns_ = opt_.ramp_per_s / double(plan_.rings.size()) / 1e9;
   cqes_.reserve(65536);
   return {};
@@ -111,7 +115,10 @@ bool Worker::pass() {
   const std::uint64_t now = mono_ns();
   const Phase phase = shared_.phase.load(std::memory_order_acquire);
   if (phase == Phase::stop || now > deadline_ns_) return false;
-  if (phase >= Phase::drop && opt_.mode == Mode::storm && !dropped_) drop_streams(now);
+  if (phase >= Phase::drop && opt_.mode == Mode::storm) {
+    if (opt_.churn_per_s > 0) churn_streams(now);
+    else if (!dropped_) drop_streams(now);
+  }
   for (auto& h : hosts_) {
     start_streams(*h, now);
     tick_publishers(*h, now, phase);

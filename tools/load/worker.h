@@ -114,6 +114,7 @@ struct RingHost {
   std::uint32_t next_start = 0;  // streams below this have started their first attempt
   WaitQueue now_queue;           // reconnect at once (storm)
   WaitQueue delay_queue;         // reconnect after --reconnect-delay-ms (FIFO: one delay)
+  std::vector<std::uint64_t> drop_at;  // --churn: when each stream was last dropped
 };
 
 class Worker {
@@ -152,6 +153,14 @@ class Worker {
   void arm_recv(RingHost& h, std::uint32_t slot, std::uint16_t gen);
   void cancel_stream(RingHost& h, std::uint32_t slot, StreamState then);
   void drop_streams(std::uint64_t now);
+  void drop_stream(RingHost& h, std::uint32_t slot, std::uint64_t now);
+
+  // churn.cc: the storm's sustained drops (--churn).
+  void churn_streams(std::uint64_t now);
+  bool churn_one(std::uint64_t now);
+  std::uint64_t dropped_at(const RingHost& h, std::uint32_t slot) const {
+    return h.drop_at.empty() ? stats.drop_ns : h.drop_at[slot];
+  }
   bool has_last_id(const RingHost& h, std::uint32_t slot) const;
 
   // stream_data.cc: what arrives on a stream.
@@ -190,6 +199,13 @@ class Worker {
   std::vector<Cqe> cqes_;
   int eventfd_ = -1;
   bool dropped_ = false;
+  // --churn: drops owed (this worker's share of the rate, accrued since the last pass, capped
+  // so a stall does not turn into a burst), and where the round-robin scan resumes.
+  double churn_credit_ = 0;
+  double churn_per_ns_ = 0;
+  std::uint64_t churn_last_ns_ = 0;
+  std::size_t churn_host_ = 0;
+  std::uint32_t churn_slot_ = 0;
   std::uint64_t started_ns_ = 0;   // the connect phase began (ramp clock)
   std::uint64_t started_streams_ = 0;
   std::uint64_t stream_count_ = 0;
