@@ -209,5 +209,17 @@ TEST(Options, PublishersClampedToTopics) {
   EXPECT_EQ(o.publishers, 2u);  // one publisher per topic keeps its k in order
 }
 
+TEST(Options, StormChurn) {
+  Options o;
+  ASSERT_EQ(parse({"storm", "--streams", "10", "--drop", "10"}, o), 0);
+  EXPECT_EQ(o.churn_per_s, 0.0);  // one drop
+  ASSERT_EQ(parse({"storm", "--streams", "10", "--drop", "10", "--churn", "10000", "--duration", "3"}, o), 0);
+  EXPECT_EQ(o.churn_per_s, 10000.0);
+  EXPECT_EQ(o.duration_s, 3.0);
+  EXPECT_EQ(parse({"run", "--churn", "5"}, o), 2);  // a storm flag
+  for (const char* bad : {"0", "-1", "x", "1e8"})
+    EXPECT_EQ(parse({"storm", "--streams", "10", "--drop", "10", "--churn", bad}, o), 2) << bad;
+}
+
 }  // namespace
 }  // namespace ringcast::load
