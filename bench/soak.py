@@ -234,6 +234,7 @@ class Soak:
             self.reap_bursts(wait=True)
         server_alive = self.server.poll() is None
         if server_alive:
+            self.settle()
             self.sample(t0)  # after the load: streams closed, memory as it stays
             self.server.send_signal(signal.SIGTERM)
             try:
@@ -251,6 +252,19 @@ class Soak:
         self.plot()
         print(self.markdown(summary))
         return 0 if summary["ok"] else 1
+
+    def settle(self) -> None:
+        """Waits (at most 30 s) until the server has freed every stream the load left."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                m = scrape(self.port)
+            except OSError:
+                return
+            if m.get("ringcast_streams", 0) == 0 and m.get("ringcast_connections", 0) <= 1:
+                return
+            time.sleep(0.2)
+        print("soak: streams still open 30 s after the load ended", file=sys.stderr)
 
     # ---- results ----
     def summarize(self, main: dict, server_alive: bool, server_rc: int) -> dict:
