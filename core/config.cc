@@ -49,6 +49,8 @@ const U32Flag kU32Flags[] = {
     {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
     {"--sndbuf", &Config::sndbuf, 0, 1u << 30, "SO_SNDBUF of accepted sockets (0: kernel default)"},
     {"--rcvbuf", &Config::rcvbuf, 0, 1u << 30, "SO_RCVBUF of accepted sockets (0: kernel default)"},
+    {"--send-zc-min-bytes", &Config::send_zc_min_bytes, 0, 1u << 30,
+     "io_uring: sends of at least N bytes go zero-copy (SEND_ZC; 0: never, the default here)"},
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,
      "io_uring completion entries per ring (0: enough for every descriptor at once)"},

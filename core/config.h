@@ -40,6 +40,7 @@ struct Config {
   bool stream_recv = true;                  // keep a receive armed on idle streams (see README)
   std::uint32_t sndbuf = 0;                 // SO_SNDBUF of accepted sockets (0: kernel default)
   std::uint32_t rcvbuf = 0;                 // SO_RCVBUF of accepted sockets (0: kernel default)
+  std::uint32_t send_zc_min_bytes = 0;      // io_uring: sends this large go zero-copy (0: never)
   // TLS: both set = the listener speaks HTTPS only (net/tls_io.h).
   std::string tls_cert;                     // PEM certificate chain
   std::string tls_key;                      // PEM private key

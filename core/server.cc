@@ -95,6 +95,7 @@ struct ShardSlot {
     options.ring.recv_buffer_bytes = config.recv_buffer_bytes;
     options.max_rings = max_rings;
     options.listen_fd = listen_fd;
+    options.send_zc_min_bytes = config.send_zc_min_bytes;
     // With SINGLE_ISSUER only the creating thread may submit: this runs on the shard's thread.
     init_error = uring->init(options);
     io = uring.get();

@@ -394,6 +394,8 @@ void Shard::refresh_gauges() {
   metrics_.rings.set(io_.rings());
   metrics_.descriptors.set(io_.descriptors_in_use());
   metrics_.descriptor_capacity.set(io_.descriptor_capacity());
+  metrics_.zc_sends.set(io_.zc_sends());
+  metrics_.zc_copied.set(io_.zc_copied());
   if (const net::TlsStats* tls = io_.tls_stats()) {
     metrics_.tls_sessions.set(tls->sessions);
     metrics_.tls_handshakes.set(tls->handshakes);

@@ -84,6 +84,9 @@ class Io {
   virtual std::uint32_t descriptors_in_use() const { return 0; }
   // TLS counters if this backend speaks TLS, else null.
   virtual const TlsStats* tls_stats() const { return nullptr; }
+  // Zero-copy sends issued, and how many of them the kernel copied anyway (io_uring only).
+  virtual std::uint64_t zc_sends() const { return 0; }
+  virtual std::uint64_t zc_copied() const { return 0; }
 };
 
 }  // namespace ringcast::net

@@ -49,6 +49,8 @@ class TlsIo final : public Io {
   std::uint32_t rings() const override { return inner_.rings(); }
   std::uint32_t descriptors_in_use() const override { return inner_.descriptors_in_use(); }
   const TlsStats* tls_stats() const override { return &stats_; }
+  std::uint64_t zc_sends() const override { return inner_.zc_sends(); }
+  std::uint64_t zc_copied() const override { return inner_.zc_copied(); }
 
   // Sessions not yet freed (tests: everything is freed once closes complete).
   std::size_t sessions() const { return by_fd_.size() + zombies_; }
