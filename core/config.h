@@ -40,6 +40,14 @@ struct Config {
   bool stream_recv = true;                  // keep a receive armed on idle streams (see README)
   std::uint32_t sndbuf = 0;                 // SO_SNDBUF of accepted sockets (0: kernel default)
   std::uint32_t rcvbuf = 0;                 // SO_RCVBUF of accepted sockets (0: kernel default)
+  // Scale-out over Redis Streams (core/redis_bridge.h); off while redis_host is empty.
+  std::string redis_host;
+  std::uint16_t redis_port = 6379;
+  std::string redis_password;               // AUTH on connect when set
+  std::uint32_t redis_db = 0;               // SELECT on connect when nonzero
+  std::string redis_prefix = "ringcast:";   // stream key = prefix + topic
+  std::uint32_t redis_maxlen = 0;           // XADD MAXLEN ~ N (0: --history)
+  bool redis() const { return !redis_host.empty(); }
 };
 
 // Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);

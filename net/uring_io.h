@@ -26,6 +26,9 @@ struct UringOptions {
   int listen_fd = -1;
 };
 
+// The user_data a MSG_RING must carry to arrive as a doorbell completion (net/doorbell.h).
+std::uint64_t doorbell_user_data();
+
 class UringIo final : public Io {
  public:
   UringIo() = default;
