@@ -2,7 +2,7 @@
 // Redis commands the bridge sends and what their replies mean, with no IO: commands are built
 // as argument lists (hiredis formats them), replies arrive as hiredis `redisReply` trees (parsed
 // by hiredis's reader from whatever socket the caller drives). Unit-tested without sockets by
-// feeding RESP bytes to a redisReader (tests/unit/redis_protocol_test.cc).
+// feeding RESP bytes to a redisReader (tests/unit/test_redis_protocol.cc).
 #include <cstdint>
 #include <string>
 #include <string_view>
