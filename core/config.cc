@@ -55,6 +55,10 @@ const U32Flag kU32Flags[] = {
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,
      "io_uring completion entries per ring (0: enough for every descriptor at once)"},
     {"--jwt-leeway-s", &Config::jwt_leeway_s, 0, 3600, "clock skew allowed on a JWT's exp/nbf/iat"},
+    // Redis scale-out (the string flags are in apply_redis)
+    {"--redis-db", &Config::redis_db, 0, 65535, "Redis database to SELECT (with --redis)"},
+    {"--redis-maxlen", &Config::redis_maxlen, 0, 1u << 24,
+     "entries kept per topic stream, XADD MAXLEN ~ N (0: --history)"},
 };
 
 // Access control: string-valued flags (README "Access control").
@@ -98,6 +102,30 @@ int bad_value(const char* flag, std::string_view value) {
   return 2;
 }
 
+// The Redis scale-out flags that take text. Returns 0, 2 (bad value), or -1 (not one of them).
+int apply_redis(std::string_view name, std::string_view value, Config& config) {
+  if (name == "--redis") {
+    auto colon = value.rfind(':');
+    std::uint32_t port;
+    if (colon == std::string_view::npos || colon == 0 || !parse_u32(value.substr(colon + 1), port) ||
+        port == 0 || port > 65535)
+      return bad_value("--redis", value);
+    config.redis_host = std::string(value.substr(0, colon));
+    config.redis_port = static_cast<std::uint16_t>(port);
+    return 0;
+  }
+  if (name == "--redis-password") {
+    config.redis_password = std::string(value);
+    return 0;
+  }
+  if (name == "--redis-prefix") {
+    if (value.size() > 64) return bad_value("--redis-prefix", value);
+    config.redis_prefix = std::string(value);
+    return 0;
+  }
+  return -1;
+}
+
 // Applies one "--name value" pair. Returns 0, or 2 after printing what is wrong.
 int apply(std::string_view name, std::string_view value, Config& config) {
   for (const U32Flag& f : kU32Flags) {
@@ -114,6 +142,7 @@ int apply(std::string_view name, std::string_view value, Config& config) {
     return 0;
   }
   if (name == "--listen") return parse_listen(value, config) ? 0 : bad_value("--listen", value);
+  if (int rc = apply_redis(name, value, config); rc >= 0) return rc;
   if (name == "--slow-consumer") {
     if (value == "disconnect") config.slow_consumer = SlowConsumerPolicy::disconnect;
     else if (value == "skip") config.slow_consumer = SlowConsumerPolicy::skip;
@@ -167,7 +196,10 @@ std::string usage() {
       "  --tls-cert FILE               PEM certificate chain; with --tls-key the port speaks HTTPS\n"
       "  --tls-key FILE                PEM private key for --tls-cert\n"
       "  --tls-min-version 1.2|1.3     oldest TLS version accepted (default 1.2)\n"
-      "  --require-subscribe-token     streams need a JWT (else a token is checked if sent)\n";
+      "  --require-subscribe-token     streams need a JWT (else a token is checked if sent)\n"
+      "  --redis HOST:PORT             scale out: publish to and read from Redis Streams\n"
+      "  --redis-password TEXT         AUTH with this password (with --redis)\n"
+      "  --redis-prefix TEXT           stream key prefix, key = prefix + topic (default ringcast:)\n";
   char line[256];
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
@@ -240,6 +272,8 @@ std::string validate(const Config& config) {
     return "--tls-cert and --tls-key go together";
   if (config.max_topics_per_stream > config.max_topics)
     return "--max-topics-per-stream exceeds --max-topics";
+  // A publishing connection names the shard that owes it acks in one byte; 255 is the bridge.
+  if (config.redis() && config.shards >= 255) return "--redis supports at most 254 shards";
   return validate_access(config);
 }
 

@@ -56,6 +56,14 @@ struct Config {
   bool require_subscribe_token = false;     // --require-subscribe-token
   std::string jwt_cookie;                   // --jwt-cookie: cookie carrying a subscriber's JWT
   std::string cors_origin;                  // --cors-origin: comma list of origins and/or "*"
+  // Scale-out over Redis Streams (core/redis_bridge.h); off while redis_host is empty.
+  std::string redis_host;
+  std::uint16_t redis_port = 6379;
+  std::string redis_password;               // AUTH on connect when set
+  std::uint32_t redis_db = 0;               // SELECT on connect when nonzero
+  std::string redis_prefix = "ringcast:";   // stream key = prefix + topic
+  std::uint32_t redis_maxlen = 0;           // XADD MAXLEN ~ N (0: --history)
+  bool redis() const { return !redis_host.empty(); }
 };
 
 // Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);

@@ -15,6 +15,7 @@
 #include "core/access_load.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redis_bridge.h"
 #include "core/shard.h"
 #include "net/listener.h"
 #include "net/probe.h"
@@ -159,6 +160,11 @@ int run_server(const Config& requested) {
     cluster.mailboxes.push_back(std::make_unique<Mailbox>());
     cluster.metrics.push_back(std::make_unique<ShardMetrics>());
   }
+  std::unique_ptr<RedisBridge> bridge;
+  if (config.redis()) {
+    bridge = std::make_unique<RedisBridge>(config, cluster);
+    cluster.redis = bridge.get();
+  }
 
   // Signals go to the main thread only: block them before any shard thread exists.
   sigset_t stop_signals;
@@ -220,6 +226,13 @@ int run_server(const Config& requested) {
       start_ok = false;
     }
   }
+  // The bridge starts before any shard runs (shards wake it through its eventfd).
+  if (start_ok && bridge) {
+    if (std::string err = bridge->start(config.io == "uring", ring_fds); !err.empty()) {
+      log(LogLevel::error, "%s", err.c_str());
+      start_ok = false;
+    }
+  }
   go.arrive_and_wait();
   if (!start_ok) {
     for (auto& t : threads) t.join();
@@ -239,6 +252,7 @@ int run_server(const Config& requested) {
       config.drain_ms);
   cluster.stop.store(true);
   for (auto& t : threads) t.join();
+  if (bridge) bridge->stop();  // after the shards: they post to it until they stop
   // Messages posted to a shard after it finished still hold chunk references: release them.
   for (auto& box : cluster.mailboxes) {
     while (Message* m = box->pop()) {

@@ -48,6 +48,8 @@ constexpr std::uint16_t kBufferGroup = 0;
 
 }  // namespace
 
+std::uint64_t doorbell_user_data() { return user_data(Op::doorbell, 0); }
+
 UringIo::~UringIo() = default;
 
 std::string UringIo::init(const UringOptions& options) {

@@ -38,6 +38,9 @@ struct ZcStats {
   std::uint64_t copied = 0;  // of those, the kernel copied anyway (loopback, some NICs)
 };
 
+// The user_data a MSG_RING must carry to arrive as a doorbell completion (net/doorbell.h).
+std::uint64_t doorbell_user_data();
+
 class UringIo final : public Io {
  public:
   UringIo() = default;

@@ -24,6 +24,7 @@ constexpr const char* kUsage =
     "           --timeout S (120) --duration S (10)\n"
     "streams:   --streams N (1000) --topics T (1) --topic-prefix P (t) --ramp R (0 = fast)\n"
     "publish:   --publishers P (1, at most --topics) --rate R | --burst --events E\n"
+    "           --pub-target HOST:PORT (--target; e.g. another node of a cluster)\n"
     "           --event-bytes B --pipeline D (1 request in flight per publisher)\n"
     "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
     "storm:     --drop K --settle S (1) --after S (1)\n"
@@ -119,6 +120,8 @@ bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
     return parse_uint<std::uint64_t>(v, f, lo, hi);
   };
   if (flag == "--target") return o.target_text = std::string(v), parse_target(v, o.target);
+  if (flag == "--pub-target")
+    return o.pub_target_text = std::string(v), parse_target(v, o.pub_target);
   if (flag == "--threads") return u32(o.threads, 1, 256);
   if (flag == "--json") return o.json_path = std::string(v), !v.empty();
   if (flag == "--streams") return u64(o.streams, 0, 10'000'000);

@@ -29,6 +29,9 @@ struct Options {
   Mode mode = Mode::run;
   sockaddr_in target{};
   std::string target_text = "127.0.0.1:8080";
+  // Where publishes go, when not to --target (another node of a cluster: --pub-target).
+  sockaddr_in pub_target{};
+  std::string pub_target_text;
   std::uint32_t threads = 1;
   std::string json_path;
   bool quiet = false;

@@ -71,7 +71,7 @@ void Worker::start_publisher(RingHost& h, std::uint32_t i, std::uint64_t now) {
     return;
   }
   io_uring_sqe* sqe = h.ring.sqe();
-  prep_connect_fixed(sqe, slot, &opt_.target);
+  prep_connect_fixed(sqe, slot, opt_.pub_target_text.empty() ? &opt_.target : &opt_.pub_target);
   io_uring_sqe_set_data64(sqe, make_user_data(op::connect, p.gen, slot));
   p.state = PubState::connecting;
 }
@@ -121,7 +121,7 @@ std::size_t Worker::build_publish(char* const begin, std::uint32_t topic, std::u
   out = put(out, opt_.pub_path);
   out = put(out, name);
   out = put(out, " HTTP/1.1\r\nHost: ");
-  out = put(out, opt_.target_text);
+  out = put(out, opt_.pub_target_text.empty() ? opt_.target_text : opt_.pub_target_text);
   out = put(out, "\r\nContent-Type: text/plain\r\nContent-Length: ");
   out = put(out, std::uint64_t(body));
   out = put(out, "\r\n\r\nseq=");
