@@ -14,7 +14,6 @@ Checks:
 """
 
 import signal
-import socket
 import subprocess
 import unittest
 
