@@ -100,6 +100,16 @@ int apply(std::string_view name, std::string_view value, Config& config) {
     config.io = std::string(value);
     return 0;
   }
+  if (name == "--tls-cert" || name == "--tls-key") {
+    if (value.empty()) return bad_value(name == "--tls-cert" ? "--tls-cert" : "--tls-key", value);
+    (name == "--tls-cert" ? config.tls_cert : config.tls_key) = std::string(value);
+    return 0;
+  }
+  if (name == "--tls-min-version") {
+    if (value != "1.2" && value != "1.3") return bad_value("--tls-min-version", value);
+    config.tls_min_version = std::string(value);
+    return 0;
+  }
   if (name == "--log-level") {
     if (value == "error" || value == "warn" || value == "info" || value == "debug") {
       config.log_level = std::string(value);
@@ -123,7 +133,10 @@ std::string usage() {
       "  --log-level error|warn|info|debug\n"
       "  --io uring|epoll              IO backend: io_uring (default) or the epoll baseline\n"
       "  --stream-recv on|off          keep a receive armed on streams to notice closed clients\n"
-      "                                at once (on), or only when a send fails (off)\n";
+      "                                at once (on), or only when a send fails (off)\n"
+      "  --tls-cert FILE               PEM certificate chain; with --tls-key the port speaks HTTPS\n"
+      "  --tls-key FILE                PEM private key for --tls-cert\n"
+      "  --tls-min-version 1.2|1.3     oldest TLS version accepted (default 1.2)\n";
   char line[256];
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
@@ -166,6 +179,8 @@ std::string validate(const Config& config) {
   if ((config.recv_buffers & (config.recv_buffers - 1)) != 0)
     return "--recv-buffers must be a power of two";
   if (config.recv_buffer_bytes < 1024) return "--recv-buffer-bytes must be at least 1024";
+  if (config.tls_cert.empty() != config.tls_key.empty())
+    return "--tls-cert and --tls-key go together";
   if (config.max_topics_per_stream > config.max_topics)
     return "--max-topics-per-stream exceeds --max-topics";
   return {};

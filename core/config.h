@@ -40,6 +40,10 @@ struct Config {
   bool stream_recv = true;                  // keep a receive armed on idle streams (see README)
   std::uint32_t sndbuf = 0;                 // SO_SNDBUF of accepted sockets (0: kernel default)
   std::uint32_t rcvbuf = 0;                 // SO_RCVBUF of accepted sockets (0: kernel default)
+  // TLS: both set = the listener speaks HTTPS only (net/tls_io.h).
+  std::string tls_cert;                     // PEM certificate chain
+  std::string tls_key;                      // PEM private key
+  std::string tls_min_version = "1.2";      // "1.2" or "1.3"
 };
 
 // Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);

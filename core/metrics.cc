@@ -56,6 +56,16 @@ const Family kFamilies[] = {
      &ShardMetrics::bad_requests, false},
     {"ringcast_recv_nobufs_total", "counter", "Receives that found no free buffer and were retried.",
      &ShardMetrics::recv_nobufs, false},
+    {"ringcast_tls_sessions", "gauge", "TLS connections open.", &ShardMetrics::tls_sessions, true},
+    {"ringcast_tls_handshakes_total", "counter", "TLS handshakes completed.",
+     &ShardMetrics::tls_handshakes, false},
+    {"ringcast_tls_resumed_total", "counter", "TLS handshakes that resumed a session (ticket).",
+     &ShardMetrics::tls_resumed, false},
+    {"ringcast_tls_failures_total", "counter", "TLS handshakes or records that failed.",
+     &ShardMetrics::tls_failures, false},
+    {"ringcast_tls_plain_http_total", "counter",
+     "Plain HTTP requests sent to the TLS port (answered 400).", &ShardMetrics::tls_plain_http,
+     false},
 };
 
 void append_family(std::string& out, const Family& f,

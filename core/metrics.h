@@ -49,6 +49,12 @@ struct alignas(64) ShardMetrics {
   Counter rejected_streams;   // 503 at --max-streams
   Counter bad_requests;       // any 4xx answered
   Counter recv_nobufs;        // receive found no provided buffer (retried)
+  // TLS (--tls-cert): copied from the shard's TLS layer each tick
+  Counter tls_sessions;       // gauge: TLS connections open
+  Counter tls_handshakes;
+  Counter tls_resumed;
+  Counter tls_failures;
+  Counter tls_plain_http;
 };
 
 // Renders every shard's counters in Prometheus text format 0.0.4.

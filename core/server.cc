@@ -18,6 +18,8 @@
 #include "net/listener.h"
 #include "net/probe.h"
 #include "net/epoll_io.h"
+#include "net/tls_context.h"
+#include "net/tls_io.h"
 #include "net/uring_io.h"
 
 namespace ringcast {
@@ -53,12 +55,22 @@ std::uint64_t per_shard_connections(const Config& config, std::uint32_t shards) 
 struct ShardSlot {
   std::unique_ptr<net::UringIo> uring;
   std::unique_ptr<net::EpollIo> epoll;
+  std::unique_ptr<net::TlsIo> tls;  // over either backend when --tls-cert is given
   net::Io* io = nullptr;
   int peer_handle = -1;  // ring fd (MSG_RING target) or eventfd
   std::string init_error;
   std::string description;  // for the start-up log, taken before the shard runs
 
-  void init(const Config& config, std::uint32_t files, std::uint32_t max_rings, int listen_fd) {
+  void init(const Config& config, std::uint32_t files, std::uint32_t max_rings, int listen_fd,
+            SSL_CTX* tls_ctx) {
+    init_backend(config, files, max_rings, listen_fd);
+    if (tls_ctx != nullptr && init_error.empty()) {
+      tls = std::make_unique<net::TlsIo>(*io, tls_ctx, config.recv_buffer_bytes);
+      io = tls.get();
+    }
+  }
+  void init_backend(const Config& config, std::uint32_t files, std::uint32_t max_rings,
+                    int listen_fd) {
     if (config.io == "epoll") {
       epoll = std::make_unique<net::EpollIo>();
       net::EpollOptions options;
@@ -92,7 +104,8 @@ struct ShardSlot {
     if (epoll) epoll->set_peers(handles);
   }
   std::string describe() const {
-    return uring ? "io_uring: " + uring->describe() : "epoll (the baseline backend)";
+    std::string text = uring ? "io_uring: " + uring->describe() : "epoll (the baseline backend)";
+    return tls ? text + ", TLS" : text;
   }
 };
 
@@ -103,6 +116,15 @@ int run_server(const Config& requested) {
   if (std::string err = config.io == "uring" ? net::probe_io_uring() : ""; !err.empty()) {
     log(LogLevel::error, "%s", err.c_str());
     return 1;
+  }
+  net::TlsContext tls_ctx;
+  if (!config.tls_cert.empty()) {
+    std::string err;
+    tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version}, err);
+    if (!tls_ctx) {
+      log(LogLevel::error, "%s", err.c_str());
+      return 1;
+    }
   }
   const std::uint32_t shards = shard_count(config);
   std::vector<int> listen_fds;
@@ -168,7 +190,7 @@ int run_server(const Config& requested) {
     threads.emplace_back([&, i] {
       pin_to_core(i);
       ShardSlot& slot = *slots[i];
-      slot.init(config, files, max_rings, listen_fds[i]);
+      slot.init(config, files, max_rings, listen_fds[i], tls_ctx.get());
       if (slot.init_error.empty()) {
         ring_fds[i] = slot.peer_handle;
         // Read here, before the barrier: once running, the shard alone touches its backend.

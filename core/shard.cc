@@ -68,15 +68,20 @@ std::uint32_t Shard::owner_of(std::string_view topic, std::uint32_t shards) {
   return hash % shards;
 }
 
+namespace {
+// Generation bits in a token: 23, so tokens stay below net::kTokenBits (see net/io.h).
+constexpr std::uint32_t kGenMask = (1u << (net::kTokenBits - 32)) - 1;
+}  // namespace
+
 std::uint64_t Shard::token(std::uint32_t ci) const {
-  return (std::uint64_t(conns_[ci].gen & 0xffffffu) << 32) | ci;
+  return (std::uint64_t(conns_[ci].gen & kGenMask) << 32) | ci;
 }
 
 std::uint32_t Shard::conn_of(std::uint64_t token) const {
   std::uint32_t ci = static_cast<std::uint32_t>(token);
   if (ci == nil || ci >= conns_.capacity()) return nil;
   const Conn& c = conns_[ci];
-  return (c.gen & 0xffffffu) == (token >> 32) ? ci : nil;
+  return (c.gen & kGenMask) == (token >> 32) ? ci : nil;
 }
 
 void Shard::start() {
@@ -384,6 +389,13 @@ void Shard::refresh_gauges() {
   metrics_.rings.set(io_.rings());
   metrics_.descriptors.set(io_.descriptors_in_use());
   metrics_.descriptor_capacity.set(io_.descriptor_capacity());
+  if (const net::TlsStats* tls = io_.tls_stats()) {
+    metrics_.tls_sessions.set(tls->sessions);
+    metrics_.tls_handshakes.set(tls->handshakes);
+    metrics_.tls_resumed.set(tls->resumed);
+    metrics_.tls_failures.set(tls->failures);
+    metrics_.tls_plain_http.set(tls->plain_http);
+  }
 }
 
 void Shard::begin_drain() {
