@@ -657,6 +657,8 @@ def main() -> int:
     ap.add_argument("--floor", default=str(ROOT / "build/release/bench/floor/kernel_floor"))
     ap.add_argument("--repeat", type=int, default=0, help="passes per server (default: by size)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--w1", default=None,
+                    help="W1 stream counts, plain and TLS (e.g. 10000,100000; default: by size)")
     ap.add_argument("--workloads", default="w1,w2,w3,w4,w5",
                     help="plain workloads to run (e.g. w1,w3 beside --tls)")
     ap.add_argument("--tls", action="store_true",
@@ -666,6 +668,9 @@ def main() -> int:
     bench = Bench(args)
     if args.repeat:
         bench.size = dict(bench.size, repeat=args.repeat)
+    if args.w1:
+        counts = [int(n) for n in args.w1.split(",")]
+        bench.size = dict(bench.size, w1=counts, tls_w1=counts)
     results = bench.run()
     markdown, summary = summarize(results)
     out = Path(args.out)
