@@ -65,6 +65,15 @@ struct Options {
   double settle_s = 1;  // publishing before the drop
   double after_s = 1;   // publishing after every dropped stream has resumed
 
+  // TLS (--tls): every connection speaks TLS 1.2/1.3 (ALPN http/1.1). The certificate is
+  // checked against --tls-ca (chain, and the --tls-sni name or else the target's address), or
+  // not at all with --tls-insecure, which must then be asked for by name.
+  bool tls = false;
+  std::string tls_ca;
+  bool tls_insecure = false;
+  std::string tls_sni;
+  bool tls_resume = false;  // reconnects offer the thread's newest session (ticket)
+
   // Machinery.
   std::uint32_t ring_files = 0;  // 0: RLIMIT_NOFILE - 64
   // Per ring. Each completion holds a buffer only until this pass has parsed it, and the
