@@ -45,6 +45,7 @@ struct Config {
   std::string tls_cert;                     // PEM certificate chain
   std::string tls_key;                      // PEM private key
   std::string tls_min_version = "1.2";      // "1.2" or "1.3"
+  bool tls_offload = true;                  // TLS 1.3: ringcast's record layer after the handshake
 
   // Access control (README "Access control"). All empty/false: publish and subscribe are open.
   std::string publish_token;                // --publish-token: a publisher's bearer secret

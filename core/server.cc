@@ -128,6 +128,7 @@ int run_server(const Config& requested) {
       log(LogLevel::error, "%s", err.c_str());
       return 1;
     }
+    if (config.tls_offload) net::TlsIo::enable_record_offload(tls_ctx.get());
   }
   // Keys are read once, here, and shared read-only by every shard.
   auto access = std::make_unique<http::AccessPolicy>();

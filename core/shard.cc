@@ -422,6 +422,7 @@ void Shard::refresh_gauges() {
     metrics_.tls_resumed.set(tls->resumed);
     metrics_.tls_failures.set(tls->failures);
     metrics_.tls_plain_http.set(tls->plain_http);
+    metrics_.tls_offloaded.set(tls->offloaded);
   }
 }
 

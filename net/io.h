@@ -32,6 +32,7 @@ struct TlsStats {
   std::uint64_t failures = 0;        // handshakes or records that failed (alert sent)
   std::uint64_t plain_http = 0;      // of those, plain HTTP sent to the TLS port (400 sent)
   std::uint64_t sessions = 0;        // gauge: TLS connections open
+  std::uint64_t offloaded = 0;       // handshakes after which ringcast's record layer took over
 };
 
 // Tokens the shard hands to an operation use the low kTokenBits bits; the bit above is a
