@@ -49,10 +49,16 @@ const U32Flag kU32Flags[] = {
     {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
     {"--sndbuf", &Config::sndbuf, 0, 1u << 30, "SO_SNDBUF of accepted sockets (0: kernel default)"},
     {"--rcvbuf", &Config::rcvbuf, 0, 1u << 30, "SO_RCVBUF of accepted sockets (0: kernel default)"},
+    {"--send-zc-min-bytes", &Config::send_zc_min_bytes, 0, 1u << 30,
+     "io_uring: sends of at least N bytes go zero-copy (SEND_ZC; 0: never, the default here)"},
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,
      "io_uring completion entries per ring (0: enough for every descriptor at once)"},
     {"--jwt-leeway-s", &Config::jwt_leeway_s, 0, 3600, "clock skew allowed on a JWT's exp/nbf/iat"},
+    // Redis scale-out (the string flags are in apply_redis)
+    {"--redis-db", &Config::redis_db, 0, 65535, "Redis database to SELECT (with --redis)"},
+    {"--redis-maxlen", &Config::redis_maxlen, 0, 1u << 24,
+     "entries kept per topic stream, XADD MAXLEN ~ N (0: --history)"},
 };
 
 // Access control: string-valued flags (README "Access control").
@@ -96,6 +102,30 @@ int bad_value(const char* flag, std::string_view value) {
   return 2;
 }
 
+// The Redis scale-out flags that take text. Returns 0, 2 (bad value), or -1 (not one of them).
+int apply_redis(std::string_view name, std::string_view value, Config& config) {
+  if (name == "--redis") {
+    auto colon = value.rfind(':');
+    std::uint32_t port;
+    if (colon == std::string_view::npos || colon == 0 || !parse_u32(value.substr(colon + 1), port) ||
+        port == 0 || port > 65535)
+      return bad_value("--redis", value);
+    config.redis_host = std::string(value.substr(0, colon));
+    config.redis_port = static_cast<std::uint16_t>(port);
+    return 0;
+  }
+  if (name == "--redis-password") {
+    config.redis_password = std::string(value);
+    return 0;
+  }
+  if (name == "--redis-prefix") {
+    if (value.size() > 64) return bad_value("--redis-prefix", value);
+    config.redis_prefix = std::string(value);
+    return 0;
+  }
+  return -1;
+}
+
 // Applies one "--name value" pair. Returns 0, or 2 after printing what is wrong.
 int apply(std::string_view name, std::string_view value, Config& config) {
   for (const U32Flag& f : kU32Flags) {
@@ -112,6 +142,7 @@ int apply(std::string_view name, std::string_view value, Config& config) {
     return 0;
   }
   if (name == "--listen") return parse_listen(value, config) ? 0 : bad_value("--listen", value);
+  if (int rc = apply_redis(name, value, config); rc >= 0) return rc;
   if (name == "--slow-consumer") {
     if (value == "disconnect") config.slow_consumer = SlowConsumerPolicy::disconnect;
     else if (value == "skip") config.slow_consumer = SlowConsumerPolicy::skip;
@@ -131,6 +162,11 @@ int apply(std::string_view name, std::string_view value, Config& config) {
   if (name == "--tls-cert" || name == "--tls-key") {
     if (value.empty()) return bad_value(name == "--tls-cert" ? "--tls-cert" : "--tls-key", value);
     (name == "--tls-cert" ? config.tls_cert : config.tls_key) = std::string(value);
+    return 0;
+  }
+  if (name == "--tls-offload") {
+    if (value != "on" && value != "off") return bad_value("--tls-offload", value);
+    config.tls_offload = value == "on";
     return 0;
   }
   if (name == "--tls-min-version") {
@@ -165,7 +201,12 @@ std::string usage() {
       "  --tls-cert FILE               PEM certificate chain; with --tls-key the port speaks HTTPS\n"
       "  --tls-key FILE                PEM private key for --tls-cert\n"
       "  --tls-min-version 1.2|1.3     oldest TLS version accepted (default 1.2)\n"
-      "  --require-subscribe-token     streams need a JWT (else a token is checked if sent)\n";
+      "  --tls-offload on|off          TLS 1.3: after the handshake ringcast's own record layer\n"
+      "                                replaces OpenSSL's and frees its 14 KB per stream (on)\n"
+      "  --require-subscribe-token     streams need a JWT (else a token is checked if sent)\n"
+      "  --redis HOST:PORT             scale out: publish to and read from Redis Streams\n"
+      "  --redis-password TEXT         AUTH with this password (with --redis)\n"
+      "  --redis-prefix TEXT           stream key prefix, key = prefix + topic (default ringcast:)\n";
   char line[256];
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
@@ -238,6 +279,8 @@ std::string validate(const Config& config) {
     return "--tls-cert and --tls-key go together";
   if (config.max_topics_per_stream > config.max_topics)
     return "--max-topics-per-stream exceeds --max-topics";
+  // A publishing connection names the shard that owes it acks in one byte; 255 is the bridge.
+  if (config.redis() && config.shards >= 255) return "--redis supports at most 254 shards";
   return validate_access(config);
 }
 

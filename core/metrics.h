@@ -58,6 +58,9 @@ struct alignas(64) ShardMetrics {
   Counter tls_resumed;
   Counter tls_failures;
   Counter tls_plain_http;
+  Counter tls_offloaded;
+  Counter zc_sends;           // zero-copy sends (--send-zc-min-bytes), copied from the backend
+  Counter zc_copied;          // of those, copied by the kernel anyway
   Counter auth_rejections[kAuthReasonSlots];  // 401/403 by http::AuthReason
 };
 

@@ -15,6 +15,7 @@
 #include "core/access_load.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redis_bridge.h"
 #include "core/shard.h"
 #include "net/listener.h"
 #include "net/probe.h"
@@ -95,6 +96,7 @@ struct ShardSlot {
     options.ring.recv_buffer_bytes = config.recv_buffer_bytes;
     options.max_rings = max_rings;
     options.listen_fd = listen_fd;
+    options.send_zc_min_bytes = config.send_zc_min_bytes;
     // With SINGLE_ISSUER only the creating thread may submit: this runs on the shard's thread.
     init_error = uring->init(options);
     io = uring.get();
@@ -126,6 +128,7 @@ int run_server(const Config& requested) {
       log(LogLevel::error, "%s", err.c_str());
       return 1;
     }
+    if (config.tls_offload) net::TlsIo::enable_record_offload(tls_ctx.get());
   }
   // Keys are read once, here, and shared read-only by every shard.
   auto access = std::make_unique<http::AccessPolicy>();
@@ -157,6 +160,11 @@ int run_server(const Config& requested) {
   for (std::uint32_t i = 0; i < shards; ++i) {
     cluster.mailboxes.push_back(std::make_unique<Mailbox>());
     cluster.metrics.push_back(std::make_unique<ShardMetrics>());
+  }
+  std::unique_ptr<RedisBridge> bridge;
+  if (config.redis()) {
+    bridge = std::make_unique<RedisBridge>(config, cluster);
+    cluster.redis = bridge.get();
   }
 
   // Signals go to the main thread only: block them before any shard thread exists.
@@ -219,6 +227,13 @@ int run_server(const Config& requested) {
       start_ok = false;
     }
   }
+  // The bridge starts before any shard runs (shards wake it through its eventfd).
+  if (start_ok && bridge) {
+    if (std::string err = bridge->start(config.io == "uring", ring_fds); !err.empty()) {
+      log(LogLevel::error, "%s", err.c_str());
+      start_ok = false;
+    }
+  }
   go.arrive_and_wait();
   if (!start_ok) {
     for (auto& t : threads) t.join();
@@ -238,6 +253,7 @@ int run_server(const Config& requested) {
       config.drain_ms);
   cluster.stop.store(true);
   for (auto& t : threads) t.join();
+  if (bridge) bridge->stop();  // after the shards: they post to it until they stop
   // Messages posted to a shard after it finished still hold chunk references: release them.
   for (auto& box : cluster.mailboxes) {
     while (Message* m = box->pop()) {

@@ -8,6 +8,7 @@
 #include "core/assert.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redis_bridge.h"
 #include "http/response.h"
 
 namespace ringcast {
@@ -313,12 +314,22 @@ void Shard::timer_remove(std::uint32_t ci) {
 }
 
 void Shard::post(std::uint32_t target, Message* message) {
+  if (target == kBridgeShard) {
+    RC_ASSERT(cluster_.redis != nullptr);
+    cluster_.redis->mailbox().push(message);
+    bridge_due_ = true;
+    return;
+  }
   RC_ASSERT(target != index_);
   cluster_.mailboxes[target]->push(message);
   doorbell_due_[target] = 1;
 }
 
 void Shard::ring_doorbells() {
+  if (bridge_due_) {
+    bridge_due_ = false;
+    cluster_.redis->wake();  // one eventfd write per pass, however many messages
+  }
   for (std::uint32_t t = 0; t < cluster_.shards; ++t) {
     if (doorbell_due_[t]) {
       doorbell_due_[t] = 0;
@@ -336,6 +347,12 @@ void Shard::drain_mailbox() {
       case MessageKind::publish_ack: on_publish_ack(static_cast<PublishAckMessage*>(m)); break;
       case MessageKind::drop: on_drop_message(static_cast<DropMessage*>(m)); break;
       case MessageKind::drop_ack: on_drop_ack(static_cast<DropAckMessage*>(m)); break;
+      case MessageKind::redis_entry: on_redis_entry(static_cast<RedisEntryMessage*>(m)); break;
+      case MessageKind::stream_open_ack:
+        on_stream_open_ack(static_cast<StreamOpenAckMessage*>(m));
+        break;
+      case MessageKind::stream_open:  // shard -> bridge only
+      case MessageKind::unwatch:
       case MessageKind::stub: RC_ASSERT(false);
     }
     delete m;
@@ -363,7 +380,10 @@ void Shard::tick() {
     if (sending && elapsed(now_ms_, c.send_started_ms) >= config_.stall_timeout_ms) {
       metrics_.drops_stalled.add();
       begin_close(ci);
-    } else if (c.state == ConnState::reading || c.state == ConnState::publishing) {
+    } else if (c.state == ConnState::reading || c.state == ConnState::publishing ||
+               c.state == ConnState::opening) {
+      // An opening stream waits for the Redis bridge, whose every command is bounded by a
+      // timeout well below this; a stream still opening now has lost its answer.
       if (age >= config_.request_timeout_ms) begin_close(ci);
     } else if (c.state == ConnState::lingering) {
       if (age >= kLingerMs) begin_close(ci);
@@ -394,12 +414,15 @@ void Shard::refresh_gauges() {
   metrics_.rings.set(io_.rings());
   metrics_.descriptors.set(io_.descriptors_in_use());
   metrics_.descriptor_capacity.set(io_.descriptor_capacity());
+  metrics_.zc_sends.set(io_.zc_sends());
+  metrics_.zc_copied.set(io_.zc_copied());
   if (const net::TlsStats* tls = io_.tls_stats()) {
     metrics_.tls_sessions.set(tls->sessions);
     metrics_.tls_handshakes.set(tls->handshakes);
     metrics_.tls_resumed.set(tls->resumed);
     metrics_.tls_failures.set(tls->failures);
     metrics_.tls_plain_http.set(tls->plain_http);
+    metrics_.tls_offloaded.set(tls->offloaded);
   }
 }
 

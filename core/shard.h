@@ -27,9 +27,12 @@
 namespace ringcast {
 
 // What every shard can see of the others. Built once before the shards start.
+class RedisBridge;
+
 struct Cluster {
   const Config* config = nullptr;
   const http::AccessPolicy* access = nullptr;  // null: open publish and subscribe, no CORS
+  RedisBridge* redis = nullptr;  // set with --redis (core/redis_bridge.h)
   std::uint32_t shards = 1;
   std::vector<std::unique_ptr<Mailbox>> mailboxes;       // one per shard
   std::vector<std::unique_ptr<ShardMetrics>> metrics;    // one per shard
@@ -52,6 +55,7 @@ EventId next_event_id(Cluster& cluster);
 enum class ConnState : std::uint8_t {
   reading,     // waiting for (the rest of) a request head or body
   publishing,  // waiting for the owner shard to acknowledge a publish
+  opening,     // a stream waiting for the Redis bridge (watch in effect, missed entries)
   responding,  // writing a plain response
   streaming,   // an SSE stream
   lingering,   // write side shut after an error response; draining input until EOF
@@ -118,12 +122,22 @@ struct Sub {
 };
 static_assert(sizeof(Sub) <= 48, "a subscription record must stay small");
 
+// Redis mode: whether this shard has told the bridge it watches a topic (core/shard_redis.cc).
+enum class Watch : std::uint8_t { off, pending, on };
+
 struct Topic {
   std::string name;
   History history;
   std::uint32_t first_sub = nil;
   std::uint32_t subscribers = 0;
   std::uint64_t next_seq = 1;  // owner shard only: sequence assignment
+  // Redis mode. The history is a gapless run of the stream only from `contiguous_seq` on: a
+  // topic the node stopped watching missed entries meanwhile, so a resume from before that
+  // point is served from the stream instead.
+  Watch watch = Watch::off;
+  std::uint32_t watch_gen = 0;
+  std::uint64_t contiguous_seq = 1;
+  EventId last_id;  // owner shard: the newest id published (stream ids only ever grow)
 };
 
 class Shard {
@@ -196,9 +210,21 @@ class Shard {
   void resume(std::uint32_t ci, std::string_view last_event_id, std::string& gaps);
   void publish_stats();
 
+  // shard_redis.cc: Redis mode (--redis)
+  bool redis_topic(std::string_view name) const;
+  bool open_via_redis(std::uint32_t ci, std::string_view last_id);
+  void on_stream_open_ack(StreamOpenAckMessage* m);
+  void start_stream(std::uint32_t ci);
+  void apply_replay(std::uint32_t ci, const StreamOpenAckMessage::Replay& replay,
+                    std::string_view last_id, bool found_anywhere, std::string& out);
+  void on_redis_entry(RedisEntryMessage* m);
+  void maybe_unwatch(Topic& topic);
+
   // shard_send.cc: fan-out
   std::uint32_t topic_index(std::string_view name, bool create);
-  EventId publish_local(std::uint32_t topic, std::string_view event, std::string_view data);
+  // `id`: the event's id when it comes from a Redis stream; else the node's clock assigns one.
+  EventId publish_local(std::uint32_t topic, std::string_view event, std::string_view data,
+                        const EventId* id = nullptr);
   void deliver(Chunk* chunk);
   void mark_ready(std::uint32_t ci);
   void flush_ready();
@@ -214,7 +240,8 @@ class Shard {
   void drop_slow(std::uint32_t ci);
   bool handle_behind(std::uint32_t ci);
   void append_gap(std::string& out, const Topic& topic, std::string_view last_id,
-                  std::uint64_t first_seq, std::string_view reason);
+                  std::uint64_t first_seq, std::string_view reason,
+                  const EventId* first_id = nullptr);
 
   std::uint32_t index_;
   Cluster& cluster_;
@@ -239,6 +266,7 @@ class Shard {
   std::uint32_t timer_tail_ = nil;
   std::vector<std::uint32_t> recv_retry_;  // receives that found no buffer
   std::vector<std::uint8_t> doorbell_due_;  // per target shard
+  bool bridge_due_ = false;                 // the Redis bridge has new messages
   std::vector<iovec> iov_;               // scratch for building one send
 
   std::uint64_t start_ms_;

@@ -5,6 +5,7 @@
 #include "core/assert.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redis_bridge.h"
 #include "core/shard.h"
 #include "http/live_page.h"
 #include "http/names.h"
@@ -77,7 +78,8 @@ bool Shard::may_pipeline(std::uint32_t ci, const http::Request& req) const {
   if (req.method == "POST" && req.path.substr(0, 5) == "/pub/") {
     std::string decoded;
     if (!http::percent_decode(req.path.substr(5), decoded)) return c.pending_acks == 0;
-    const std::uint32_t owner = owner_of(decoded, cluster_.shards);
+    // Redis mode: the bridge answers every publish, in order.
+    const std::uint32_t owner = config_.redis() ? kBridgeShard : owner_of(decoded, cluster_.shards);
     return c.pending_acks == 0 || owner == c.publish_owner;
   }
   const bool plain = req.method == "GET" && (req.path == "/healthz" || req.path == "/metrics");
@@ -159,7 +161,9 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
   if (req.path == "/metrics") {
     if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
     refresh_gauges();
-    return respond(ci, 200, "text/plain; version=0.0.4", render_metrics(all_metrics_, ProcessMetrics{resident_bytes()}));
+    std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes()});
+    if (cluster_.redis != nullptr) text += render_redis_metrics(cluster_.redis->metrics());
+    return respond(ci, 200, "text/plain; version=0.0.4", text);
   }
   if (req.path == "/") {
     if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
@@ -227,6 +231,7 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   for (std::uint32_t t : topics) subscribe(ci, t);
   // An EventSource reconnect sends the header; a first connection may use the query.
   std::string_view last_id = req.has_last_event_id ? req.last_event_id : query_last_id;
+  if (config_.redis() && open_via_redis(ci, last_id)) return;  // starts when the bridge answers
   if (!last_id.empty()) {
     std::string gaps;
     resume(ci, last_id, gaps);
@@ -235,6 +240,14 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
       c.out_off = 0;
     }
   }
+  start_stream(ci);
+}
+
+// Sends the stream head (and whatever `out` holds: gap events, replayed entries) and then
+// the stream's events.
+void Shard::start_stream(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  c.state = ConnState::streaming;
   const std::string& prelude =
       stream_preludes_[c.cors * kPreludeVariants + rng_() % kPreludeVariants];
   c.ctl = prelude.data();
@@ -243,7 +256,7 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   mark_ready(ci);
   // A receive armed on the stream notices a departed client at once (EOF); without it the
   // stream is found dead only when a send to it fails (the next event or heartbeat).
-  if (config_.stream_recv) arm_recv(ci);
+  if (config_.stream_recv && !(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
 }
 
 void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::string_view raw_topic,
@@ -269,7 +282,9 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
       return reject_publish(ci, 400, "event types are 1-64 printable ASCII characters, no ':'");
   }
   if (!http::valid_utf8(body)) return reject_publish(ci, 400, "the body must be UTF-8");
-  const std::uint32_t owner = owner_of(topic, cluster_.shards);
+  // Redis mode: the bridge appends it to the topic's stream and answers with the entry's id;
+  // the event reaches subscribers (here too) when the bridge reads it back.
+  const std::uint32_t owner = config_.redis() ? kBridgeShard : owner_of(topic, cluster_.shards);
   if (owner == index_) {
     std::uint32_t t = topic_index(topic, true);
     if (t == nil) return finish_publish(ci, 503, topic, {});

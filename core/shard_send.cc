@@ -27,10 +27,11 @@ std::uint32_t Shard::topic_index(std::string_view name, bool create) {
   return index;
 }
 
-EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::string_view data) {
+EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::string_view data,
+                             const EventId* given) {
   Topic& topic = topics_[ti];
   RC_ASSERT(owner_of(topic.name, cluster_.shards) == index_);
-  const EventId id = next_event_id(cluster_);
+  const EventId id = given != nullptr ? *given : next_event_id(cluster_);
   Chunk* chunk = make_chunk(topic.name, topic.next_seq++, id, event, data, cluster_.shards);
   metrics_.serializations.add();
   metrics_.events_published.add();
@@ -96,6 +97,7 @@ void Shard::unsubscribe_all(std::uint32_t ci) {
     if (s.topic_next != nil) subs_[s.topic_next].topic_prev = s.topic_prev;
     s.topic_prev = s.topic_next = nil;
     --topic.subscribers;
+    if (topic.subscribers == 0) maybe_unwatch(topic);
   }
   // The records stay on the connection until its last send completes and unpins them.
 }

@@ -32,6 +32,7 @@ struct TlsStats {
   std::uint64_t failures = 0;        // handshakes or records that failed (alert sent)
   std::uint64_t plain_http = 0;      // of those, plain HTTP sent to the TLS port (400 sent)
   std::uint64_t sessions = 0;        // gauge: TLS connections open
+  std::uint64_t offloaded = 0;       // handshakes after which ringcast's record layer took over
 };
 
 // Tokens the shard hands to an operation use the low kTokenBits bits; the bit above is a
@@ -84,6 +85,9 @@ class Io {
   virtual std::uint32_t descriptors_in_use() const { return 0; }
   // TLS counters if this backend speaks TLS, else null.
   virtual const TlsStats* tls_stats() const { return nullptr; }
+  // Zero-copy sends issued, and how many of them the kernel copied anyway (io_uring only).
+  virtual std::uint64_t zc_sends() const { return 0; }
+  virtual std::uint64_t zc_copied() const { return 0; }
 };
 
 }  // namespace ringcast::net

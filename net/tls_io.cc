@@ -1,4 +1,5 @@
 #include "net/tls_io.h"
+#include "net/tls_session.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -15,7 +16,7 @@ namespace {
 
 // Inner operations this layer starts carry the session index under this tag; the shard's own
 // tokens (record index, generation) stay below it.
-constexpr std::uint64_t kTag = std::uint64_t(1) << kTokenBits;
+constexpr std::uint64_t kTokenTag = std::uint64_t(1) << kTokenBits;
 // Plaintext buffers handed to the shard are told apart from the backend's by this bit.
 constexpr std::uint32_t kPlainBuffer = 1u << 31;
 // Plaintext gathered into one TLS record per SSL_write (the largest record TLS allows).
@@ -30,36 +31,9 @@ constexpr std::string_view kPlainHttpAnswer =
     "\r\n"
     "This port speaks HTTPS, not HTTP/1.1\n";
 
-namespace flag {
-constexpr std::uint16_t want_recv = 1 << 0;      // a shard recv waits for plaintext
-constexpr std::uint16_t want_send = 1 << 1;      // a shard send waits for its ciphertext to go
-constexpr std::uint16_t want_shutdown = 1 << 2;  // a shard shutdown waits behind the ciphertext
-constexpr std::uint16_t inner_recv = 1 << 3;
-constexpr std::uint16_t inner_send = 1 << 4;
-constexpr std::uint16_t handshake_done = 1 << 5;
-constexpr std::uint16_t closed = 1 << 6;         // the shard closed the descriptor
-constexpr std::uint16_t eof = 1 << 7;            // close_notify seen: reads return 0 from now on
-}  // namespace flag
 
 }  // namespace
 
-struct TlsIo::Session {
-  SSL* ssl = nullptr;
-  std::uint32_t fd = 0;
-  std::uint32_t index = 0;
-  std::uint16_t flags = 0;
-  std::int32_t fatal = 0;           // -errno every later recv/send reports (0: healthy)
-  std::uint64_t recv_token = 0;
-  std::uint64_t send_token = 0;
-  std::uint64_t shutdown_token = 0;
-  std::uint32_t send_plain = 0;     // plaintext bytes the shard's send carried
-  std::uint32_t sending_off = 0;    // bytes of *sending already written
-  std::string* sending = nullptr;   // ciphertext in the inner send in flight (frozen)
-  std::string* out = nullptr;       // ciphertext produced since (appended by OpenSSL)
-  std::string* in = nullptr;        // ciphertext received but not yet consumed by OpenSSL
-  const char* feed = nullptr;       // what the BIO hands OpenSSL during one call
-  std::uint32_t feed_len = 0;
-};
 
 namespace {
 
@@ -112,8 +86,14 @@ bool is_plain_http(unsigned long err) {
 }  // namespace
 
 TlsIo::TlsIo(Io& inner, SSL_CTX* ctx, std::uint32_t plain_buffer_bytes)
-    : inner_(inner), ctx_(ctx), plain_bytes_(plain_buffer_bytes), scratch_(kRecord) {
-  RC_ASSERT(plain_bytes_ >= 1024);
+    : inner_(inner),
+      ctx_(ctx),
+      // Room for a whole record's plaintext: the offloaded record layer opens one at a time.
+      plain_bytes_(std::max<std::uint32_t>(plain_buffer_bytes, kMaxCiphertext)),
+      scratch_(kRecord),
+      seal_ctx_(EVP_CIPHER_CTX_new()),
+      open_ctx_(EVP_CIPHER_CTX_new()) {
+  RC_ASSERT(seal_ctx_ != nullptr && open_ctx_ != nullptr);
 }
 
 TlsIo::~TlsIo() {
@@ -123,8 +103,11 @@ TlsIo::~TlsIo() {
     delete s->sending;
     delete s->out;
     delete s->in;
+    delete s->offload;
     delete s;
   }
+  EVP_CIPHER_CTX_free(seal_ctx_);
+  EVP_CIPHER_CTX_free(open_ctx_);
 }
 
 TlsIo::Session* TlsIo::find(std::uint32_t fd) {
@@ -161,43 +144,47 @@ void TlsIo::release_buffer(std::uint32_t buffer) {
 }
 
 void TlsIo::recv(std::uint64_t token, std::uint32_t fd) {
-  RC_ASSERT(!(token & kTag));
+  RC_ASSERT(!(token & kTokenTag));
   Session* s = find(fd);
   RC_ASSERT(s != nullptr);
-  RC_ASSERT(!(s->flags & flag::want_recv));
-  s->flags |= flag::want_recv;
+  RC_ASSERT(!(s->flags & tls_flag::want_recv));
+  s->flags |= tls_flag::want_recv;
   s->recv_token = token;
-  if (s->fatal != 0 && !(s->flags & flag::inner_send)) {
-    s->flags &= ~flag::want_recv;
+  if (s->fatal != 0 && !(s->flags & tls_flag::inner_send)) {
+    s->flags &= ~tls_flag::want_recv;
     return complete(Op::recv, token, s->fatal);
   }
-  if (s->flags & flag::eof) {
-    s->flags &= ~flag::want_recv;
+  if (s->flags & tls_flag::eof) {
+    s->flags &= ~tls_flag::want_recv;
     return complete(Op::recv, token, 0);
   }
   // Plaintext OpenSSL already holds, or ciphertext it has not consumed: no need to wait.
-  if (s->in != nullptr || SSL_has_pending(s->ssl)) return advance(*s);
+  if (s->in != nullptr || (s->ssl != nullptr && SSL_has_pending(s->ssl))) return advance(*s);
   arm_inner_recv(*s);
 }
 
 void TlsIo::arm_inner_recv(Session& s) {
-  if (s.flags & flag::inner_recv) return;
-  s.flags |= flag::inner_recv;
-  inner_.recv(kTag | s.index, s.fd);
+  if (s.flags & tls_flag::inner_recv) return;
+  s.flags |= tls_flag::inner_recv;
+  inner_.recv(kTokenTag | s.index, s.fd);
 }
 
 void TlsIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) {
   Session* s = find(fd);
   RC_ASSERT(s != nullptr);
-  RC_ASSERT(!(s->flags & flag::want_send));
+  RC_ASSERT(!(s->flags & tls_flag::want_send));
   std::size_t total = 0;
   for (const iovec& v : iov) total += v.iov_len;
   RC_ASSERT(total <= 0x7fffffff);
-  if (s->fatal != 0 || !(s->flags & flag::handshake_done))
+  if (s->fatal != 0 || !(s->flags & tls_flag::handshake_done))
     return complete(Op::send, token, s->fatal != 0 ? s->fatal : -EPIPE);
-  s->flags |= flag::want_send;
+  s->flags |= tls_flag::want_send;
   s->send_token = token;
   s->send_plain = std::uint32_t(total);
+  if (s->flags & tls_flag::offloaded) {
+    if (!seal_plaintext(*s, iov)) return fail(*s, -EPROTO);
+    return flush(*s);
+  }
   // Gather the pieces (events are often small) into full records: one record per 16 KiB,
   // not one per event. The memcpy is cheap beside the cipher.
   std::size_t used = 0;
@@ -232,14 +219,16 @@ void TlsIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> i
 void TlsIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {
   Session* s = find(fd);
   RC_ASSERT(s != nullptr);
-  s->flags |= flag::want_shutdown;
+  s->flags |= tls_flag::want_shutdown;
   s->shutdown_token = token;
-  if (s->fatal == 0 && (s->flags & flag::handshake_done)) {
+  if (s->fatal == 0 && (s->flags & tls_flag::offloaded)) {
+    seal_close_notify(*s);
+  } else if (s->fatal == 0 && (s->flags & tls_flag::handshake_done)) {
     ERR_clear_error();
     SSL_shutdown(s->ssl);  // queues close_notify; we do not wait for the peer's
   }
   flush(*s);
-  if (!(s->flags & flag::inner_send)) after_drain(*s);
+  if (!(s->flags & tls_flag::inner_send)) after_drain(*s);
 }
 
 void TlsIo::cancel(std::uint64_t token, std::uint32_t fd) {
@@ -248,9 +237,9 @@ void TlsIo::cancel(std::uint64_t token, std::uint32_t fd) {
   inner_.cancel(token, fd);
   // The shard's operations complete through the inner ones being cancelled; one that waits on
   // nothing in flight (a recv parked behind a failure's alert, say) completes here.
-  if ((s->flags & flag::want_recv) && !(s->flags & flag::inner_recv) &&
-      !(s->flags & flag::inner_send)) {
-    s->flags &= ~flag::want_recv;
+  if ((s->flags & tls_flag::want_recv) && !(s->flags & tls_flag::inner_recv) &&
+      !(s->flags & tls_flag::inner_send)) {
+    s->flags &= ~tls_flag::want_recv;
     complete(Op::recv, s->recv_token, -ECANCELED);
   }
 }
@@ -261,19 +250,21 @@ void TlsIo::close(std::uint64_t token, std::uint32_t fd) {
   Session& s = *sessions_[it->second];
   by_fd_.erase(it);
   ++zombies_;
-  RC_ASSERT(!(s.flags & (flag::want_recv | flag::want_send)));  // the shard waited for them
-  s.flags |= flag::closed;
+  RC_ASSERT(!(s.flags & (tls_flag::want_recv | tls_flag::want_send)));  // the shard waited for them
+  s.flags |= tls_flag::closed;
   --stats_.sessions;
   inner_.close(token, fd);
   maybe_free(s);
 }
 
 void TlsIo::maybe_free(Session& s) {
-  if (!(s.flags & flag::closed) || (s.flags & (flag::inner_recv | flag::inner_send))) return;
+  if (!(s.flags & tls_flag::closed) || (s.flags & (tls_flag::inner_recv | tls_flag::inner_send))) return;
   SSL_free(s.ssl);
   delete s.sending;
   delete s.out;
   delete s.in;
+  if (s.offload != nullptr) OPENSSL_cleanse(s.offload, sizeof *s.offload);
+  delete s.offload;
   sessions_[s.index] = nullptr;
   free_sessions_.push_back(s.index);
   --zombies_;
@@ -289,7 +280,7 @@ std::span<const Completion> TlsIo::wait(int timeout_ms) {
 }
 
 void TlsIo::on_inner(const Completion& c) {
-  if (!(c.token & kTag)) {
+  if (!(c.token & kTokenTag)) {
     if (c.op == Op::accept && c.res >= 0) {
       // A new connection: its TLS session starts in the server role, waiting for a hello.
       std::uint32_t index;
@@ -310,6 +301,7 @@ void TlsIo::on_inner(const Completion& c) {
       BIO_set_data(bio, s);
       SSL_set_bio(s->ssl, bio, bio);
       SSL_set_accept_state(s->ssl);
+      watch_keys(*s);  // for the record offload, if the context has it
       sessions_[index] = s;
       RC_ASSERT(by_fd_.emplace(s->fd, index).second);
       ++stats_.sessions;
@@ -325,16 +317,16 @@ void TlsIo::on_inner(const Completion& c) {
 }
 
 void TlsIo::on_inner_recv(Session& s, const Completion& c) {
-  RC_ASSERT(s.flags & flag::inner_recv);
-  s.flags &= ~flag::inner_recv;
-  if (s.flags & flag::closed) {
+  RC_ASSERT(s.flags & tls_flag::inner_recv);
+  s.flags &= ~tls_flag::inner_recv;
+  if (s.flags & tls_flag::closed) {
     if (c.res > 0) inner_.release_buffer(c.buffer);
     return maybe_free(s);
   }
-  RC_ASSERT(s.flags & flag::want_recv);
+  RC_ASSERT(s.flags & tls_flag::want_recv);
   if (c.res <= 0) {
     // EOF, a reset, -ENOBUFS (the shard retries), -ECANCELED: the shard decides.
-    s.flags &= ~flag::want_recv;
+    s.flags &= ~tls_flag::want_recv;
     return complete(Op::recv, s.recv_token, c.res);
   }
   if (s.in != nullptr) {
@@ -371,7 +363,8 @@ void TlsIo::advance(Session& s) {
     s.feed = nullptr;
     s.feed_len = 0;
   };
-  if (!(s.flags & flag::handshake_done)) {
+  if (!(s.flags & tls_flag::handshake_done)) {
+    const std::size_t out_before = s.out != nullptr ? s.out->size() : 0;
     ERR_clear_error();
     const int r = SSL_do_handshake(s.ssl);
     if (r != 1) {
@@ -394,18 +387,41 @@ void TlsIo::advance(Session& s) {
       consume_in();
       return fail(s, e == SSL_ERROR_ZERO_RETURN ? 0 : -EPROTO);
     }
-    s.flags |= flag::handshake_done;
+    s.flags |= tls_flag::handshake_done;
     ++stats_.handshakes;
     if (SSL_session_reused(s.ssl)) ++stats_.resumed;
+    if (s.offload != nullptr) try_offload(s, out_before);
   }
-  if (!(s.flags & flag::want_recv)) {  // plaintext waits inside OpenSSL until asked for
+  if (!(s.flags & tls_flag::want_recv)) {  // plaintext waits (in OpenSSL or `in`) until asked
     consume_in();
     return flush(s);
   }
   const std::uint32_t id = take_plain_buffer();
   char* buf = plain_[id].get();
   std::size_t got = 0;
-  int end = 0;  // 0: want more ciphertext; 1: EOF; -1: failure
+  // 0: want more ciphertext; 1: EOF; -1: failure
+  const int end = (s.flags & tls_flag::offloaded) ? read_records(s, buf, got)
+                                                  : read_openssl(s, buf, got);
+  consume_in();
+  if (end == 1) s.flags |= tls_flag::eof;
+  if (got > 0) {
+    s.flags &= ~tls_flag::want_recv;
+    complete(Op::recv, s.recv_token, std::int32_t(got), kPlainBuffer | id, buf);
+    if (end == -1) fail(s, -EPROTO);  // reported on the next recv
+    return flush(s);
+  }
+  free_plain_.push_back(id);
+  if (end == -1) return fail(s, -EPROTO);
+  if (end == 1) {
+    s.flags &= ~tls_flag::want_recv;
+    complete(Op::recv, s.recv_token, 0);
+    return flush(s);
+  }
+  flush(s);
+  arm_inner_recv(s);
+}
+
+int TlsIo::read_openssl(Session& s, char* buf, std::size_t& got) {
   while (got < plain_bytes_) {
     std::size_t n = 0;
     ERR_clear_error();
@@ -414,27 +430,10 @@ void TlsIo::advance(Session& s) {
       continue;
     }
     const int e = SSL_get_error(s.ssl, 0);
-    if (e == SSL_ERROR_WANT_READ) break;
-    end = e == SSL_ERROR_ZERO_RETURN ? 1 : -1;
-    break;
+    if (e == SSL_ERROR_WANT_READ) return 0;
+    return e == SSL_ERROR_ZERO_RETURN ? 1 : -1;
   }
-  consume_in();
-  if (end == 1) s.flags |= flag::eof;
-  if (got > 0) {
-    s.flags &= ~flag::want_recv;
-    complete(Op::recv, s.recv_token, std::int32_t(got), kPlainBuffer | id, buf);
-    if (end == -1) fail(s, -EPROTO);  // reported on the next recv
-    return flush(s);
-  }
-  free_plain_.push_back(id);
-  if (end == -1) return fail(s, -EPROTO);
-  if (end == 1) {
-    s.flags &= ~flag::want_recv;
-    complete(Op::recv, s.recv_token, 0);
-    return flush(s);
-  }
-  flush(s);
-  arm_inner_recv(s);
+  return 0;
 }
 
 // The connection is unusable: what OpenSSL queued (an alert, or the plain-HTTP answer) still
@@ -442,38 +441,38 @@ void TlsIo::advance(Session& s) {
 void TlsIo::fail(Session& s, std::int32_t err) {
   if (s.fatal == 0) ++stats_.failures;
   s.fatal = err != 0 ? err : -ECONNRESET;
-  if (err == 0) s.flags |= flag::eof;
+  if (err == 0) s.flags |= tls_flag::eof;
   flush(s);
-  if (!(s.flags & flag::inner_send)) after_drain(s);
+  if (!(s.flags & tls_flag::inner_send)) after_drain(s);
 }
 
 void TlsIo::flush(Session& s) {
-  if ((s.flags & flag::inner_send) || s.out == nullptr) return;
+  if ((s.flags & tls_flag::inner_send) || s.out == nullptr) return;
   RC_ASSERT(s.sending == nullptr);
   s.sending = s.out;
   s.out = nullptr;
   s.sending_off = 0;
-  s.flags |= flag::inner_send;
+  s.flags |= tls_flag::inner_send;
   const iovec v{s.sending->data(), s.sending->size()};
-  inner_.send(kTag | s.index, s.fd, std::span<const iovec>(&v, 1));
+  inner_.send(kTokenTag | s.index, s.fd, std::span<const iovec>(&v, 1));
 }
 
 void TlsIo::on_inner_send(Session& s, std::int32_t res) {
-  RC_ASSERT(s.flags & flag::inner_send);
-  s.flags &= ~flag::inner_send;
+  RC_ASSERT(s.flags & tls_flag::inner_send);
+  s.flags &= ~tls_flag::inner_send;
   if (res > 0) {
     s.sending_off += std::uint32_t(res);
     RC_ASSERT(s.sending_off <= s.sending->size());
-    if (s.sending_off < s.sending->size() && !(s.flags & flag::closed)) {
-      s.flags |= flag::inner_send;  // a short write: the rest of the same frozen buffer
+    if (s.sending_off < s.sending->size() && !(s.flags & tls_flag::closed)) {
+      s.flags |= tls_flag::inner_send;  // a short write: the rest of the same frozen buffer
       const iovec v{s.sending->data() + s.sending_off, s.sending->size() - s.sending_off};
-      inner_.send(kTag | s.index, s.fd, std::span<const iovec>(&v, 1));
+      inner_.send(kTokenTag | s.index, s.fd, std::span<const iovec>(&v, 1));
       return;
     }
   }
   delete s.sending;
   s.sending = nullptr;
-  if (s.flags & flag::closed) return maybe_free(s);
+  if (s.flags & tls_flag::closed) return maybe_free(s);
   if (res <= 0 && res != -EINTR && res != -EAGAIN) {
     // The socket is gone (or the send was cancelled): nothing queued can be written.
     delete s.out;
@@ -481,22 +480,22 @@ void TlsIo::on_inner_send(Session& s, std::int32_t res) {
     if (s.fatal == 0) s.fatal = res < 0 ? res : -EPIPE;
   }
   flush(s);
-  if (!(s.flags & flag::inner_send)) after_drain(s);
+  if (!(s.flags & tls_flag::inner_send)) after_drain(s);
 }
 
 // Nothing in flight: finish what waited on the ciphertext being written.
 void TlsIo::after_drain(Session& s) {
-  if (s.flags & flag::want_send) {
-    s.flags &= ~flag::want_send;
+  if (s.flags & tls_flag::want_send) {
+    s.flags &= ~tls_flag::want_send;
     complete(Op::send, s.send_token, s.fatal != 0 ? s.fatal : std::int32_t(s.send_plain));
   }
-  if (s.flags & flag::want_shutdown) {
-    s.flags &= ~flag::want_shutdown;
+  if (s.flags & tls_flag::want_shutdown) {
+    s.flags &= ~tls_flag::want_shutdown;
     inner_.shutdown_write(s.shutdown_token, s.fd);
   }
-  if (s.fatal != 0 && (s.flags & flag::want_recv) && !(s.flags & flag::inner_recv)) {
-    s.flags &= ~flag::want_recv;
-    complete(Op::recv, s.recv_token, (s.flags & flag::eof) && s.fatal == -ECONNRESET ? 0 : s.fatal);
+  if (s.fatal != 0 && (s.flags & tls_flag::want_recv) && !(s.flags & tls_flag::inner_recv)) {
+    s.flags &= ~tls_flag::want_recv;
+    complete(Op::recv, s.recv_token, (s.flags & tls_flag::eof) && s.fatal == -ECONNRESET ? 0 : s.fatal);
   }
 }
 

@@ -15,6 +15,7 @@
 //
 // Memory: a connection costs its SSL object; ciphertext buffers exist only while bytes are in
 // flight (SSL_MODE_RELEASE_BUFFERS frees OpenSSL's own when idle).
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include <cstdint>
@@ -49,9 +50,17 @@ class TlsIo final : public Io {
   std::uint32_t rings() const override { return inner_.rings(); }
   std::uint32_t descriptors_in_use() const override { return inner_.descriptors_in_use(); }
   const TlsStats* tls_stats() const override { return &stats_; }
+  std::uint64_t zc_sends() const override { return inner_.zc_sends(); }
+  std::uint64_t zc_copied() const override { return inner_.zc_copied(); }
 
   // Sessions not yet freed (tests: everything is freed once closes complete).
   std::size_t sessions() const { return by_fd_.size() + zombies_; }
+
+  // Lets connections that negotiate TLS 1.3 (AES-GCM or ChaCha20-Poly1305) leave OpenSSL after
+  // the handshake: ringcast's own record layer (net/tls_record.h) takes over with the traffic
+  // secrets from the context's key log, and the connection's SSL is freed. Call once per
+  // context, before any connection; --tls-offload off skips it.
+  static void enable_record_offload(SSL_CTX* ctx);
 
   struct Session;  // public for the BIO callbacks in tls_io.cc
 
@@ -60,6 +69,13 @@ class TlsIo final : public Io {
   void on_inner_recv(Session& s, const Completion& c);
   void on_inner_send(Session& s, std::int32_t res);
   void advance(Session& s);
+  int read_openssl(Session& s, char* buf, std::size_t& got);
+  // tls_offload.cc: the record layer after the handshake
+  void watch_keys(Session& s);
+  void try_offload(Session& s, std::size_t out_before);
+  int read_records(Session& s, char* buf, std::size_t& got);
+  bool seal_plaintext(Session& s, std::span<const iovec> iov);
+  void seal_close_notify(Session& s);
   void fail(Session& s, std::int32_t err);
   void flush(Session& s);
   void after_drain(Session& s);
@@ -80,6 +96,9 @@ class TlsIo final : public Io {
   std::vector<std::unique_ptr<char[]>> plain_;  // plaintext buffers handed to the shard
   std::vector<std::uint32_t> free_plain_;
   std::vector<char> scratch_;               // plaintext coalesced into full TLS records
+  EVP_CIPHER_CTX* seal_ctx_;                // offloaded records: one cipher context each way,
+  EVP_CIPHER_CTX* open_ctx_;                //   re-keyed per record
+  std::vector<iovec> record_iov_;           // one record's pieces of a send
   std::vector<Completion> ready_;           // completions for the shard's next wait()
   std::vector<Completion> out_;
   TlsStats stats_;

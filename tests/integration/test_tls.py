@@ -102,7 +102,12 @@ class TlsTest(RingcastTestCase):
             time.sleep(0.2)
 
     def test_curl_stream_and_publish_over_https(self):
-        server = self.start_server(*self.pki.flags(*RETRY))
+        for offload in ("on", "off"):
+            with self.subTest(tls_offload=offload):
+                self.curl_stream_and_publish(offload)
+
+    def curl_stream_and_publish(self, offload: str):
+        server = self.start_server(*self.pki.flags(*RETRY, "--tls-offload", offload))
         url = f"https://127.0.0.1:{server.port}"
         curl = subprocess.Popen(["curl", "-sS", "-N", "--max-time", "20", "--cacert", self.pki.ca,
                                  f"{url}/sse/news"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -116,6 +121,15 @@ class TlsTest(RingcastTestCase):
         stdout, stderr = curl.communicate(timeout=20)
         self.assertEqual(stdout, f"retry: 2000\n\nid: {event_id}\ndata: hello tls\n\n".encode(),
                          stderr)
+        # curl negotiates TLS 1.3: with the offload on, both connections left OpenSSL after
+        # their handshake and ringcast's record layer carried the stream and the publish.
+        self.wait_metric(server, "ringcast_tls_handshakes_total", 2)
+        offloaded = metrics(server.port, self.ctx).sum("ringcast_tls_offloaded_total")
+        if offload == "on":
+            self.wait_metric(server, "ringcast_tls_offloaded_total", 2)
+        else:
+            self.assertEqual(offloaded, 0)
+        server.stop()
 
     def test_resume_with_last_event_id_over_tls(self):
         server = self.start_server(*self.pki.flags(*RETRY))

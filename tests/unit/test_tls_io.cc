@@ -139,7 +139,7 @@ struct ClientCtx {
 
 class TlsShard {
  public:
-  TlsShard() : io(8, 4096), tls(io, server_ctx(), 4096) {
+  explicit TlsShard(bool offload) : io(8, 4096), tls(io, server_ctx(offload), 4096) {
     config_.retry_jitter_ms = 0;
     config_.retry_ms = 2000;
     config_.max_streams = 100;
@@ -152,14 +152,18 @@ class TlsShard {
     shard = std::make_unique<Shard>(0, cluster_, tls);
     shard->start();
   }
-  static SSL_CTX* server_ctx() {
-    static net::TlsContext ctx = [] {
-      std::string err;
-      net::TlsContext c = net::make_tls_context({pki().cert, pki().key, "1.2"}, err);
-      EXPECT_TRUE(c) << err;
-      return c;
-    }();
-    return ctx.get();
+  // Two contexts: OpenSSL's record layer throughout, and ringcast's after a TLS 1.3 handshake.
+  static SSL_CTX* server_ctx(bool offload) {
+    static net::TlsContext plain = make(false);
+    static net::TlsContext offloading = make(true);
+    return offload ? offloading.get() : plain.get();
+  }
+  static net::TlsContext make(bool offload) {
+    std::string err;
+    net::TlsContext c = net::make_tls_context({pki().cert, pki().key, "1.2"}, err);
+    EXPECT_TRUE(c) << err;
+    if (offload) net::TlsIo::enable_record_offload(c.get());
+    return c;
   }
   void settle(int passes = 6) {
     for (int i = 0; i < passes; ++i) shard->run_once(0);
@@ -197,9 +201,15 @@ class TlsShard {
 
 std::string prelude() { return std::string(http::stream_head()) + "retry: 2000\n\n"; }
 
-TEST(TlsIo, HandshakeThenStreamCarriesTheSameBytesAsPlain) {
+// Every case runs with OpenSSL's record layer (false) and with ringcast's own after the
+// handshake (true, the default in production).
+class TlsIoModes : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(RecordLayer, TlsIoModes, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "offload" : "openssl"; });
+
+TEST_P(TlsIoModes, HandshakeThenStreamCarriesTheSameBytesAsPlain) {
   ClientCtx cc;
-  TlsShard s;
+  TlsShard s(GetParam());
   Client sub(cc.ctx);
   const std::uint32_t fd = s.connect(sub);
   ASSERT_TRUE(sub.handshake_done());
@@ -218,9 +228,9 @@ TEST(TlsIo, HandshakeThenStreamCarriesTheSameBytesAsPlain) {
   EXPECT_EQ(s.tls.tls_stats()->sessions, 2u);
 }
 
-TEST(TlsIo, ShortWritesOfCiphertextStillDeliverEveryByte) {
+TEST_P(TlsIoModes, ShortWritesOfCiphertextStillDeliverEveryByte) {
   ClientCtx cc;
-  TlsShard s;
+  TlsShard s(GetParam());
   Client sub(cc.ctx);
   const std::uint32_t fd = s.connect(sub);
   sub.write("GET /sse/a HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -256,8 +266,8 @@ TEST(TlsIo, ShortWritesOfCiphertextStillDeliverEveryByte) {
   EXPECT_NE(sub.plaintext.find("data: " + body + "\n\n"), std::string::npos);
 }
 
-TEST(TlsIo, PlainHttpToTheTlsPortGetsA400AndAClose) {
-  TlsShard s;
+TEST_P(TlsIoModes, PlainHttpToTheTlsPortGetsA400AndAClose) {
+  TlsShard s(GetParam());
   const std::uint32_t fd = s.io.connect();
   s.settle();
   s.io.client_write(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -268,8 +278,8 @@ TEST(TlsIo, PlainHttpToTheTlsPortGetsA400AndAClose) {
   EXPECT_EQ(s.tls.sessions(), 0u);
 }
 
-TEST(TlsIo, GarbageHandshakeIsClosedAndFreed) {
-  TlsShard s;
+TEST_P(TlsIoModes, GarbageHandshakeIsClosedAndFreed) {
+  TlsShard s(GetParam());
   const std::uint32_t fd = s.io.connect();
   s.settle();
   s.io.client_write(fd, std::string("\x16\x03\x01\x00\x05garbagegarbage", 19));
@@ -281,9 +291,9 @@ TEST(TlsIo, GarbageHandshakeIsClosedAndFreed) {
   EXPECT_EQ(s.shard->open_connections(), 0u);
 }
 
-TEST(TlsIo, ClientCloseNotifyEndsTheConnection) {
+TEST_P(TlsIoModes, ClientCloseNotifyEndsTheConnection) {
   ClientCtx cc;
-  TlsShard s;
+  TlsShard s(GetParam());
   Client c(cc.ctx);
   const std::uint32_t fd = s.connect(c);
   c.write("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -297,9 +307,9 @@ TEST(TlsIo, ClientCloseNotifyEndsTheConnection) {
   EXPECT_EQ(s.shard->open_connections(), 0u);
 }
 
-TEST(TlsIo, AlpnMustIncludeHttp11) {
+TEST_P(TlsIoModes, AlpnMustIncludeHttp11) {
   ClientCtx cc;
-  TlsShard s;
+  TlsShard s(GetParam());
   {
     Client c(cc.ctx);
     static const unsigned char h2_only[] = {2, 'h', '2'};
@@ -325,9 +335,9 @@ TEST(TlsIo, AlpnMustIncludeHttp11) {
   EXPECT_EQ(s.tls.tls_stats()->failures, 1u);
 }
 
-TEST(TlsIo, SecondConnectionResumesWithTheTicket) {
+TEST_P(TlsIoModes, SecondConnectionResumesWithTheTicket) {
   ClientCtx cc;
-  TlsShard s;
+  TlsShard s(GetParam());
   SSL_SESSION* session = nullptr;
   {
     Client c(cc.ctx);
@@ -348,9 +358,9 @@ TEST(TlsIo, SecondConnectionResumesWithTheTicket) {
   SSL_SESSION_free(session);
 }
 
-TEST(TlsIo, PipelinedRequestsLargerThanOneBufferAreAllAnswered) {
+TEST_P(TlsIoModes, PipelinedRequestsLargerThanOneBufferAreAllAnswered) {
   ClientCtx cc;
-  TlsShard s;
+  TlsShard s(GetParam());
   Client c(cc.ctx);
   const std::uint32_t fd = s.connect(c);
   std::string many;
@@ -360,6 +370,84 @@ TEST(TlsIo, PipelinedRequestsLargerThanOneBufferAreAllAnswered) {
   std::size_t answers = 0;
   for (std::size_t at = 0; (at = c.plaintext.find("200 OK", at)) != std::string::npos; ++at) ++answers;
   EXPECT_EQ(answers, 40u);
+}
+
+TEST(TlsOffload, Tls13HandsOverToTheRecordLayerAndTls12StaysOnOpenSsl) {
+  ClientCtx cc;
+  TlsShard s(true);
+  Client v13(cc.ctx);
+  const std::uint32_t fd = s.connect(v13);
+  v13.write("GET /sse/o HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(s.pump(v13, fd));
+  EXPECT_EQ(v13.plaintext, prelude());
+  EXPECT_EQ(s.tls.tls_stats()->offloaded, 1u);
+
+  Client v12(cc.ctx);
+  SSL_set_max_proto_version(v12.ssl(), TLS1_2_VERSION);
+  const std::uint32_t fd12 = s.connect(v12);
+  v12.write("GET /sse/o HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(s.pump(v12, fd12));
+  EXPECT_EQ(v12.plaintext, prelude());
+  EXPECT_EQ(s.tls.tls_stats()->offloaded, 1u);  // TLS 1.2 keeps OpenSSL
+
+  v13.plaintext.clear();
+  v12.plaintext.clear();
+  Client pub(cc.ctx);
+  const std::uint32_t pfd = s.connect(pub);
+  const std::string big(50000, 'z');  // four records
+  pub.write("POST /pub/o HTTP/1.1\r\nContent-Length: 50000\r\n\r\n" + big);
+  ASSERT_TRUE(s.pump(pub, pfd));
+  ASSERT_TRUE(s.pump(v13, fd));
+  ASSERT_TRUE(s.pump(v12, fd12));
+  EXPECT_NE(v13.plaintext.find("data: " + big + "\n\n"), std::string::npos);
+  EXPECT_EQ(v13.plaintext, v12.plaintext);  // the same bytes either way
+}
+
+TEST(TlsOffload, ClientKeyUpdateIsFollowedAndAnswered) {
+  ClientCtx cc;
+  TlsShard s(true);
+  Client c(cc.ctx);
+  const std::uint32_t fd = s.connect(c);
+  c.write("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(s.pump(c, fd));
+  ASSERT_NE(c.plaintext.find("200 OK"), std::string::npos);
+  for (int round = 0; round < 3; ++round) {
+    c.plaintext.clear();
+    // The client moves to new keys and asks the server to do the same.
+    ASSERT_EQ(SSL_key_update(c.ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
+    c.write("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    ASSERT_TRUE(s.pump(c, fd));
+    EXPECT_NE(c.plaintext.find("200 OK"), std::string::npos) << round;
+  }
+  EXPECT_EQ(s.tls.tls_stats()->failures, 0u);
+}
+
+TEST(TlsOffload, ATamperedRecordClosesTheConnection) {
+  ClientCtx cc;
+  TlsShard s(true);
+  Client c(cc.ctx);
+  const std::uint32_t fd = s.connect(c);
+  c.write("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string record = c.take_output();
+  record[record.size() - 3] ^= 0x40;  // inside the tag
+  s.io.client_write(fd, record);
+  s.settle(12);
+  EXPECT_TRUE(s.io.closed_by_server(fd));
+  EXPECT_EQ(s.tls.tls_stats()->failures, 1u);
+  EXPECT_EQ(s.tls.sessions(), 0u);
+}
+
+TEST(TlsOffload, ShutdownSendsAnEncryptedCloseNotify) {
+  ClientCtx cc;
+  TlsShard s(true);
+  Client c(cc.ctx);
+  const std::uint32_t fd = s.connect(c);
+  // An error answer ends in a lingering close: close_notify, then the write side shut.
+  c.write("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(s.pump(c, fd));
+  EXPECT_NE(c.plaintext.find("404"), std::string::npos);
+  EXPECT_TRUE(c.got_close_notify);
+  EXPECT_TRUE(s.io.write_shut_by_server(fd));
 }
 
 TEST(TlsContext, ErrorsNameTheFile) {

@@ -29,6 +29,9 @@ struct Options {
   Mode mode = Mode::run;
   sockaddr_in target{};
   std::string target_text = "127.0.0.1:8080";
+  // Where publishes go, when not to --target (another node of a cluster: --pub-target).
+  sockaddr_in pub_target{};
+  std::string pub_target_text;
   std::uint32_t threads = 1;
   std::string json_path;
   bool quiet = false;
@@ -65,6 +68,15 @@ struct Options {
   // many per second (over the process) for --duration seconds, each reconnecting at once with
   // Last-Event-ID; a stream is dropped again only once it has resumed. 0 = one drop.
   double churn_per_s = 0;
+
+  // TLS (--tls): every connection speaks TLS 1.2/1.3 (ALPN http/1.1). The certificate is
+  // checked against --tls-ca (chain, and the --tls-sni name or else the target's address), or
+  // not at all with --tls-insecure, which must then be asked for by name.
+  bool tls = false;
+  std::string tls_ca;
+  bool tls_insecure = false;
+  std::string tls_sni;
+  bool tls_resume = false;  // reconnects offer the thread's newest session (ticket)
 
   // Machinery.
   std::uint32_t ring_files = 0;  // 0: RLIMIT_NOFILE - 64
