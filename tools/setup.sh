@@ -7,13 +7,15 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config g++
-  liburing-dev libssl-dev libmimalloc-dev
+  liburing-dev libssl-dev libmimalloc-dev libtomlplusplus-dev
   libgtest-dev libbenchmark-dev
   curl python3 procps iproute2
   clang libclang-rt-14-dev
 )
 # The benchmark's peers and plots (bench/compare.py): nginx with nchan, gnuplot.
 bench_packages=(nginx-light libnginx-mod-nchan gnuplot-nox)
+# The reverse-proxy test (tests/integration/test_proxy.py) puts these in front of ringcast.
+bench_packages+=(haproxy)
 if [[ ${1:-} != --server ]]; then packages+=("${bench_packages[@]}"); fi
 
 missing=()
