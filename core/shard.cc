@@ -16,6 +16,7 @@ namespace {
 constexpr std::uint32_t kTickMs = 250;    // timer resolution; also how soon a stop is noticed
 constexpr std::uint32_t kLingerMs = 2000; // how long an error response waits for the peer's EOF
 constexpr std::uint32_t kPreludeVariants = 16;
+constexpr std::uint32_t kStallLogMs = 500;  // a loop pass this long is logged as a stall
 }  // namespace
 
 Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
@@ -111,6 +112,13 @@ bool Shard::run_once(int timeout_ms) {
   }
   flush_ready();
   ring_doorbells();
+  // A pass that ran this long delayed every stream of the shard (and its heartbeats).
+  const std::uint32_t pass_ms =
+      elapsed(static_cast<std::uint32_t>(monotonic_ms() - start_ms_), now_ms_);
+  if (pass_ms >= kStallLogMs) {
+    log_event(LogLevel::warn, "shard_stall", "shard=%u pass_ms=%u completions=%zu", index_,
+              pass_ms, completions.size());
+  }
   return !(draining_ && conns_.live() == 0);
 }
 
@@ -155,15 +163,16 @@ void Shard::on_accept(const net::Completion& c) {
       case ECANCELED: return;  // stop_accepting()
       case ENFILE:  // the fixed-file table is full: connections arrive faster than they close
       case EMFILE:
-        log(LogLevel::warn, "shard %u: descriptor table full, accept paused", index_);
+        log_event(LogLevel::warn, "accept_paused", "shard=%u reason=descriptor_table_full", index_);
         return;
       case EINVAL:
-        log(LogLevel::error, "shard %u: accept into direct descriptors is not supported "
-                             "by this kernel (needs Linux 5.19+)", index_);
+        log_event(LogLevel::error, "accept_unsupported",
+                  "shard=%u msg=\"accept into direct descriptors needs Linux 5.19+\"", index_);
         cluster_.stop.store(true);
         return;
       default:
-        log(LogLevel::warn, "shard %u: accept: %s", index_, std::strerror(-c.res));
+        log_event(LogLevel::warn, "accept_error", "shard=%u error=%s", index_,
+                  quoted(std::strerror(-c.res)).c_str());
         return;
     }
   }
@@ -352,6 +361,7 @@ void Shard::tick() {
     const bool sending = c.flags & conn_flag::send_inflight;
     if (sending && elapsed(now_ms_, c.send_started_ms) >= config_.stall_timeout_ms) {
       metrics_.drops_stalled.add();
+      ++stall_drops_unlogged_;
       begin_close(ci);
     } else if (c.state == ConnState::reading || c.state == ConnState::publishing) {
       if (age >= config_.request_timeout_ms) begin_close(ci);
@@ -373,9 +383,24 @@ void Shard::tick() {
     const std::uint64_t cutoff = unix_ms() - std::min<std::uint64_t>(unix_ms(), config_.history_ttl_ms);
     for (Topic& t : topics_) t.history.expire(cutoff);
   }
+  log_drops();
   refresh_gauges();
   metrics_.stats_streams.set(topics_[stats_topic_].subscribers);
   publish_stats();
+}
+
+// One line per tick for the streams dropped in it, so a mass drop cannot flood the log.
+void Shard::log_drops() {
+  if (slow_drops_unlogged_ > 0) {
+    log_event(LogLevel::warn, "slow_consumer_drops", "shard=%u streams=%u policy=disconnect",
+              index_, slow_drops_unlogged_);
+    slow_drops_unlogged_ = 0;
+  }
+  if (stall_drops_unlogged_ > 0) {
+    log_event(LogLevel::warn, "stalled_drops", "shard=%u streams=%u stall_timeout_ms=%u", index_,
+              stall_drops_unlogged_, config_.stall_timeout_ms);
+    stall_drops_unlogged_ = 0;
+  }
 }
 
 void Shard::refresh_gauges() {

@@ -161,6 +161,7 @@ class Shard {
   std::uint64_t token(std::uint32_t ci) const;
   std::uint32_t conn_of(std::uint64_t token) const;  // nil if stale
   void refresh_gauges();
+  void log_drops();
 
   // shard_http.cc: requests
   void on_request_bytes(std::uint32_t ci, std::string_view bytes);
@@ -246,6 +247,8 @@ class Shard {
   std::vector<std::string> drain_notices_;    // "retry: N" variants sent before a drain EOF
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> drops_;  // token ->
                                               // (acks outstanding, streams dropped)
+  std::uint32_t slow_drops_unlogged_ = 0;     // streams dropped since the last log line
+  std::uint32_t stall_drops_unlogged_ = 0;
   std::uint32_t stats_topic_ = nil;           // "_stats": live numbers for the page at /
   std::uint64_t stats_last_ms_ = 0;
   std::uint64_t stats_last_events_ = 0;

@@ -115,7 +115,8 @@ void Shard::free_subs(std::uint32_t ci) {
 
 void Shard::drop_slow(std::uint32_t ci) {
   metrics_.drops_slow_consumer.add();
-  log(LogLevel::debug, "shard %u: stream %u fell behind the history; closing", index_, ci);
+  ++slow_drops_unlogged_;  // logged once per tick, not per stream (a mass drop is one line)
+  log_event(LogLevel::debug, "slow_consumer_drop", "shard=%u conn=%u", index_, ci);
   begin_close(ci);
 }
 
@@ -299,7 +300,7 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
     // -EINTR/-EAGAIN: nothing was written; try again. Anything else (EPIPE, ECONNRESET,
     // ETIMEDOUT, ECANCELED, ...) means the peer is gone or the socket is unusable.
     if (res == -EINTR || res == -EAGAIN) return mark_ready(ci);
-    log(LogLevel::debug, "shard %u: send: %s", index_, std::strerror(-res));
+    log_event(LogLevel::debug, "send_error", "shard=%u error=%s", index_, quoted(std::strerror(-res)).c_str());
     return begin_close(ci);
   }
   if (c.state == ConnState::streaming) c.more_flags |= conn_flag2::stream_begun;

@@ -49,7 +49,7 @@ PING = b": ping\n\n"
 DEFAULT_RETRY_MS = 3000
 DEFAULT_RETRY_JITTER_MS = 1000
 
-LISTENING_RE = re.compile(r"ringcast: listening on 127\.0\.0\.1:(\d+) shards=(\d+)")
+LISTENING_RE = re.compile(r"event=listening addr=127\.0\.0\.1:(\d+) shards=(\d+)")
 ID_RE = re.compile(r"^(\d+)-(\d+)$")
 
 
