@@ -56,6 +56,8 @@ const Family kFamilies[] = {
      &ShardMetrics::bad_requests, false},
     {"ringcast_recv_nobufs_total", "counter", "Receives that found no free buffer and were retried.",
      &ShardMetrics::recv_nobufs, false},
+    {"ringcast_polls_total", "counter", "Long polls received (GET /poll/{topic}).",
+     &ShardMetrics::polls, false},
 };
 
 void append_family(std::string& out, const Family& f,

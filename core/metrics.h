@@ -49,6 +49,7 @@ struct alignas(64) ShardMetrics {
   Counter rejected_streams;   // 503 at --max-streams
   Counter bad_requests;       // any 4xx answered
   Counter recv_nobufs;        // receive found no provided buffer (retried)
+  Counter polls;              // long polls received (GET /poll/{topic})
 };
 
 // Renders every shard's counters in Prometheus text format 0.0.4.

@@ -224,6 +224,8 @@ void Shard::on_recv(const net::Completion& c) {
     begin_close(ci);
   } else if (conn.state == ConnState::reading) {
     on_request_bytes(ci, bytes);
+  } else if (conn.state == ConnState::polling || conn.state == ConnState::responding) {
+    stash_input(ci, bytes);  // the next request, pipelined behind a poll: kept for later
   } else {
     // Streams and lingering connections never expect input: discard it and keep listening
     // for EOF, which is how a departed subscriber is noticed without sending to it.
@@ -351,7 +353,8 @@ void Shard::tick() {
     while (timer_head_ != nil) begin_close(timer_head_);
   }
   const std::uint32_t soonest = std::min({config_.heartbeat_ms, config_.request_timeout_ms,
-                                          config_.stall_timeout_ms, kLingerMs});
+                                          config_.stall_timeout_ms, config_.poll_timeout_ms,
+                                          kLingerMs});
   std::uint32_t ci = timer_head_;
   while (ci != nil) {
     Conn& c = conns_[ci];
@@ -367,6 +370,8 @@ void Shard::tick() {
       if (age >= config_.request_timeout_ms) begin_close(ci);
     } else if (c.state == ConnState::lingering) {
       if (age >= kLingerMs) begin_close(ci);
+    } else if (c.state == ConnState::polling) {
+      if (age >= config_.poll_timeout_ms) answer_poll(ci);  // no event came: answer empty
     } else if (c.state == ConnState::streaming && !sending && !has_pending(ci) &&
                age >= config_.heartbeat_ms) {
       static constexpr char kPing[] = ": ping\n\n";
@@ -425,8 +430,9 @@ void Shard::begin_drain() {
     c.flags &= ~conn_flag::keep_alive;
     if (c.state == ConnState::reading) {
       begin_close(ci);
-    } else if (c.state == ConnState::streaming) {
-      mark_ready(ci);  // flush_ready shuts the write side once nothing is pending
+    } else if (c.state == ConnState::streaming || c.state == ConnState::polling) {
+      mark_ready(ci);  // flush_ready shuts a stream's write side once nothing is pending;
+                       // a held poll is answered (Connection: close)
     }
     ci = next;
   }

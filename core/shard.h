@@ -6,6 +6,7 @@
 //   shard.cc       loop, connection lifecycle, completions, timers, cross-shard messages
 //   shard_http.cc  requests: parsing, routing, publish, subscribe, plain responses
 //   shard_send.cc  fan-out: the ready list, building coalesced sends, send completions
+//   shard_poll.cc  the long-poll fallback: a held request woken like a stream, answered JSON
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -52,6 +53,7 @@ enum class ConnState : std::uint8_t {
   publishing,  // waiting for the owner shard to acknowledge a publish
   responding,  // writing a plain response
   streaming,   // an SSE stream
+  polling,     // a long poll held until its topic has an event or --poll-timeout-ms passes
   lingering,   // write side shut after an error response; draining input until EOF
   closing,     // cancel/close under way; the record is freed when the close completes
 };
@@ -71,6 +73,9 @@ inline constexpr std::uint8_t drain_notice_sent = 1 << 1;  // the final "retry:"
 inline constexpr std::uint8_t stream_begun = 1 << 4;  // the stream's first send completed
 inline constexpr std::uint8_t shutdown_inflight = 1 << 2;  // IORING_OP_SHUTDOWN not yet completed
 inline constexpr std::uint8_t cancel_inflight = 1 << 3;    // IORING_OP_ASYNC_CANCEL not yet completed
+// A held poll whose resume point was not exact: bits 5-7 hold the gap reason (shard_poll.cc).
+inline constexpr int poll_gap_shift = 5;
+inline constexpr std::uint8_t poll_gap_mask = 7 << poll_gap_shift;
 // Every operation naming the descriptor must complete before it is closed: the kernel resolves
 // a direct descriptor when the operation is issued, and a shutdown is always issued later from
 // an io-wq worker. Closed earlier, the slot could already belong to a new connection.
@@ -187,6 +192,17 @@ class Shard {
   void on_drop_message(DropMessage* m);
   void on_drop_ack(DropAckMessage* m);
   void resume(std::uint32_t ci, std::string_view last_event_id, std::string& gaps);
+  struct ResumePoint {
+    std::uint64_t seq;       // first event to send
+    std::string_view reason; // empty: exact; else why events may be missing (gap reason)
+  };
+  ResumePoint resume_point(const Topic& topic, bool parsed, EventId id, bool named) const;
+
+  // shard_poll.cc: long poll
+  void handle_poll(std::uint32_t ci, const http::Request& req);
+  void poll_woken(std::uint32_t ci);
+  void answer_poll(std::uint32_t ci);
+  void stash_input(std::uint32_t ci, std::string_view bytes);
   void publish_stats();
 
   // shard_send.cc: fan-out

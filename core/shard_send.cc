@@ -196,6 +196,7 @@ bool Shard::handle_behind(std::uint32_t ci) {
 
 void Shard::start_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
+  if (c.state == ConnState::polling) return poll_woken(ci);  // answered, not streamed
   const bool streaming = c.state == ConnState::streaming;
   if (streaming && !handle_behind(ci)) return;
   iov_.clear();
@@ -329,7 +330,7 @@ void Shard::finish_response(std::uint32_t ci) {
   c.state = ConnState::reading;
   timer_touch(ci);
   if (c.in != nullptr) return on_request_bytes(ci, {});  // a pipelined request waits
-  arm_recv(ci);
+  if (!(c.flags & conn_flag::recv_inflight)) arm_recv(ci);  // a poll's receive may still be armed
 }
 
 }  // namespace ringcast
