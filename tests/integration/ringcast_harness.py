@@ -69,6 +69,14 @@ def _raise_fd_limit() -> None:
 _raise_fd_limit()
 
 
+def free_port() -> int:
+    """A loopback port free right now, for a helper server (nginx, haproxy) that cannot take
+    port 0. Another process could take it before the helper binds; tests then fail loudly."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
 def ringcast_bin() -> str:
     path = os.environ.get("RINGCAST_BIN")
     if not path:
