@@ -417,6 +417,7 @@ void Shard::refresh_gauges() {
 }
 
 void Shard::begin_drain() {
+  log_event(LogLevel::debug, "shard_draining", "shard=%u connections=%u", index_, conns_.live());
   draining_ = true;
   drain_deadline_ms_ = now_ms_ + config_.drain_ms;
   if (accepting_) io_.stop_accepting();
