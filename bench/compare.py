@@ -8,6 +8,8 @@ the kernel floor (bench/floor/kernel_floor) as the budget.
     python3 bench/compare.py --size small    # minutes; the README's figures
     python3 bench/compare.py --size full     # adds W1 at 100k and 1M streams (ringcast only
                                              # beyond what the peers can hold)
+    python3 bench/compare.py --tls           # also W1 and W3 over TLS (ringcast, its epoll
+                                             # backend, nginx+nchan with ssl), beside plain
 
 Writes results.json, results.md and PNG plots (gnuplot) into --out (default
 build/bench-results/<size>). Every figure is reported beside its peers from the same run, as a
@@ -24,6 +26,7 @@ import platform
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -104,18 +107,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
+def wait_healthy(port: int, proc: subprocess.Popen, pki: "Pki | None" = None,
+                 timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
+    scheme = "https" if pki else "http"
+    ctx = ssl.create_default_context(cafile=pki.ca) if pki else None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/healthz", timeout=1,
+                                        context=ctx) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("server did not become healthy")
+
+
+class Pki:
+    """A throwaway CA and a server certificate it signed (localhost, 127.0.0.1), made with the
+    `openssl` command line in a temporary directory. ECDSA P-256, as most TLS sites serve now:
+    its signatures cost the server far less per handshake than RSA-2048's."""
+
+    EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="ringcast-bench-pki-"))
+        self.openssl("req", "-x509", *self.EC, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                     "-subj", "/CN=ringcast bench CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self.openssl("req", *self.EC, "-keyout", "server.key", "-out", "server.csr", "-subj",
+                     "/CN=localhost")
+        (self.dir / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                             "extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
+        self.openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                     "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
+        self.ca, self.cert, self.key = (str(self.dir / n) for n in ("ca.pem", "server.pem", "server.key"))
+
+    def openssl(self, *args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=self.dir, check=True, capture_output=True, timeout=60)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,6 +161,8 @@ class Server:
     name = "?"
     ids = "ringcast"   # how the load generator treats ids
     capacity = 10**9   # streams it can hold on this box (fd limits)
+    speaks_tls = False  # can serve HTTPS here (--tls runs)
+    tls: Pki | None = None  # set: the next start() serves HTTPS with this certificate
 
     def start(self) -> None: ...
 
@@ -146,6 +182,8 @@ class Server:
 
 
 class Ringcast(Server):
+    speaks_tls = True
+
     def __init__(self, binary: Path, io: str):
         self.binary, self.io = binary, io
         self.name = "ringcast" if io == "uring" else "ringcast-epoll"
@@ -154,16 +192,18 @@ class Ringcast(Server):
 
     def start(self) -> None:
         self.port = free_port()
+        tls = ["--tls-cert", self.tls.cert, "--tls-key", self.tls.key] if self.tls else []
         self.proc = subprocess.Popen(
             [str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--shards", "2", "--io",
-             self.io, "--log-level", "warn", "--max-streams", "1100000"],
+             self.io, "--log-level", "warn", "--max-streams", "1100000", *tls],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_healthy(self.port, self.proc)
+        wait_healthy(self.port, self.proc, self.tls)
 
 
 class Nchan(Server):
     name = "nchan"
     ids = "opaque"
+    speaks_tls = True
     capacity = 36000  # 2 workers x worker_rlimit_nofile 20000, less listeners and spare
 
     def start(self) -> None:
@@ -173,11 +213,20 @@ class Nchan(Server):
         conf = conf.replace("@DIR@", str(self.dir)).replace("@PORT@", str(self.port))
         conf = conf.replace("load_module modules/ngx_nchan_module.so;",
                             "load_module /usr/lib/nginx/modules/ngx_nchan_module.so;")
+        if self.tls:
+            # nginx's own TLS (nginx-light has the ssl module): the same versions, ALPN and
+            # session tickets as ringcast's.
+            listen = f"listen 127.0.0.1:{self.port} reuseport backlog=4096;"
+            assert listen in conf
+            conf = conf.replace(listen, (
+                f"listen 127.0.0.1:{self.port} ssl reuseport backlog=4096;\n"
+                f"    ssl_certificate {self.tls.cert};\n    ssl_certificate_key {self.tls.key};\n"
+                "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_session_tickets on;"))
         (self.dir / "nginx.conf").write_text(conf)
         self.proc = subprocess.Popen(
             ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir), "-g", "daemon off;"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_healthy(self.port, self.proc)
+        wait_healthy(self.port, self.proc, self.tls)
 
     def stop(self) -> None:
         self.terminate(signal.SIGQUIT)  # nginx's graceful stop
@@ -203,14 +252,15 @@ class NodeBroadcast(Server):
 SIZES = {
     "tiny": {"w1": [200], "w2": [200], "w2_events": 3, "w2_rate": 5, "w3_streams": 200,
              "w3_seconds": 1, "w4_streams": 200, "w5_topics": 50, "w5_events": 5,
-             "w5_rate": 500, "repeat": 1, "floor_streams": 200},
+             "w5_rate": 500, "repeat": 1, "floor_streams": 200, "tls_w1": [200]},
     "small": {"w1": [10000], "w2": [1000, 15000], "w2_events": 5, "w2_rate": 2,
               "w3_streams": 15000, "w3_seconds": 5, "w4_streams": 10000, "w5_topics": 1000,
-              "w5_events": 20, "w5_rate": 5000, "repeat": 3, "floor_streams": 15000},
+              "w5_events": 20, "w5_rate": 5000, "repeat": 3, "floor_streams": 15000,
+              "tls_w1": [10000]},
     "full": {"w1": [10000, 100000, 1000000], "w2": [1000, 15000, 100000], "w2_events": 10,
              "w2_rate": 1, "w3_streams": 15000, "w3_seconds": 10, "w4_streams": 10000,
              "w5_topics": 10000, "w5_events": 10, "w5_rate": 10000, "repeat": 3,
-             "floor_streams": 15000},
+             "floor_streams": 15000, "tls_w1": [10000, 100000]},
 }
 
 
@@ -224,6 +274,9 @@ class Bench:
         self.failures: list[str] = []
 
     def load_run(self, server: Server, argv: list[str], tag: str, timeout: float = 900) -> dict:
+        if server.tls:
+            tag = f"tls-{tag}"
+            argv = [*argv, "--tls", "--tls-ca", server.tls.ca]
         report = self.out / f"load-{server.name}-{tag}.json"
         cmd = [str(self.load), *argv, "--target", f"127.0.0.1:{server.port}", "--json",
                str(report), "--quiet", "--ids", server.ids]
@@ -262,7 +315,10 @@ class Bench:
                 "user_bytes_per_stream": (s["rss_peak"] - s["rss_before"]) / held,
                 # Both ends of every connection live on this box: half the growth per pair.
                 "kernel_bytes_per_socket": (s["slab_peak"] - s["slab_before"]) / held / 2,
-                "connect_rate": r.get("connect_rate", 0)}
+                "connect_rate": r.get("connect_rate", 0),
+                # The load generator's own peak RSS (its rings and buffers included) per stream.
+                "client_bytes_per_stream": r.get("max_rss_bytes", 0) / held,
+                "tls": r.get("tls")}
 
     # W2: single-event fan-out, one event per interval; latency and time to the last subscriber.
     def w2(self, server: Server, n: int) -> dict:
@@ -316,6 +372,23 @@ class Bench:
                         "--json", str(report)], check=True, stdout=subprocess.DEVNULL)
         return json.loads(report.read_text())
 
+    # W1 and W3 again with the server serving HTTPS and the load generator speaking TLS.
+    def tls_pass(self, server: Server) -> dict:
+        out = {"w1": []}
+        for n in self.size["tls_w1"]:
+            if n <= server.capacity:
+                server.start()
+                try:
+                    out["w1"].append(self.w1(server, n))
+                finally:
+                    server.stop()
+        server.start()
+        try:
+            out["w3"] = self.w3(server)
+        finally:
+            server.stop()
+        return out
+
     def run(self) -> dict:
         servers = []
         for name in self.args.servers.split(","):
@@ -335,25 +408,44 @@ class Bench:
                 runs.append(self.one_pass(server))
                 print(f"compare: {server.name} pass {rep + 1} done", file=sys.stderr)
             results["servers"][server.name] = runs
+        if self.args.tls:
+            pki = Pki()
+            results["tls"] = {}
+            try:
+                for server in servers:
+                    if not server.speaks_tls:
+                        continue
+                    server.tls = pki
+                    runs = []
+                    for rep in range(self.size["repeat"]):
+                        runs.append(self.tls_pass(server))
+                        print(f"compare: {server.name} TLS pass {rep + 1} done", file=sys.stderr)
+                    server.tls = None
+                    results["tls"][server.name] = runs
+            finally:
+                pki.remove()
         return results
 
     def one_pass(self, server: Server) -> dict:
         out = {"w1": [], "w2": []}
-        for n in self.size["w1"]:
+        wanted = self.args.workloads.split(",")
+        for n in self.size["w1"] if "w1" in wanted else []:
             if n <= server.capacity:
                 server.start()
                 try:
                     out["w1"].append(self.w1(server, n))
                 finally:
                     server.stop()
+        if not {"w2", "w3", "w4", "w5"} & set(wanted):
+            return out
         server.start()
         try:
-            for n in self.size["w2"]:
+            for n in self.size["w2"] if "w2" in wanted else []:
                 if n <= server.capacity:
                     out["w2"].append(self.w2(server, n))
-            out["w3"] = self.w3(server)
-            out["w4"] = self.w4(server)
-            out["w5"] = self.w5(server)
+            for name in ("w3", "w4", "w5"):
+                if name in wanted:
+                    out[name] = getattr(self, name)(server)
         finally:
             server.stop()
         return out
@@ -440,42 +532,86 @@ def summarize(results: dict) -> tuple[str, dict]:
                          f"{int(sum(cols['lost'][name]))} |")
             summary.setdefault("w2", {}).setdefault(name, {})[n] = {
                 "p50": spread(cols["p50_us"][name])[0], "p99": spread(cols["p99_us"][name])[0]}
+    def ran(workload: str) -> bool:
+        return all(workload in run for name in names for run in servers[name])
+
     # W3
     base = {n: spread(col("w3", "deliveries_per_s")[n])[0] for n in names}
-    lines += ["", "## W3: burst to many subscribers", "",
-              "| server | streams | delivered events/s | ringcast ÷ this | lost / dup / reordered |",
-              "| --- | --- | --- | --- | --- |"]
-    for name in names:
-        w = [r["w3"] for r in servers[name]]
-        ratio = base.get("ringcast", float("nan")) / base[name] if base[name] else float("nan")
-        lines.append(f"| {name} | {fmt(w[0]['streams'])} | {cell([x['deliveries_per_s'] for x in w])} | "
-                     f"{fmt(ratio, 1)}× | {sum(x['lost'] for x in w)} / {sum(x['duplicates'] for x in w)} / "
-                     f"{sum(x['reordered'] for x in w)} |")
-    summary["w3"] = base
+    if ran("w3"):
+        lines += ["", "## W3: burst to many subscribers", "",
+                  "| server | streams | delivered events/s | ringcast ÷ this | lost / dup / reordered |",
+                  "| --- | --- | --- | --- | --- |"]
+        for name in names:
+            w = [r["w3"] for r in servers[name]]
+            ratio = base.get("ringcast", float("nan")) / base[name] if base[name] else float("nan")
+            lines.append(f"| {name} | {fmt(w[0]['streams'])} | {cell([x['deliveries_per_s'] for x in w])} | "
+                         f"{fmt(ratio, 1)}× | {sum(x['lost'] for x in w)} / {sum(x['duplicates'] for x in w)} / "
+                         f"{sum(x['reordered'] for x in w)} |")
+        summary["w3"] = base
     # W4
-    lines += ["", "## W4: reconnect storm (half the streams drop and resume with Last-Event-ID)", "",
-              "| server | streams | time to all resumed s | lost | duplicates |",
-              "| --- | --- | --- | --- | --- |"]
-    for name in names:
-        w = [r["w4"] for r in servers[name]]
-        lines.append(f"| {name} | {fmt(w[0]['streams'])} | "
-                     f"{cell([x['time_to_all_resumed_s'] for x in w], 3)} | "
-                     f"{sum(x['lost'] for x in w)} | {sum(x['duplicates'] for x in w)} |")
+    if ran("w4"):
+        lines += ["", "## W4: reconnect storm (half the streams drop and resume with Last-Event-ID)", "",
+                  "| server | streams | time to all resumed s | lost | duplicates |",
+                  "| --- | --- | --- | --- | --- |"]
+        for name in names:
+            w = [r["w4"] for r in servers[name]]
+            lines.append(f"| {name} | {fmt(w[0]['streams'])} | "
+                         f"{cell([x['time_to_all_resumed_s'] for x in w], 3)} | "
+                         f"{sum(x['lost'] for x in w)} | {sum(x['duplicates'] for x in w)} |")
     # W5
-    lines += ["", "## W5: many topics, 10 subscribers each", "",
-              "| server | topics | streams | delivered events/s | p99 µs | lost |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    for name in names:
-        w = [r["w5"] for r in servers[name]]
-        lines.append(f"| {name} | {fmt(w[0]['topics'])} | {fmt(w[0]['streams'])} | "
-                     f"{cell([x['deliveries_per_s'] for x in w])} | {cell([x['p99_us'] for x in w])} | "
-                     f"{sum(x['lost'] for x in w)} |")
+    if ran("w5"):
+        lines += ["", "## W5: many topics, 10 subscribers each", "",
+                  "| server | topics | streams | delivered events/s | p99 µs | lost |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for name in names:
+            w = [r["w5"] for r in servers[name]]
+            lines.append(f"| {name} | {fmt(w[0]['topics'])} | {fmt(w[0]['streams'])} | "
+                         f"{cell([x['deliveries_per_s'] for x in w])} | {cell([x['p99_us'] for x in w])} | "
+                         f"{sum(x['lost'] for x in w)} |")
+    if "tls" in results:
+        lines += tls_summary(results)
     if floor_us_per_send:
         lines += ["", f"Kernel floor: {fmt(1e6 / floor_us_per_send)} small sends/s "
                       f"({floor_us_per_send:.2f} µs per send) at {fmt(floor_streams)} streams "
                       "(bench/floor/kernel_floor, send() loop, median). \"vs kernel floor\" divides "
                       "the time to the last subscriber by N of those sends."]
     return "\n".join(lines) + "\n", summary
+
+
+def tls_summary(results: dict) -> list[str]:
+    """W1 and W3 over TLS beside the same server's plain figures from this run."""
+    plain, tls = results["servers"], results["tls"]
+
+    def w1_values(runs, n, key):
+        return [w[key] for r in runs for w in r["w1"] if w["streams"] == n and w.get(key) is not None]
+
+    lines = ["", "## TLS: W1 and W3 over TLS beside plain", "",
+             "TLS 1.3 (the load generator and the server negotiate it), ECDSA P-256 certificate, "
+             "verified against the run's throwaway CA; every stream a full handshake.", "",
+             "| server | streams | user B / stream plain | user B / stream TLS | TLS − plain | "
+             "kernel B / socket TLS | connects/s plain | connects/s TLS | load generator B / stream TLS |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, runs in tls.items():
+        for n in sorted({w["streams"] for r in runs for w in r["w1"]}):
+            up, ut = w1_values(plain.get(name, []), n, "user_bytes_per_stream"), \
+                w1_values(runs, n, "user_bytes_per_stream")
+            diff = spread(ut)[0] - spread(up)[0] if up and ut else float("nan")
+            lines.append(f"| {name} | {fmt(n)} | {cell(up)} | {cell(ut)} | {fmt(diff)} | "
+                         f"{cell(w1_values(runs, n, 'kernel_bytes_per_socket'))} | "
+                         f"{cell(w1_values(plain.get(name, []), n, 'connect_rate'))} | "
+                         f"{cell(w1_values(runs, n, 'connect_rate'))} | "
+                         f"{cell(w1_values(runs, n, 'client_bytes_per_stream'))} |")
+    lines += ["", "| server | streams | delivered events/s plain | delivered events/s TLS | "
+              "TLS ÷ plain | lost / dup / reordered (TLS) |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, runs in tls.items():
+        wt = [r["w3"] for r in runs]
+        wp = [r["w3"]["deliveries_per_s"] for r in plain.get(name, []) if "w3" in r]
+        ratio = spread([w["deliveries_per_s"] for w in wt])[0] / spread(wp)[0] if wp else float("nan")
+        lines.append(f"| {name} | {fmt(wt[0]['streams'])} | {cell(wp)} | "
+                     f"{cell([w['deliveries_per_s'] for w in wt])} | {fmt(ratio, 2)} | "
+                     f"{sum(w['lost'] for w in wt)} / {sum(w['duplicates'] for w in wt)} / "
+                     f"{sum(w['reordered'] for w in wt)} |")
+    return lines
 
 
 def plots(out: Path, summary: dict) -> None:
@@ -521,11 +657,20 @@ def main() -> int:
     ap.add_argument("--floor", default=str(ROOT / "build/release/bench/floor/kernel_floor"))
     ap.add_argument("--repeat", type=int, default=0, help="passes per server (default: by size)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--w1", default=None,
+                    help="W1 stream counts, plain and TLS (e.g. 10000,100000; default: by size)")
+    ap.add_argument("--workloads", default="w1,w2,w3,w4,w5",
+                    help="plain workloads to run (e.g. w1,w3 beside --tls)")
+    ap.add_argument("--tls", action="store_true",
+                    help="also run W1 and W3 over TLS (a throwaway CA and certificate)")
     args = ap.parse_args()
     args.out = args.out or str(ROOT / "build/bench-results" / args.size)
     bench = Bench(args)
     if args.repeat:
         bench.size = dict(bench.size, repeat=args.repeat)
+    if args.w1:
+        counts = [int(n) for n in args.w1.split(",")]
+        bench.size = dict(bench.size, w1=counts, tls_w1=counts)
     results = bench.run()
     markdown, summary = summarize(results)
     out = Path(args.out)

@@ -32,6 +32,13 @@ bool parse_event_id(std::string_view text, EventId& id) {
   return parse(text.substr(0, dash), id.ms) && parse(text.substr(dash + 1), id.n);
 }
 
+namespace {
+// One relaxed add per published event and per freed one: off the per-delivery path.
+std::atomic<std::int64_t> g_live_chunks{0};
+}  // namespace
+
+std::int64_t live_chunks() { return g_live_chunks.load(std::memory_order_relaxed); }
+
 Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::string_view event,
                   std::string_view data, std::uint32_t refs) {
   RC_ASSERT(topic.size() <= 255);
@@ -43,6 +50,7 @@ Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::st
   void* memory = std::malloc(sizeof(Chunk) + topic.size() + size);
   if (memory == nullptr) throw std::bad_alloc();
   Chunk* chunk = new (memory) Chunk{};
+  g_live_chunks.fetch_add(1, std::memory_order_relaxed);
   chunk->refs.store(refs, std::memory_order_relaxed);
   chunk->size = static_cast<std::uint32_t>(size);
   chunk->seq = seq;
@@ -60,6 +68,7 @@ void release(Chunk* chunk) {
   if (chunk->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     chunk->~Chunk();
     std::free(chunk);
+    g_live_chunks.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 

@@ -41,4 +41,7 @@ Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::st
 // Drops one reference; frees the chunk when it was the last.
 void release(Chunk* chunk);
 
+// Chunks allocated and not yet freed, process-wide (leak checks in tests).
+std::int64_t live_chunks();
+
 }  // namespace ringcast

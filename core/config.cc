@@ -8,6 +8,7 @@
 
 #include "core/assert.h"
 #include "core/log.h"
+#include "http/cors.h"
 
 namespace ringcast {
 
@@ -53,9 +54,16 @@ const U32Flag kU32Flags[] = {
     {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
     {"--sndbuf", &Config::sndbuf, 0, 1u << 30, "SO_SNDBUF of accepted sockets (0: kernel default)"},
     {"--rcvbuf", &Config::rcvbuf, 0, 1u << 30, "SO_RCVBUF of accepted sockets (0: kernel default)"},
+    {"--send-zc-min-bytes", &Config::send_zc_min_bytes, 0, 1u << 30,
+     "io_uring: sends of at least N bytes go zero-copy (SEND_ZC; 0: never, the default here)"},
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,
      "io_uring completion entries per ring (0: enough for every descriptor at once)"},
+    {"--jwt-leeway-s", &Config::jwt_leeway_s, 0, 3600, "clock skew allowed on a JWT's exp/nbf/iat"},
+    // Redis scale-out (the string flags are in apply_redis)
+    {"--redis-db", &Config::redis_db, 0, 65535, "Redis database to SELECT (with --redis)"},
+    {"--redis-maxlen", &Config::redis_maxlen, 0, 1u << 24,
+     "entries kept per topic stream, XADD MAXLEN ~ N (0: --history)"},
 };
 
 bool parse_u32(std::string_view text, std::uint32_t& out) {
@@ -121,6 +129,59 @@ const TextFlag kTextFlags[] = {
        return true;
      },
      [](const Config& c) { return c.log_level; }, "least severe log lines written"},
+    {"--tls-cert", "FILE",
+     [](std::string_view v, Config& c) { return !v.empty() && (c.tls_cert = std::string(v), true); },
+     [](const Config& c) { return c.tls_cert; }, "PEM certificate chain; with --tls-key the port speaks HTTPS"},
+    {"--tls-key", "FILE",
+     [](std::string_view v, Config& c) { return !v.empty() && (c.tls_key = std::string(v), true); },
+     [](const Config& c) { return c.tls_key; }, "PEM private key for --tls-cert"},
+    {"--tls-min-version", "1.2|1.3",
+     [](std::string_view v, Config& c) {
+       if (v != "1.2" && v != "1.3") return false;
+       c.tls_min_version = std::string(v);
+       return true;
+     },
+     [](const Config& c) { return c.tls_min_version; }, "oldest TLS version accepted (default 1.2)"},
+    {"--redis", "HOST:PORT",
+     [](std::string_view v, Config& c) {
+       const auto colon = v.rfind(':');
+       std::uint32_t port;
+       if (colon == std::string_view::npos || colon == 0 || !parse_u32(v.substr(colon + 1), port) ||
+           port == 0 || port > 65535)
+         return false;
+       c.redis_host = std::string(v.substr(0, colon));
+       c.redis_port = static_cast<std::uint16_t>(port);
+       return true;
+     },
+     [](const Config& c) {
+       return c.redis() ? c.redis_host + ":" + std::to_string(c.redis_port) : std::string();
+     },
+     "scale out: publish to and read from Redis Streams"},
+    {"--redis-password", "TEXT",
+     [](std::string_view v, Config& c) { return c.redis_password = std::string(v), true; },
+     [](const Config& c) { return c.redis_password; }, "AUTH with this password (with --redis)"},
+    {"--redis-prefix", "TEXT",
+     [](std::string_view v, Config& c) { return v.size() <= 64 && (c.redis_prefix = std::string(v), true); },
+     [](const Config& c) { return c.redis_prefix; },
+     "stream key prefix, key = prefix + topic (default ringcast:)"},
+};
+
+// Text flags of the access controls: any non-empty value (empty: not set).
+struct StringFlag {
+  const char* name;
+  std::string Config::*field;
+  const char* help;
+};
+const StringFlag kAccessFlags[] = {
+    {"--publish-token", &Config::publish_token,
+     "bearer secret a publisher must send (visible in ps: prefer a JWT key file)"},
+    {"--jwt-secret-file", &Config::jwt_secret_file, "file holding the HS256 secret (>= 32 bytes)"},
+    {"--jwt-public-key", &Config::jwt_public_key,
+     "PEM public key file: RSA verifies RS256, EC P-256 verifies ES256"},
+    {"--jwt-audience", &Config::jwt_audience, "tokens must list this in \"aud\""},
+    {"--jwt-issuer", &Config::jwt_issuer, "tokens must carry this \"iss\""},
+    {"--jwt-cookie", &Config::jwt_cookie, "cookie a subscriber's JWT may travel in"},
+    {"--cors-origin", &Config::cors_origin, "origins allowed cross-origin (comma list, or *)"},
 };
 
 // On/off flags: "--name" alone sets them; a config file says `name = true|false`.
@@ -132,6 +193,8 @@ struct SwitchFlag {
 
 const SwitchFlag kSwitchFlags[] = {
     {"--enable-admin", &Config::enable_admin, "serve POST /admin/drop?topic=T (closes T's streams)"},
+    {"--require-subscribe-token", &Config::require_subscribe_token,
+     "streams need a JWT (else a token is checked if sent)"},
 };
 
 int bad_value(std::string_view flag, std::string_view value, std::string* error) {
@@ -147,6 +210,7 @@ std::vector<FlagInfo> flag_table() {
   std::vector<FlagInfo> table;
   for (const U32Flag& f : kU32Flags) table.push_back({f.name + 2, FlagKind::integer, f.min, f.max});
   for (const TextFlag& f : kTextFlags) table.push_back({f.name + 2, FlagKind::text, 0, 0});
+  for (const StringFlag& f : kAccessFlags) table.push_back({f.name + 2, FlagKind::text, 0, 0});
   for (const SwitchFlag& f : kSwitchFlags) table.push_back({f.name + 2, FlagKind::boolean, 0, 1});
   return table;
 }
@@ -162,6 +226,12 @@ int apply_flag(std::string_view name, std::string_view value, Config& config, st
   for (const TextFlag& f : kTextFlags) {
     if (name != f.name) continue;
     return f.parse(value, config) ? 0 : bad_value(name, value, error);
+  }
+  for (const StringFlag& f : kAccessFlags) {
+    if (name != f.name) continue;
+    if (value.empty()) return bad_value(name, value, error);
+    config.*(f.field) = std::string(value);
+    return 0;
   }
   for (const SwitchFlag& f : kSwitchFlags) {
     if (name != f.name) continue;
@@ -180,6 +250,8 @@ std::string flag_value(const Config& config, std::string_view key) {
     if (key == f.name + 2) return std::to_string(config.*(f.field));
   for (const TextFlag& f : kTextFlags)
     if (key == f.name + 2) return f.print(config);
+  for (const StringFlag& f : kAccessFlags)
+    if (key == f.name + 2) return config.*(f.field);
   for (const SwitchFlag& f : kSwitchFlags)
     if (key == f.name + 2) return config.*(f.field) ? "true" : "false";
   RC_ASSERT(false);  // only called with keys from flag_table()
@@ -204,6 +276,10 @@ std::string usage() {
   }
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
+    text += line;
+  }
+  for (const StringFlag& f : kAccessFlags) {
+    std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " V").c_str(), f.help);
     text += line;
   }
   return text;
@@ -266,13 +342,35 @@ int parse_flags(int argc, char** argv, Config& config) {
   return print ? kFlagsPrintConfig : kFlagsOk;
 }
 
+namespace {
+// The JWT options mean nothing without a key to check tokens with.
+std::string validate_access(const Config& config) {
+  const bool jwt_key = !config.jwt_secret_file.empty() || !config.jwt_public_key.empty();
+  if (!jwt_key) {
+    if (config.require_subscribe_token) return "--require-subscribe-token needs --jwt-secret-file or --jwt-public-key";
+    if (!config.jwt_cookie.empty()) return "--jwt-cookie needs --jwt-secret-file or --jwt-public-key";
+    if (!config.jwt_audience.empty()) return "--jwt-audience needs --jwt-secret-file or --jwt-public-key";
+    if (!config.jwt_issuer.empty()) return "--jwt-issuer needs --jwt-secret-file or --jwt-public-key";
+  }
+  if (!config.cors_origin.empty()) {
+    http::CorsPolicy cors;
+    if (std::string err = cors.configure(config.cors_origin); !err.empty()) return "--cors-origin: " + err;
+  }
+  return {};
+}
+}  // namespace
+
 std::string validate(const Config& config) {
   if ((config.recv_buffers & (config.recv_buffers - 1)) != 0)
     return "--recv-buffers must be a power of two";
   if (config.recv_buffer_bytes < 1024) return "--recv-buffer-bytes must be at least 1024";
+  if (config.tls_cert.empty() != config.tls_key.empty())
+    return "--tls-cert and --tls-key go together";
   if (config.max_topics_per_stream > config.max_topics)
     return "--max-topics-per-stream exceeds --max-topics";
-  return {};
+  // A publishing connection names the shard that owes it acks in one byte; 255 is the bridge.
+  if (config.redis() && config.shards >= 255) return "--redis supports at most 254 shards";
+  return validate_access(config);
 }
 
 }  // namespace ringcast

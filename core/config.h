@@ -43,6 +43,30 @@ struct Config {
   bool stream_recv = true;                  // keep a receive armed on idle streams (see README)
   std::uint32_t sndbuf = 0;                 // SO_SNDBUF of accepted sockets (0: kernel default)
   std::uint32_t rcvbuf = 0;                 // SO_RCVBUF of accepted sockets (0: kernel default)
+  std::uint32_t send_zc_min_bytes = 0;      // io_uring: sends this large go zero-copy (0: never)
+  // TLS: both set = the listener speaks HTTPS only (net/tls_io.h).
+  std::string tls_cert;                     // PEM certificate chain
+  std::string tls_key;                      // PEM private key
+  std::string tls_min_version = "1.2";      // "1.2" or "1.3"
+
+  // Access control (README "Access control"). All empty/false: publish and subscribe are open.
+  std::string publish_token;                // --publish-token: a publisher's bearer secret
+  std::string jwt_secret_file;              // --jwt-secret-file: HS256 secret (file bytes)
+  std::string jwt_public_key;               // --jwt-public-key: PEM file, RSA (RS256) or P-256 (ES256)
+  std::uint32_t jwt_leeway_s = 30;          // --jwt-leeway-s: clock skew allowed on exp/nbf/iat
+  std::string jwt_audience;                 // --jwt-audience: required in "aud" if set
+  std::string jwt_issuer;                   // --jwt-issuer: required as "iss" if set
+  bool require_subscribe_token = false;     // --require-subscribe-token
+  std::string jwt_cookie;                   // --jwt-cookie: cookie carrying a subscriber's JWT
+  std::string cors_origin;                  // --cors-origin: comma list of origins and/or "*"
+  // Scale-out over Redis Streams (core/redis_bridge.h); off while redis_host is empty.
+  std::string redis_host;
+  std::uint16_t redis_port = 6379;
+  std::string redis_password;               // AUTH on connect when set
+  std::uint32_t redis_db = 0;               // SELECT on connect when nonzero
+  std::string redis_prefix = "ringcast:";   // stream key = prefix + topic
+  std::uint32_t redis_maxlen = 0;           // XADD MAXLEN ~ N (0: --history)
+  bool redis() const { return !redis_host.empty(); }
 };
 
 inline constexpr int kFlagsOk = 0;

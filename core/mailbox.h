@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/chunk.h"
 
@@ -22,6 +23,11 @@ enum class MessageKind : std::uint8_t {
   publish_ack,  // owner -> origin shard: the id the event got (or a failure status)
   drop,         // any shard -> every other shard: close the streams of a topic (admin)
   drop_ack,     // -> origin shard: how many streams were closed
+  // Redis mode (core/redis_bridge.h); "bridge" is the node's Redis bridge thread.
+  redis_entry,      // bridge -> topic owner: an entry read from the topic's stream
+  stream_open,      // shard -> bridge: watch topics and/or fetch missed entries for a stream
+  stream_open_ack,  // bridge -> shard: the watches are in effect; here are the missed entries
+  unwatch,          // shard -> bridge: the shard's last subscriber of a topic left
 };
 
 struct Message {
@@ -44,6 +50,7 @@ struct PublishMessage final : Message {
   std::string data;
   int reject_status = 0;              // nonzero: not a publish, an in-order refusal to echo
   const char* reject_detail = nullptr;
+  const char* reject_headers = "";    // extra header lines of the refusal (static text)
 };
 
 struct PublishAckMessage final : Message {
@@ -53,6 +60,57 @@ struct PublishAckMessage final : Message {
   EventId id;
   std::string topic;
   const char* detail = nullptr;  // set for an echoed refusal (static text)
+  const char* headers = "";      // its extra header lines (static text)
+};
+
+// One entry of a topic's Redis stream, or of a replay.
+struct StreamEntry {
+  EventId id;
+  std::string event;
+  std::string data;
+};
+
+struct RedisEntryMessage final : Message {
+  RedisEntryMessage() { kind = MessageKind::redis_entry; }
+  std::string topic;
+  StreamEntry entry;
+};
+
+struct StreamOpenMessage final : Message {
+  StreamOpenMessage() { kind = MessageKind::stream_open; }
+  std::uint32_t origin_shard = 0;
+  std::uint64_t conn_token = 0;
+  struct Watch {
+    std::string topic;
+    std::uint32_t gen;  // the shard's watch generation of the topic (stale-ack guard)
+  };
+  std::vector<Watch> watches;        // topics this shard starts watching
+  std::vector<std::string> replays;  // topics whose entries after `after` must be fetched
+  EventId after;
+  std::string last_id;               // the client's Last-Event-ID as sent (echoed in gap events)
+  bool id_known = false;             // another topic of the stream holds that id locally
+};
+
+struct StreamOpenAckMessage final : Message {
+  StreamOpenAckMessage() { kind = MessageKind::stream_open_ack; }
+  std::uint64_t conn_token = 0;
+  std::vector<StreamOpenMessage::Watch> watches;  // echoed: now in effect
+  struct Replay {
+    std::string topic;
+    bool ok = false;         // false: Redis was unavailable, nothing fetched
+    bool found = false;      // the stream still holds the resume id itself
+    bool truncated = false;  // more entries followed the resume id than a replay carries
+    std::vector<StreamEntry> entries;  // oldest first
+  };
+  std::vector<Replay> replays;
+  std::string last_id;
+  bool id_known = false;
+};
+
+struct UnwatchMessage final : Message {
+  UnwatchMessage() { kind = MessageKind::unwatch; }
+  std::uint32_t origin_shard = 0;
+  std::string topic;
 };
 
 struct DropMessage final : Message {

@@ -2,7 +2,11 @@
 
 #include <cstdio>
 
+#include "http/access.h"
+
 namespace ringcast {
+
+static_assert(kAuthReasonSlots == http::kAuthReasons, "one counter per http::AuthReason");
 
 namespace {
 
@@ -56,6 +60,21 @@ const Family kFamilies[] = {
      &ShardMetrics::bad_requests, false},
     {"ringcast_recv_nobufs_total", "counter", "Receives that found no free buffer and were retried.",
      &ShardMetrics::recv_nobufs, false},
+    {"ringcast_zc_sends_total", "counter", "Zero-copy sends issued (--send-zc-min-bytes).",
+     &ShardMetrics::zc_sends, false},
+    {"ringcast_zc_copied_total", "counter",
+     "Zero-copy sends the kernel copied anyway (loopback always does).", &ShardMetrics::zc_copied,
+     false},
+    {"ringcast_tls_sessions", "gauge", "TLS connections open.", &ShardMetrics::tls_sessions, true},
+    {"ringcast_tls_handshakes_total", "counter", "TLS handshakes completed.",
+     &ShardMetrics::tls_handshakes, false},
+    {"ringcast_tls_resumed_total", "counter", "TLS handshakes that resumed a session (ticket).",
+     &ShardMetrics::tls_resumed, false},
+    {"ringcast_tls_failures_total", "counter", "TLS handshakes or records that failed.",
+     &ShardMetrics::tls_failures, false},
+    {"ringcast_tls_plain_http_total", "counter",
+     "Plain HTTP requests sent to the TLS port (answered 400).", &ShardMetrics::tls_plain_http,
+     false},
     {"ringcast_polls_total", "counter", "Long polls received (GET /poll/{topic}).",
      &ShardMetrics::polls, false},
 };
@@ -91,6 +110,17 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards) {
   std::string out;
   out.reserve(4096);
   for (const Family& f : kFamilies) append_family(out, f, shards);
+  out += "# HELP ringcast_auth_rejections_total Requests refused by access control (401/403), "
+         "by reason.\n# TYPE ringcast_auth_rejections_total counter\n";
+  char line[160];
+  for (std::size_t r = 0; r < kAuthReasonSlots; ++r) {
+    unsigned long long sum = 0;
+    for (const ShardMetrics* s : shards) sum += s->auth_rejections[r].get();
+    const std::string_view name = http::auth_reason_name(http::AuthReason(r));
+    std::snprintf(line, sizeof line, "ringcast_auth_rejections_total{reason=\"%.*s\"} %llu\n",
+                  int(name.size()), name.data(), sum);
+    out += line;
+  }
   return out;
 }
 

@@ -8,6 +8,9 @@
 
 namespace ringcast {
 
+// Auth refusals by reason, in the order of http::AuthReason (checked in metrics.cc).
+inline constexpr std::size_t kAuthReasonSlots = 12;
+
 class Counter {
  public:
   void add(std::uint64_t n = 1) {
@@ -49,6 +52,15 @@ struct alignas(64) ShardMetrics {
   Counter rejected_streams;   // 503 at --max-streams
   Counter bad_requests;       // any 4xx answered
   Counter recv_nobufs;        // receive found no provided buffer (retried)
+  // TLS (--tls-cert): copied from the shard's TLS layer each tick
+  Counter tls_sessions;       // gauge: TLS connections open
+  Counter tls_handshakes;
+  Counter tls_resumed;
+  Counter tls_failures;
+  Counter tls_plain_http;
+  Counter zc_sends;           // zero-copy sends (--send-zc-min-bytes), copied from the backend
+  Counter zc_copied;          // of those, copied by the kernel anyway
+  Counter auth_rejections[kAuthReasonSlots];  // 401/403 by http::AuthReason
   Counter polls;              // long polls received (GET /poll/{topic})
 };
 

@@ -12,13 +12,17 @@
 #include <thread>
 #include <vector>
 
+#include "core/access_load.h"
 #include "core/clock.h"
 #include "core/host_limits.h"
 #include "core/log.h"
+#include "core/redis_bridge.h"
 #include "core/shard.h"
 #include "net/listener.h"
 #include "net/probe.h"
 #include "net/epoll_io.h"
+#include "net/tls_context.h"
+#include "net/tls_io.h"
 #include "net/uring_io.h"
 
 namespace ringcast {
@@ -56,12 +60,22 @@ std::uint64_t per_shard_connections(const Config& config, std::uint32_t shards) 
 struct ShardSlot {
   std::unique_ptr<net::UringIo> uring;
   std::unique_ptr<net::EpollIo> epoll;
+  std::unique_ptr<net::TlsIo> tls;  // over either backend when --tls-cert is given
   net::Io* io = nullptr;
   int peer_handle = -1;  // ring fd (MSG_RING target) or eventfd
   std::string init_error;
   std::string description;  // for the start-up log, taken before the shard runs
 
-  void init(const Config& config, std::uint32_t files, std::uint32_t max_rings, int listen_fd) {
+  void init(const Config& config, std::uint32_t files, std::uint32_t max_rings, int listen_fd,
+            SSL_CTX* tls_ctx) {
+    init_backend(config, files, max_rings, listen_fd);
+    if (tls_ctx != nullptr && init_error.empty()) {
+      tls = std::make_unique<net::TlsIo>(*io, tls_ctx, config.recv_buffer_bytes);
+      io = tls.get();
+    }
+  }
+  void init_backend(const Config& config, std::uint32_t files, std::uint32_t max_rings,
+                    int listen_fd) {
     if (config.io == "epoll") {
       epoll = std::make_unique<net::EpollIo>();
       net::EpollOptions options;
@@ -85,6 +99,7 @@ struct ShardSlot {
     options.ring.recv_buffer_bytes = config.recv_buffer_bytes;
     options.max_rings = max_rings;
     options.listen_fd = listen_fd;
+    options.send_zc_min_bytes = config.send_zc_min_bytes;
     // With SINGLE_ISSUER only the creating thread may submit: this runs on the shard's thread.
     init_error = uring->init(options);
     io = uring.get();
@@ -95,7 +110,8 @@ struct ShardSlot {
     if (epoll) epoll->set_peers(handles);
   }
   std::string describe() const {
-    return uring ? "io_uring: " + uring->describe() : "epoll (the baseline backend)";
+    std::string text = uring ? "io_uring: " + uring->describe() : "epoll (the baseline backend)";
+    return tls ? text + ", TLS" : text;
   }
 };
 
@@ -122,6 +138,21 @@ int run_server(const Config& requested) {
     log_event(LogLevel::error, "io_uring_unsupported", "msg=%s", quoted(err).c_str());
     return 1;
   }
+  net::TlsContext tls_ctx;
+  if (!config.tls_cert.empty()) {
+    std::string err;
+    tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version}, err);
+    if (!tls_ctx) {
+      log(LogLevel::error, "%s", err.c_str());
+      return 1;
+    }
+  }
+  // Keys are read once, here, and shared read-only by every shard.
+  auto access = std::make_unique<http::AccessPolicy>();
+  if (std::string err = load_access(config, *access); !err.empty()) {
+    log(LogLevel::error, "%s", err.c_str());
+    return 1;
+  }
   const std::uint32_t shards = shard_count(config);
   std::vector<int> listen_fds;
   std::uint16_t port = config.listen_port;
@@ -140,12 +171,18 @@ int run_server(const Config& requested) {
 
   Cluster cluster;
   cluster.config = &config;
+  cluster.access = access.get();
   cluster.shards = shards;
   cluster.boot_unix_ms = unix_ms();
   cluster.id_clock.store(cluster.boot_unix_ms << 20);  // every id of this run is >= boot time
   for (std::uint32_t i = 0; i < shards; ++i) {
     cluster.mailboxes.push_back(std::make_unique<Mailbox>());
     cluster.metrics.push_back(std::make_unique<ShardMetrics>());
+  }
+  std::unique_ptr<RedisBridge> bridge;
+  if (config.redis()) {
+    bridge = std::make_unique<RedisBridge>(config, cluster);
+    cluster.redis = bridge.get();
   }
 
   // Signals go to the main thread only: block them before any shard thread exists.
@@ -187,7 +224,7 @@ int run_server(const Config& requested) {
     threads.emplace_back([&, i] {
       pin_to_core(i);
       ShardSlot& slot = *slots[i];
-      slot.init(config, files, max_rings, listen_fds[i]);
+      slot.init(config, files, max_rings, listen_fds[i], tls_ctx.get());
       if (slot.init_error.empty()) {
         ring_fds[i] = slot.peer_handle;
         // Read here, before the barrier: once running, the shard alone touches its backend.
@@ -206,6 +243,13 @@ int run_server(const Config& requested) {
     if (!slots[i]->init_error.empty()) {
       log_event(LogLevel::error, "shard_init_failed", "shard=%u error=%s", i,
                 quoted(slots[i]->init_error).c_str());
+      start_ok = false;
+    }
+  }
+  // The bridge starts before any shard runs (shards wake it through its eventfd).
+  if (start_ok && bridge) {
+    if (std::string err = bridge->start(config.io == "uring", ring_fds); !err.empty()) {
+      log(LogLevel::error, "%s", err.c_str());
       start_ok = false;
     }
   }
@@ -231,6 +275,7 @@ int run_server(const Config& requested) {
             config.drain_ms);
   cluster.stop.store(true);
   for (auto& t : threads) t.join();
+  if (bridge) bridge->stop();  // after the shards: they post to it until they stop
   // Messages posted to a shard after it finished still hold chunk references: release them.
   for (auto& box : cluster.mailboxes) {
     while (Message* m = box->pop()) {

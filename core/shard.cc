@@ -8,6 +8,7 @@
 #include "core/assert.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redis_bridge.h"
 #include "http/response.h"
 
 namespace ringcast {
@@ -15,7 +16,6 @@ namespace ringcast {
 namespace {
 constexpr std::uint32_t kTickMs = 250;    // timer resolution; also how soon a stop is noticed
 constexpr std::uint32_t kLingerMs = 2000; // how long an error response waits for the peer's EOF
-constexpr std::uint32_t kPreludeVariants = 16;
 constexpr std::uint32_t kStallLogMs = 500;  // a loop pass this long is logged as a stall
 }  // namespace
 
@@ -34,15 +34,21 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
   parse_limits_.header_bytes_max = config_.header_bytes_max;
   parse_limits_.url_bytes_max = config_.url_bytes_max;
   // Streams get one of a few precomputed heads whose "retry:" values spread over the jitter
-  // window, so a mass reconnect spreads out without a per-stream buffer.
-  for (std::uint32_t i = 0; i < kPreludeVariants; ++i) {
-    std::uint64_t retry = config_.retry_ms +
-                          std::uint64_t(config_.retry_jitter_ms) * i / (kPreludeVariants - 1);
-    std::string prelude(http::stream_head());
-    prelude += "retry: " + std::to_string(retry) + "\n\n";
-    RC_ASSERT(prelude.size() < 0xffff);
-    stream_preludes_.push_back(std::move(prelude));
-    drain_notices_.push_back("retry: " + std::to_string(retry) + "\n\n");
+  // window, so a mass reconnect spreads out without a per-stream buffer. With --cors-origin
+  // each allowed origin has its own set, so a cross-origin stream's head is static bytes too.
+  const std::size_t cors_slots = cluster.access != nullptr ? cluster.access->cors.slots() : 1;
+  for (std::size_t slot = 0; slot < cors_slots; ++slot) {
+    std::string_view cors;
+    if (slot > 0) cors = cluster.access->cors.headers(http::CorsPolicy::Slot(slot));
+    for (std::uint32_t i = 0; i < kPreludeVariants; ++i) {
+      std::uint64_t retry = config_.retry_ms +
+                            std::uint64_t(config_.retry_jitter_ms) * i / (kPreludeVariants - 1);
+      std::string prelude(http::stream_head(cors));
+      prelude += "retry: " + std::to_string(retry) + "\n\n";
+      RC_ASSERT(prelude.size() < 0xffff);
+      stream_preludes_.push_back(std::move(prelude));
+      if (slot == 0) drain_notices_.push_back("retry: " + std::to_string(retry) + "\n\n");
+    }
   }
   iov_.reserve(1024);
   stats_topic_ = topic_index("_stats", true);
@@ -69,15 +75,20 @@ std::uint32_t Shard::owner_of(std::string_view topic, std::uint32_t shards) {
   return hash % shards;
 }
 
+namespace {
+// Generation bits in a token: 23, so tokens stay below net::kTokenBits (see net/io.h).
+constexpr std::uint32_t kGenMask = (1u << (net::kTokenBits - 32)) - 1;
+}  // namespace
+
 std::uint64_t Shard::token(std::uint32_t ci) const {
-  return (std::uint64_t(conns_[ci].gen & 0xffffffu) << 32) | ci;
+  return (std::uint64_t(conns_[ci].gen & kGenMask) << 32) | ci;
 }
 
 std::uint32_t Shard::conn_of(std::uint64_t token) const {
   std::uint32_t ci = static_cast<std::uint32_t>(token);
   if (ci == nil || ci >= conns_.capacity()) return nil;
   const Conn& c = conns_[ci];
-  return (c.gen & 0xffffffu) == (token >> 32) ? ci : nil;
+  return (c.gen & kGenMask) == (token >> 32) ? ci : nil;
 }
 
 void Shard::start() {
@@ -314,12 +325,22 @@ void Shard::timer_remove(std::uint32_t ci) {
 }
 
 void Shard::post(std::uint32_t target, Message* message) {
+  if (target == kBridgeShard) {
+    RC_ASSERT(cluster_.redis != nullptr);
+    cluster_.redis->mailbox().push(message);
+    bridge_due_ = true;
+    return;
+  }
   RC_ASSERT(target != index_);
   cluster_.mailboxes[target]->push(message);
   doorbell_due_[target] = 1;
 }
 
 void Shard::ring_doorbells() {
+  if (bridge_due_) {
+    bridge_due_ = false;
+    cluster_.redis->wake();  // one eventfd write per pass, however many messages
+  }
   for (std::uint32_t t = 0; t < cluster_.shards; ++t) {
     if (doorbell_due_[t]) {
       doorbell_due_[t] = 0;
@@ -337,6 +358,12 @@ void Shard::drain_mailbox() {
       case MessageKind::publish_ack: on_publish_ack(static_cast<PublishAckMessage*>(m)); break;
       case MessageKind::drop: on_drop_message(static_cast<DropMessage*>(m)); break;
       case MessageKind::drop_ack: on_drop_ack(static_cast<DropAckMessage*>(m)); break;
+      case MessageKind::redis_entry: on_redis_entry(static_cast<RedisEntryMessage*>(m)); break;
+      case MessageKind::stream_open_ack:
+        on_stream_open_ack(static_cast<StreamOpenAckMessage*>(m));
+        break;
+      case MessageKind::stream_open:  // shard -> bridge only
+      case MessageKind::unwatch:
       case MessageKind::stub: RC_ASSERT(false);
     }
     delete m;
@@ -366,7 +393,10 @@ void Shard::tick() {
       metrics_.drops_stalled.add();
       ++stall_drops_unlogged_;
       begin_close(ci);
-    } else if (c.state == ConnState::reading || c.state == ConnState::publishing) {
+    } else if (c.state == ConnState::reading || c.state == ConnState::publishing ||
+               c.state == ConnState::opening) {
+      // An opening stream waits for the Redis bridge, whose every command is bounded by a
+      // timeout well below this; a stream still opening now has lost its answer.
       if (age >= config_.request_timeout_ms) begin_close(ci);
     } else if (c.state == ConnState::lingering) {
       if (age >= kLingerMs) begin_close(ci);
@@ -414,6 +444,15 @@ void Shard::refresh_gauges() {
   metrics_.rings.set(io_.rings());
   metrics_.descriptors.set(io_.descriptors_in_use());
   metrics_.descriptor_capacity.set(io_.descriptor_capacity());
+  metrics_.zc_sends.set(io_.zc_sends());
+  metrics_.zc_copied.set(io_.zc_copied());
+  if (const net::TlsStats* tls = io_.tls_stats()) {
+    metrics_.tls_sessions.set(tls->sessions);
+    metrics_.tls_handshakes.set(tls->handshakes);
+    metrics_.tls_resumed.set(tls->resumed);
+    metrics_.tls_failures.set(tls->failures);
+    metrics_.tls_plain_http.set(tls->plain_http);
+  }
 }
 
 void Shard::begin_drain() {

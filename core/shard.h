@@ -21,14 +21,19 @@
 #include "core/history.h"
 #include "core/mailbox.h"
 #include "core/metrics.h"
+#include "http/access.h"
 #include "http/request_parser.h"
 #include "net/io.h"
 
 namespace ringcast {
 
 // What every shard can see of the others. Built once before the shards start.
+class RedisBridge;
+
 struct Cluster {
   const Config* config = nullptr;
+  const http::AccessPolicy* access = nullptr;  // null: open publish and subscribe, no CORS
+  RedisBridge* redis = nullptr;  // set with --redis (core/redis_bridge.h)
   std::uint32_t shards = 1;
   std::vector<std::unique_ptr<Mailbox>> mailboxes;       // one per shard
   std::vector<std::unique_ptr<ShardMetrics>> metrics;    // one per shard
@@ -51,6 +56,7 @@ EventId next_event_id(Cluster& cluster);
 enum class ConnState : std::uint8_t {
   reading,     // waiting for (the rest of) a request head or body
   publishing,  // waiting for the owner shard to acknowledge a publish
+  opening,     // a stream waiting for the Redis bridge (watch in effect, missed entries)
   responding,  // writing a plain response
   streaming,   // an SSE stream
   polling,     // a long poll held until its topic has an event or --poll-timeout-ms passes
@@ -101,6 +107,7 @@ struct Conn {
   std::uint32_t activity_ms;      // shard clock at the last send issue / state change
   std::uint32_t send_started_ms;  // shard clock when the send in flight was issued
   std::uint32_t out_off;          // bytes of *out already sent
+  std::uint16_t cors;             // CORS headers of this connection's answers (CorsPolicy slot)
   std::string* in;                // partial request bytes (rare: a request split across reads)
   std::string* out;               // plain response(s) being written
   std::string* out_next;          // responses queued while `out` is in flight (pipelining)
@@ -120,12 +127,22 @@ struct Sub {
 };
 static_assert(sizeof(Sub) <= 48, "a subscription record must stay small");
 
+// Redis mode: whether this shard has told the bridge it watches a topic (core/shard_redis.cc).
+enum class Watch : std::uint8_t { off, pending, on };
+
 struct Topic {
   std::string name;
   History history;
   std::uint32_t first_sub = nil;
   std::uint32_t subscribers = 0;
   std::uint64_t next_seq = 1;  // owner shard only: sequence assignment
+  // Redis mode. The history is a gapless run of the stream only from `contiguous_seq` on: a
+  // topic the node stopped watching missed entries meanwhile, so a resume from before that
+  // point is served from the stream instead.
+  Watch watch = Watch::off;
+  std::uint32_t watch_gen = 0;
+  std::uint64_t contiguous_seq = 1;
+  EventId last_id;  // owner shard: the newest id published (stream ids only ever grow)
 };
 
 class Shard {
@@ -183,11 +200,16 @@ class Shard {
                std::string_view extra_headers = {});
   void respond_error(std::uint32_t ci, int status, std::string_view detail,
                      std::string_view extra_headers = {});
-  void reject_publish(std::uint32_t ci, int status, const char* detail);
+  std::string_view answer_headers(std::uint32_t ci, std::string_view extra,
+                                  std::string& scratch) const;
+  void reject_publish(std::uint32_t ci, int status, const char* detail, const char* headers = "");
   void on_publish_message(PublishMessage* m);
   void on_publish_ack(PublishAckMessage* m);
   void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);
   void handle_admin_drop(std::uint32_t ci, const http::Request& req);
+  void handle_preflight(std::uint32_t ci, const http::Request& req);
+  void refuse_auth(std::uint32_t ci, const http::Request& req, const http::AuthOutcome& outcome);
+  void count_refusal(const http::Request& req, const http::AuthOutcome& outcome);
   std::uint32_t drop_topic_streams(std::string_view topic);
   void on_drop_message(DropMessage* m);
   void on_drop_ack(DropAckMessage* m);
@@ -205,9 +227,21 @@ class Shard {
   void stash_input(std::uint32_t ci, std::string_view bytes);
   void publish_stats();
 
+  // shard_redis.cc: Redis mode (--redis)
+  bool redis_topic(std::string_view name) const;
+  bool open_via_redis(std::uint32_t ci, std::string_view last_id);
+  void on_stream_open_ack(StreamOpenAckMessage* m);
+  void start_stream(std::uint32_t ci);
+  void apply_replay(std::uint32_t ci, const StreamOpenAckMessage::Replay& replay,
+                    std::string_view last_id, bool found_anywhere, std::string& out);
+  void on_redis_entry(RedisEntryMessage* m);
+  void maybe_unwatch(Topic& topic);
+
   // shard_send.cc: fan-out
   std::uint32_t topic_index(std::string_view name, bool create);
-  EventId publish_local(std::uint32_t topic, std::string_view event, std::string_view data);
+  // `id`: the event's id when it comes from a Redis stream; else the node's clock assigns one.
+  EventId publish_local(std::uint32_t topic, std::string_view event, std::string_view data,
+                        const EventId* id = nullptr);
   void deliver(Chunk* chunk);
   void mark_ready(std::uint32_t ci);
   void flush_ready();
@@ -223,7 +257,8 @@ class Shard {
   void drop_slow(std::uint32_t ci);
   bool handle_behind(std::uint32_t ci);
   void append_gap(std::string& out, const Topic& topic, std::string_view last_id,
-                  std::uint64_t first_seq, std::string_view reason);
+                  std::uint64_t first_seq, std::string_view reason,
+                  const EventId* first_id = nullptr);
 
   std::uint32_t index_;
   Cluster& cluster_;
@@ -248,6 +283,7 @@ class Shard {
   std::uint32_t timer_tail_ = nil;
   std::vector<std::uint32_t> recv_retry_;  // receives that found no buffer
   std::vector<std::uint8_t> doorbell_due_;  // per target shard
+  bool bridge_due_ = false;                 // the Redis bridge has new messages
   std::vector<iovec> iov_;               // scratch for building one send
 
   std::uint64_t start_ms_;
@@ -259,7 +295,9 @@ class Shard {
   std::uint32_t drain_deadline_ms_ = 0;
 
   http::ParseLimits parse_limits_;
-  std::vector<std::string> stream_preludes_;  // head + "retry: N" variants (jitter)
+  // Stream heads: for each CORS slot (0: none), kPreludeVariants "retry: N" variants (jitter).
+  static constexpr std::uint32_t kPreludeVariants = 16;
+  std::vector<std::string> stream_preludes_;
   std::vector<std::string> drain_notices_;    // "retry: N" variants sent before a drain EOF
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> drops_;  // token ->
                                               // (acks outstanding, streams dropped)

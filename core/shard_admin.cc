@@ -20,6 +20,12 @@ void Shard::handle_admin_drop(std::uint32_t ci, const http::Request& req) {
     if (key == "topic" && !http::percent_decode(value, topic)) topic.clear();
   }
   if (!http::valid_topic(topic)) return respond_error(ci, 400, "name a valid ?topic=");
+  // Dropping a topic's streams is a publisher's power: it needs the right to publish to it.
+  if (cluster_.access != nullptr) {
+    const http::AuthOutcome auth =
+        cluster_.access->check_publish(req, topic, std::int64_t(unix_ms() / 1000));
+    if (auth.status != 0) return refuse_auth(ci, req, auth);
+  }
   const std::uint32_t local = drop_topic_streams(topic);
   if (cluster_.shards == 1) {
     return respond(ci, 200, "application/json", "{\"dropped\":" + std::to_string(local) + "}\n");

@@ -3,7 +3,9 @@
 #include <cstring>
 
 #include "core/assert.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/redis_bridge.h"
 #include "core/shard.h"
 #include "http/live_page.h"
 #include "http/names.h"
@@ -77,7 +79,8 @@ bool Shard::may_pipeline(std::uint32_t ci, const http::Request& req) const {
   if (req.method == "POST" && req.path.substr(0, 5) == "/pub/") {
     std::string decoded;
     if (!http::percent_decode(req.path.substr(5), decoded)) return c.pending_acks == 0;
-    const std::uint32_t owner = owner_of(decoded, cluster_.shards);
+    // Redis mode: the bridge answers every publish, in order.
+    const std::uint32_t owner = config_.redis() ? kBridgeShard : owner_of(decoded, cluster_.shards);
     return c.pending_acks == 0 || owner == c.publish_owner;
   }
   const bool plain = req.method == "GET" && (req.path == "/healthz" || req.path == "/metrics");
@@ -135,6 +138,15 @@ Shard::Handled Shard::handle_buffered(std::uint32_t ci, std::string_view bytes, 
 void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view body) {
   std::string_view topic;
   const bool get = req.method == "GET";
+  const http::AccessPolicy* access = cluster_.access;
+  const bool cors = access != nullptr && access->cors.enabled();
+  // Every answer on this connection carries the CORS headers its Origin earned (none if it
+  // is not listed: the browser then refuses the page access to the answer).
+  if (cors) conns_[ci].cors = access->cors.decide(req.origin).slot;
+  if (cors && req.method == "OPTIONS" &&
+      (req.path == "/sse" || starts_with(req.path, "/sse/") || starts_with(req.path, "/pub/"))) {
+    return handle_preflight(ci, req);
+  }
   if (req.path == "/sse" || path_param(req.path, "/sse/", topic)) {
     if (!get) return respond_error(ci, 405, "use GET to subscribe", "Allow: GET\r\n");
     return handle_subscribe(ci, req);
@@ -154,7 +166,9 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
   if (req.path == "/metrics") {
     if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
     refresh_gauges();
-    return respond(ci, 200, "text/plain; version=0.0.4", render_metrics(all_metrics_));
+    std::string text = render_metrics(all_metrics_);
+    if (cluster_.redis != nullptr) text += render_redis_metrics(cluster_.redis->metrics());
+    return respond(ci, 200, "text/plain; version=0.0.4", text);
   }
   if (req.path == "/") {
     if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
@@ -195,6 +209,11 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
     if (!http::valid_topic(name))
       return respond_error(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
   }
+  if (cluster_.access != nullptr) {
+    const http::AuthOutcome auth =
+        cluster_.access->check_subscribe(req, names, std::int64_t(unix_ms() / 1000));
+    if (auth.status != 0) return refuse_auth(ci, req, auth);
+  }
   if (draining_) return respond_error(ci, 503, "server is shutting down", "Retry-After: 1\r\n");
   if (cluster_.streams_open.fetch_add(1, std::memory_order_relaxed) >= config_.max_streams) {
     cluster_.streams_open.fetch_sub(1, std::memory_order_relaxed);
@@ -217,6 +236,7 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
   for (std::uint32_t t : topics) subscribe(ci, t);
   // An EventSource reconnect sends the header; a first connection may use the query.
   std::string_view last_id = req.has_last_event_id ? req.last_event_id : query_last_id;
+  if (config_.redis() && open_via_redis(ci, last_id)) return;  // starts when the bridge answers
   if (!last_id.empty()) {
     std::string gaps;
     resume(ci, last_id, gaps);
@@ -225,14 +245,23 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
       c.out_off = 0;
     }
   }
-  const std::string& prelude = stream_preludes_[rng_() % stream_preludes_.size()];
+  start_stream(ci);
+}
+
+// Sends the stream head (and whatever `out` holds: gap events, replayed entries) and then
+// the stream's events.
+void Shard::start_stream(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  c.state = ConnState::streaming;
+  const std::string& prelude =
+      stream_preludes_[c.cors * kPreludeVariants + rng_() % kPreludeVariants];
   c.ctl = prelude.data();
   c.ctl_len = static_cast<std::uint16_t>(prelude.size());
   timer_touch(ci);
   mark_ready(ci);
   // A receive armed on the stream notices a departed client at once (EOF); without it the
   // stream is found dead only when a send to it fails (the next event or heartbeat).
-  if (config_.stream_recv) arm_recv(ci);
+  if (config_.stream_recv && !(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
 }
 
 void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::string_view raw_topic,
@@ -241,6 +270,15 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
   if (!http::percent_decode(raw_topic, topic) || !http::valid_topic(topic))
     return reject_publish(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
   if (topic[0] == '_') return reject_publish(ci, 403, "topics starting with '_' are the server's");
+  if (cluster_.access != nullptr) {
+    const http::AuthOutcome auth =
+        cluster_.access->check_publish(req, topic, std::int64_t(unix_ms() / 1000));
+    if (auth.status != 0) {
+      count_refusal(req, auth);
+      // The detail and header texts are static (http/access.cc, http/jwt*.cc).
+      return reject_publish(ci, auth.status, auth.detail.data(), auth.www_authenticate.data());
+    }
+  }
   http::QueryIter it(req.query);
   std::string_view key, value;
   while (it.next(key, value)) {
@@ -249,7 +287,9 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
       return reject_publish(ci, 400, "event types are 1-64 printable ASCII characters, no ':'");
   }
   if (!http::valid_utf8(body)) return reject_publish(ci, 400, "the body must be UTF-8");
-  const std::uint32_t owner = owner_of(topic, cluster_.shards);
+  // Redis mode: the bridge appends it to the topic's stream and answers with the entry's id;
+  // the event reaches subscribers (here too) when the bridge reads it back.
+  const std::uint32_t owner = config_.redis() ? kBridgeShard : owner_of(topic, cluster_.shards);
   if (owner == index_) {
     std::uint32_t t = topic_index(topic, true);
     if (t == nil) return finish_publish(ci, 503, topic, {});
@@ -272,14 +312,15 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
 
 // A publish refused while earlier pipelined publishes still await the owner's acks: its error
 // must not overtake their answers, so it travels through the owner too and comes back in order.
-void Shard::reject_publish(std::uint32_t ci, int status, const char* detail) {
+void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, const char* headers) {
   Conn& c = conns_[ci];
-  if (c.pending_acks == 0) return respond_error(ci, status, detail);
+  if (c.pending_acks == 0) return respond_error(ci, status, detail, headers);
   auto* m = new PublishMessage();
   m->origin_shard = index_;
   m->conn_token = token(ci);
   m->reject_status = status;
   m->reject_detail = detail;
+  m->reject_headers = headers;
   ++c.pending_acks;
   c.flags |= conn_flag::close_after_send;  // nothing after the refusal is read
   post(c.publish_owner, m);
@@ -291,6 +332,7 @@ void Shard::on_publish_message(PublishMessage* m) {
   if (m->reject_status != 0) {  // only echoing a refusal back, in order
     ack->status = m->reject_status;
     ack->detail = m->reject_detail;
+    ack->headers = m->reject_headers;
     post(m->origin_shard, ack);
     return;
   }
@@ -309,7 +351,7 @@ void Shard::on_publish_ack(PublishAckMessage* m) {
   if (ci == nil || conns_[ci].state != ConnState::publishing) return;  // publisher left
   RC_ASSERT(conns_[ci].pending_acks > 0);
   --conns_[ci].pending_acks;
-  if (m->detail != nullptr) return respond_error(ci, m->status, m->detail);
+  if (m->detail != nullptr) return respond_error(ci, m->status, m->detail, m->headers);
   finish_publish(ci, m->status, m->topic, m->id);
 }
 
@@ -342,11 +384,26 @@ std::string& Shard::response_buffer(std::uint32_t ci) {
   return *target;
 }
 
+// The connection's CORS header lines followed by `extra`, in `scratch` when both are set.
+std::string_view Shard::answer_headers(std::uint32_t ci, std::string_view extra,
+                                       std::string& scratch) const {
+  const std::uint16_t slot = conns_[ci].cors;
+  if (slot == 0) return extra;
+  const std::string_view cors = cluster_.access->cors.headers(slot);
+  if (extra.empty()) return cors;
+  scratch.reserve(cors.size() + extra.size());
+  scratch.assign(cors);
+  scratch += extra;
+  return scratch;
+}
+
 void Shard::respond(std::uint32_t ci, int status, std::string_view content_type,
                     std::string_view body, std::string_view extra_headers) {
   Conn& c = conns_[ci];
   const bool close = !(c.flags & conn_flag::keep_alive);
-  http::append_response(response_buffer(ci), status, content_type, body, close, extra_headers);
+  std::string scratch;
+  http::append_response(response_buffer(ci), status, content_type, body, close,
+                        answer_headers(ci, extra_headers, scratch));
   if (close) c.flags |= conn_flag::close_after_send;
   // With pipelined publishes still owed by the owner shard, stay `publishing`; the responses
   // written so far go out meanwhile.
@@ -361,7 +418,44 @@ void Shard::respond_error(std::uint32_t ci, int status, std::string_view detail,
   if (status >= 400 && status < 500) metrics_.bad_requests.add();
   c.flags &= ~conn_flag::keep_alive;
   c.flags |= conn_flag::close_after_send;
-  http::append_error(response_buffer(ci), status, detail, extra_headers);
+  std::string scratch;
+  http::append_error(response_buffer(ci), status, detail, answer_headers(ci, extra_headers, scratch));
+  if (c.pending_acks == 0) c.state = ConnState::responding;
+  timer_touch(ci);
+  mark_ready(ci);
+}
+
+void Shard::refuse_auth(std::uint32_t ci, const http::Request& req,
+                        const http::AuthOutcome& outcome) {
+  count_refusal(req, outcome);
+  respond_error(ci, outcome.status, outcome.detail, outcome.www_authenticate);
+}
+
+void Shard::count_refusal(const http::Request& req, const http::AuthOutcome& outcome) {
+  metrics_.auth_rejections[std::size_t(outcome.reason)].add();
+  if (!log_enabled(LogLevel::debug)) return;
+  // The target may carry ?access_token=: a bearer credential must never reach a log.
+  const std::string target = http::redact_access_token(req.target);
+  const std::string_view reason = http::auth_reason_name(outcome.reason);
+  log(LogLevel::debug, "shard %u: %d %.*s for %.*s %s", index_, outcome.status, int(reason.size()),
+      reason.data(), int(req.method.size()), req.method.data(), target.c_str());
+}
+
+// OPTIONS on /pub/{topic} or /sse[/{topic}] with --cors-origin: a CORS preflight. A listed
+// origin gets 204 with what it may send; any other origin (or none) gets 403.
+void Shard::handle_preflight(std::uint32_t ci, const http::Request& req) {
+  const http::CorsPolicy::Decision d = cluster_.access->cors.decide(req.origin);
+  if (!d.allowed) {
+    metrics_.auth_rejections[std::size_t(http::AuthReason::cors_origin)].add();
+    return respond_error(ci, 403, "this origin is not in --cors-origin");
+  }
+  const bool publish = starts_with(req.path, "/pub/");
+  const std::string headers =
+      cluster_.access->cors.preflight_headers(d.slot, publish ? "POST, OPTIONS" : "GET, OPTIONS");
+  Conn& c = conns_[ci];
+  const bool close = !(c.flags & conn_flag::keep_alive);
+  http::append_no_content(response_buffer(ci), close, headers);
+  if (close) c.flags |= conn_flag::close_after_send;
   if (c.pending_acks == 0) c.state = ConnState::responding;
   timer_touch(ci);
   mark_ready(ci);

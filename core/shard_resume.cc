@@ -19,13 +19,17 @@ void append_echo(std::string& out, std::string_view text) {
 }  // namespace
 
 void Shard::append_gap(std::string& out, const Topic& topic, std::string_view last_id,
-                       std::uint64_t first_seq, std::string_view reason) {
+                       std::uint64_t first_seq, std::string_view reason,
+                       const EventId* first_id) {
   out += "event: gap\ndata: {\"topic\":\"";
   out += topic.name;
   out += "\",\"lastEventId\":\"";
   append_echo(out, last_id);
   out += "\",\"firstId\":\"";
-  if (first_seq < topic.history.end()) {
+  if (first_id != nullptr) {  // the first event replayed from a Redis stream
+    char id_text[42];
+    out.append(id_text, format_event_id(*first_id, id_text));
+  } else if (first_seq < topic.history.end()) {
     char id_text[42];
     out.append(id_text, format_event_id(topic.history.at(first_seq)->id, id_text));
   }

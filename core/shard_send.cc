@@ -27,10 +27,11 @@ std::uint32_t Shard::topic_index(std::string_view name, bool create) {
   return index;
 }
 
-EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::string_view data) {
+EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::string_view data,
+                             const EventId* given) {
   Topic& topic = topics_[ti];
   RC_ASSERT(owner_of(topic.name, cluster_.shards) == index_);
-  const EventId id = next_event_id(cluster_);
+  const EventId id = given != nullptr ? *given : next_event_id(cluster_);
   Chunk* chunk = make_chunk(topic.name, topic.next_seq++, id, event, data, cluster_.shards);
   metrics_.serializations.add();
   metrics_.events_published.add();
@@ -96,6 +97,7 @@ void Shard::unsubscribe_all(std::uint32_t ci) {
     if (s.topic_next != nil) subs_[s.topic_next].topic_prev = s.topic_prev;
     s.topic_prev = s.topic_next = nil;
     --topic.subscribers;
+    if (topic.subscribers == 0) maybe_unwatch(topic);
   }
   // The records stay on the connection until its last send completes and unpins them.
 }
@@ -211,6 +213,7 @@ void Shard::start_send(std::uint32_t ci) {
       Sub& s = subs_[si];
       History& h = topics_[s.topic].history;
       std::uint64_t seq = s.seq;
+      RC_ASSERT(s.offset == 0 || si == c.first_sub);  // see account_sent
       if (s.offset > 0) {  // the rest of a part-sent event (pinned, so still there)
         const Chunk* chunk = h.at(seq);
         iov_.push_back({const_cast<char*>(chunk->bytes()) + s.offset, chunk->size - s.offset});
@@ -289,6 +292,21 @@ void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
     s.inflight_end = s.seq;
   }
   RC_ASSERT(bytes == 0);  // the kernel never reports more than was offered
+  // The subscription part-way through an event goes to the front of the stream's list: the
+  // next send (built in list order) must finish that event before any other topic's bytes.
+  std::uint32_t prev = nil, partial = nil, partial_prev = nil, partials = 0;
+  for (std::uint32_t si = c.first_sub; si != nil; prev = si, si = subs_[si].conn_next) {
+    if (subs_[si].offset == 0) continue;
+    ++partials;
+    partial = si;
+    partial_prev = prev;
+  }
+  RC_ASSERT(partials <= 1);  // one send stops inside at most one event
+  if (partial != nil && partial_prev != nil) {
+    subs_[partial_prev].conn_next = subs_[partial].conn_next;
+    subs_[partial].conn_next = c.first_sub;
+    c.first_sub = partial;
+  }
 }
 
 void Shard::on_send(std::uint32_t ci, std::int32_t res) {

@@ -183,6 +183,7 @@ struct HeadState {
   bool saw_host = false;
   bool saw_authorization = false;
   bool saw_origin = false;
+  bool saw_cookie = false;
   bool connection_close = false;
   bool connection_keep_alive = false;
 };
@@ -235,8 +236,8 @@ void apply_connection(std::string_view value, HeadState& st) {
   }
 }
 
-// Singleton fields sent twice are malformed (RFC 9110 §5.3); for Host, Authorization and
-// Origin an ambiguous value is also a security problem, so refuse instead of picking one.
+// Singleton fields sent twice are malformed (RFC 9110 §5.3); for Host, Authorization,
+// Origin and Cookie an ambiguous value is also a security problem, so refuse instead of picking one.
 Fault set_once(bool& seen, std::string_view value, std::string_view* out) {
   if (seen) return {400, "duplicate header"};
   seen = true;
@@ -259,6 +260,8 @@ Fault apply_header(std::string_view name, std::string_view value, HeadState& st,
     return set_once(st.saw_authorization, value, &req.authorization);
   }
   if (iequals(name, "origin")) return set_once(st.saw_origin, value, &req.origin);
+  // A user agent sends one Cookie line (RFC 6265 §5.4); two could carry two tokens.
+  if (iequals(name, "cookie")) return set_once(st.saw_cookie, value, &req.cookie);
   if (iequals(name, "host")) return set_once(st.saw_host, value, nullptr);
   if (iequals(name, "expect")) {
     // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for the go-ahead.

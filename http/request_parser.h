@@ -33,6 +33,7 @@ struct Request {
   std::string_view last_event_id;  // header value, trimmed of surrounding spaces/tabs
   std::string_view authorization;  // header value or empty
   std::string_view origin;         // header value or empty
+  std::string_view cookie;         // header value or empty (one Cookie line, RFC 6265 §5.4)
   bool expect_continue = false;    // "Expect: 100-continue" (any other Expect value: 417)
   std::size_t head_bytes = 0;      // bytes of the request head, including the blank line
 };

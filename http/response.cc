@@ -122,4 +122,17 @@ std::string_view stream_head() {
   return kHead;
 }
 
+std::string stream_head(std::string_view extra_headers) {
+  std::string head(stream_head());
+  head.insert(head.size() - 2, extra_headers);  // before the final blank line
+  return head;
+}
+
+void append_no_content(std::string& out, bool close, std::string_view extra_headers) {
+  out += "HTTP/1.1 204 No Content\r\nCache-Control: no-store\r\n";
+  out += extra_headers;
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+}
+
 }  // namespace ringcast::http

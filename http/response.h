@@ -28,5 +28,11 @@ void append_error(std::string& out, int status, std::string_view detail,
 //   HTTP/1.1 200 OK, Content-Type: text/event-stream, Cache-Control: no-cache,
 //   X-Accel-Buffering: no, Connection: keep-alive, then the blank line.
 std::string_view stream_head();
+// The same head with `extra_headers` (lines ending in CRLF, e.g. CORS) before the blank line.
+std::string stream_head(std::string_view extra_headers);
+
+// 204 No Content (no Content-Type, no Content-Length: RFC 9110 §8.6 forbids a length on 204)
+// with `extra_headers`; used for CORS preflights.
+void append_no_content(std::string& out, bool close, std::string_view extra_headers);
 
 }  // namespace ringcast::http

@@ -25,6 +25,20 @@ enum class Op : std::uint8_t {
   notify_failed,  // a doorbell we rang could not be delivered; token = target shard
 };
 
+// Counters of a TLS layer (net/tls_io.h), written by its shard only.
+struct TlsStats {
+  std::uint64_t handshakes = 0;      // completed
+  std::uint64_t resumed = 0;         // of those, resumed from a session ticket
+  std::uint64_t failures = 0;        // handshakes or records that failed (alert sent)
+  std::uint64_t plain_http = 0;      // of those, plain HTTP sent to the TLS port (400 sent)
+  std::uint64_t sessions = 0;        // gauge: TLS connections open
+};
+
+// Tokens the shard hands to an operation use the low kTokenBits bits; the bit above is a
+// layer's own (net/tls_io.h tags its inner operations with it) and the backend keeps the top
+// byte for the operation code.
+inline constexpr int kTokenBits = 55;
+
 struct Completion {
   Op op;
   bool more = false;          // accept: still armed
@@ -68,6 +82,11 @@ class Io {
   // For /metrics: rings in use, and descriptors currently held.
   virtual std::uint32_t rings() const { return 1; }
   virtual std::uint32_t descriptors_in_use() const { return 0; }
+  // TLS counters if this backend speaks TLS, else null.
+  virtual const TlsStats* tls_stats() const { return nullptr; }
+  // Zero-copy sends issued, and how many of them the kernel copied anyway (io_uring only).
+  virtual std::uint64_t zc_sends() const { return 0; }
+  virtual std::uint64_t zc_copied() const { return 0; }
 };
 
 }  // namespace ringcast::net

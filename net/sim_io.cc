@@ -15,14 +15,50 @@ SimIo::SimIo(std::uint32_t buffers, std::uint32_t buffer_bytes, std::uint32_t ca
 }
 
 std::uint32_t SimIo::connect() {
-  RC_ASSERT(accepting_);
   std::uint32_t fd = next_fd_++;
   clients_[fd] = Client{};
+  if (!accepting_) {
+    backlog_.push_back(fd);  // the listen backlog: accepted once the accept is re-armed
+    return fd;
+  }
   Completion c{Op::accept};
-  c.more = true;
+  c.more = !end_accept_next;
   c.res = std::int32_t(fd);
   queued_.push_back(c);
+  if (end_accept_next) accepting_ = end_accept_next = false;
   return fd;
+}
+
+void SimIo::accept() {
+  accepting_ = true;
+  std::vector<std::uint32_t> waiting;
+  waiting.swap(backlog_);
+  for (std::uint32_t fd : waiting) {
+    Completion c{Op::accept};
+    c.more = true;
+    c.res = std::int32_t(fd);
+    queued_.push_back(c);
+  }
+}
+
+void SimIo::notify(std::uint32_t target) {
+  ++notifications;
+  if (!fail_notify_next) return;
+  fail_notify_next = false;
+  Completion c{Op::notify_failed};
+  c.token = target;
+  c.res = -EOVERFLOW;
+  queued_.push_back(c);
+}
+
+void SimIo::client_reset(std::uint32_t fd) {
+  Client& cl = clients_.at(fd);
+  cl.reset = true;
+  try_deliver(fd);
+  for (std::size_t i = 0; i < inflight_.size();) {
+    if (inflight_[i].fd == fd) complete_send(i, -ECONNRESET);
+    else ++i;
+  }
 }
 
 void SimIo::client_write(std::uint32_t fd, std::string bytes) {
@@ -42,11 +78,16 @@ bool SimIo::write_shut_by_server(std::uint32_t fd) const { return clients_.at(fd
 
 void SimIo::try_deliver(std::uint32_t fd) {
   Client& cl = clients_.at(fd);
-  if (!cl.recv_armed || (cl.to_server.empty() && !cl.eof)) return;
+  if (!cl.recv_armed || (cl.to_server.empty() && !cl.eof && !cl.reset)) return;
   Completion c{Op::recv};
   c.token = cl.recv_token;
   cl.recv_armed = false;
-  if (cl.to_server.empty()) {
+  if (cl.reset) {
+    c.res = -ECONNRESET;
+  } else if (nobufs_next > 0) {
+    --nobufs_next;
+    c.res = -ENOBUFS;
+  } else if (cl.to_server.empty()) {
     c.res = 0;  // EOF
   } else if (free_buffers_.empty()) {
     c.res = -ENOBUFS;
@@ -83,6 +124,13 @@ void SimIo::release_buffer(std::uint32_t buffer) { free_buffers_.push_back(std::
 
 void SimIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) {
   RC_ASSERT(!clients_.at(fd).closed);
+  if (clients_.at(fd).reset) {
+    Completion c{Op::send};
+    c.token = token;
+    c.res = -EPIPE;
+    queued_.push_back(c);
+    return;
+  }
   InflightSend s{token, fd, {}};
   for (const iovec& v : iov) s.bytes.append(static_cast<const char*>(v.iov_base), v.iov_len);
   inflight_.push_back(std::move(s));
@@ -94,7 +142,7 @@ void SimIo::complete_send(std::size_t index, std::int32_t res) {
   inflight_.erase(inflight_.begin() + std::ptrdiff_t(index));
   if (res > 0) {
     RC_ASSERT(std::size_t(res) <= s.bytes.size());
-    clients_.at(s.fd).from_server.append(s.bytes, 0, std::size_t(res));
+    if (!clients_.at(s.fd).reset) clients_.at(s.fd).from_server.append(s.bytes, 0, std::size_t(res));
   }
   Completion c{Op::send};
   c.token = s.token;
@@ -142,8 +190,9 @@ void SimIo::close(std::uint64_t token, std::uint32_t fd) {
 
 std::span<const Completion> SimIo::wait(int) {
   if (auto_complete) complete_all_sends();
-  batch_.assign(queued_.begin(), queued_.end());
-  queued_.clear();
+  const std::size_t n = std::min(max_batch, queued_.size());
+  batch_.assign(queued_.begin(), queued_.begin() + std::ptrdiff_t(n));
+  queued_.erase(queued_.begin(), queued_.begin() + std::ptrdiff_t(n));
   return batch_;
 }
 

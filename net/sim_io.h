@@ -39,8 +39,19 @@ class SimIo final : public Io {
   bool auto_complete = true;  // complete every send in full at the next wait()
   std::uint32_t notifications = 0;
 
+  // --- faults the test injects (tests/unit/test_simulation.cc) ---
+  std::uint32_t nobufs_next = 0;     // the next N receives find no buffer (-ENOBUFS)
+  bool end_accept_next = false;      // the next accept ends the multishot (more = false)
+  bool fail_notify_next = false;     // the next doorbell is not delivered (notify_failed)
+  std::size_t max_batch = ~std::size_t(0);  // completions one wait() returns at most (the
+                                            // rest wait for the next: a full completion queue)
+  // The client's connection is reset: its receive and sends fail from now on.
+  void client_reset(std::uint32_t fd);
+  bool reset_by_client(std::uint32_t fd) const { return clients_.at(fd).reset; }
+  std::size_t queued() const { return queued_.size(); }
+
   // --- Io ---
-  void accept() override { accepting_ = true; }
+  void accept() override;
   void stop_accepting() override;
   void recv(std::uint64_t token, std::uint32_t fd) override;
   void release_buffer(std::uint32_t buffer) override;
@@ -48,7 +59,7 @@ class SimIo final : public Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;
   void close(std::uint64_t token, std::uint32_t fd) override;
-  void notify(std::uint32_t) override { ++notifications; }
+  void notify(std::uint32_t target) override;
   std::span<const Completion> wait(int timeout_ms) override;
   std::uint32_t descriptor_capacity() const override { return capacity_; }
 
@@ -61,6 +72,7 @@ class SimIo final : public Io {
     bool eof = false;
     bool write_shut = false;
     bool closed = false;
+    bool reset = false;
   };
   void try_deliver(std::uint32_t fd);
 
@@ -74,6 +86,7 @@ class SimIo final : public Io {
   std::uint32_t capacity_;
   std::uint32_t next_fd_ = 0;
   bool accepting_ = false;
+  std::vector<std::uint32_t> backlog_;  // connections waiting for the accept to be re-armed
 };
 
 }  // namespace ringcast::net

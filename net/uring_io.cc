@@ -19,6 +19,15 @@ namespace {
 constexpr int kOpShift = 56;
 constexpr std::uint64_t kTokenMask = (std::uint64_t{1} << kOpShift) - 1;
 constexpr std::uint8_t kRingPoll = 0xf0;
+constexpr std::uint8_t kSendZc = 0xf1;
+// From Linux 6.2's uapi (Debian 12's liburing 2.3 headers predate them): ask the kernel to say,
+// in the notification, whether it copied the data after all.
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+constexpr unsigned IORING_SEND_ZC_REPORT_USAGE = 1u << 3;
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+constexpr unsigned IORING_NOTIF_USAGE_ZC_COPIED = 1u << 31;
+#endif  // a zero-copy send: two completions (result, then notif)
 constexpr std::uint64_t kNoConnection = 0xffffffffu;  // a token naming no connection
 
 std::uint64_t user_data(std::uint8_t op, std::uint64_t token) {
@@ -39,6 +48,8 @@ constexpr std::uint16_t kBufferGroup = 0;
 
 }  // namespace
 
+std::uint64_t doorbell_user_data() { return user_data(Op::doorbell, 0); }
+
 UringIo::~UringIo() = default;
 
 std::string UringIo::init(const UringOptions& options) {
@@ -48,7 +59,19 @@ std::string UringIo::init(const UringOptions& options) {
   msg_scratch_.resize(kMsgScratch);
   iov_scratch_.resize(kIovScratch);
   completions_.reserve(options.ring.cq_entries);
-  return add_ring();
+  std::string err = add_ring();
+  if (err.empty() && options_.send_zc_min_bytes != 0) {
+    io_uring_probe* probe = io_uring_get_probe_ring(rings_.front()->ring());
+    const bool zc = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
+                    io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+    if (probe != nullptr) io_uring_free_probe(probe);
+    if (!zc) {
+      log(LogLevel::warn, "--send-zc-min-bytes: this kernel has no SEND_ZC/SENDMSG_ZC "
+                          "(Linux 6.1+); sends copy");
+      options_.send_zc_min_bytes = 0;
+    }
+  }
+  return err;
 }
 
 std::string UringIo::add_ring() {
@@ -178,8 +201,16 @@ void UringIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec>
   if (msg_used_ == kMsgScratch || iov_used_ + iov.size() > kIovScratch) submit_all();
   io_uring_sqe* sqe = get_sqe(ring_of(fd));  // may submit, which resets the scratch: take slots after
   const int slot = int(slot_of(fd));
+  bool zc = false;
+  if (options_.send_zc_min_bytes != 0) {
+    std::size_t total = 0;
+    for (const iovec& v : iov) total += v.iov_len;
+    zc = total >= options_.send_zc_min_bytes;
+  }
   if (iov.size() == 1) {
-    io_uring_prep_send(sqe, slot, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    if (zc) io_uring_prep_send_zc(sqe, slot, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL,
+                                  IORING_SEND_ZC_REPORT_USAGE);
+    else io_uring_prep_send(sqe, slot, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
   } else {
     iovec* copy = &iov_scratch_[iov_used_];
     std::memcpy(copy, iov.data(), iov.size() * sizeof(iovec));
@@ -188,10 +219,16 @@ void UringIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec>
     *msg = msghdr{};
     msg->msg_iov = copy;
     msg->msg_iovlen = iov.size();
-    io_uring_prep_sendmsg(sqe, slot, msg, MSG_NOSIGNAL);
+    if (zc) {
+      io_uring_prep_sendmsg_zc(sqe, slot, msg, MSG_NOSIGNAL);
+      sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+    } else {
+      io_uring_prep_sendmsg(sqe, slot, msg, MSG_NOSIGNAL);
+    }
   }
   sqe->flags |= IOSQE_FIXED_FILE;
-  io_uring_sqe_set_data64(sqe, user_data(Op::send, token));
+  if (zc) ++zc_.sends;
+  io_uring_sqe_set_data64(sqe, user_data(zc ? kSendZc : std::uint8_t(Op::send), token));
 }
 
 void UringIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {
@@ -299,6 +336,30 @@ void UringIo::reap(std::uint32_t ring) {
     const auto op = static_cast<std::uint8_t>(cqe->user_data >> kOpShift);
     const std::uint64_t token = cqe->user_data & kTokenMask;
     const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (op == kSendZc) {
+      // First the result (with F_MORE when a notification follows), then the notification
+      // once the kernel no longer reads the pages: only then may the shard unpin them.
+      if (cqe->flags & IORING_CQE_F_NOTIF) {
+        if (std::uint32_t(cqe->res) & IORING_NOTIF_USAGE_ZC_COPIED) ++zc_.copied;
+        auto it = zc_pending_.find(token);
+        RC_ASSERT(it != zc_pending_.end());
+        Completion c;
+        c.op = Op::send;
+        c.token = token;
+        c.res = it->second;
+        zc_pending_.erase(it);
+        completions_.push_back(c);
+      } else if (more) {
+        RC_ASSERT(zc_pending_.emplace(token, cqe->res).second);  // one send per connection
+      } else {
+        Completion c;  // failed before any page was pinned: no notification comes
+        c.op = Op::send;
+        c.token = token;
+        c.res = cqe->res;
+        completions_.push_back(c);
+      }
+      continue;
+    }
     if (op == kRingPoll) {
       if (!more) {  // the multishot poll ended (e.g. CQ pressure): arm it again
         io_uring_sqe* sqe = get_sqe(0);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "net/io.h"
@@ -24,7 +25,21 @@ struct UringOptions {
   RingOptions ring;             // for every ring (primary is set per ring)
   std::uint32_t max_rings = 1;  // rings this shard may create
   int listen_fd = -1;
+  // Sends of at least this many bytes go out as IORING_OP_SEND(MSG)_ZC: the kernel pins the
+  // pages instead of copying them, and the send completes to the shard only once its
+  // notification says the pages are free. 0: never (see docs/perf/send_zc.md for why that is
+  // the default here).
+  std::uint32_t send_zc_min_bytes = 0;
 };
+
+// Zero-copy send outcomes, for /metrics.
+struct ZcStats {
+  std::uint64_t sends = 0;   // zero-copy sends issued
+  std::uint64_t copied = 0;  // of those, the kernel copied anyway (loopback, some NICs)
+};
+
+// The user_data a MSG_RING must carry to arrive as a doorbell completion (net/doorbell.h).
+std::uint64_t doorbell_user_data();
 
 class UringIo final : public Io {
  public:
@@ -54,6 +69,9 @@ class UringIo final : public Io {
   }
   std::uint32_t rings() const override { return std::uint32_t(rings_.size()); }
   std::uint32_t descriptors_in_use() const override;
+  std::uint64_t zc_sends() const override { return zc_.sends; }
+  std::uint64_t zc_copied() const override { return zc_.copied; }
+  bool send_zc_enabled() const { return options_.send_zc_min_bytes != 0; }
 
  private:
   io_uring_sqe* get_sqe(std::uint32_t ring);
@@ -78,6 +96,9 @@ class UringIo final : public Io {
   std::size_t iov_used_ = 0;
 
   std::vector<Completion> completions_;
+  // Zero-copy sends whose first completion arrived: their result, until the notification.
+  std::unordered_map<std::uint64_t, std::int32_t> zc_pending_;
+  ZcStats zc_;
 };
 
 }  // namespace ringcast::net

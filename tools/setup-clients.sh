@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the real-client integration tests need, and nothing when all is there:
 #   - node and npm (Debian's nodejs + npm) if either command is missing,
+#   - libnss3-tools (certutil: the HTTPS browser test trusts its own test CA in a throwaway
+#     NSS database),
 #   - Debian's chromium if /usr/bin/chromium is missing (the browser tests drive it over CDP
 #     with playwright-core; no browser is ever downloaded by npm),
 #   - tests/clients/node_modules (npm ci from the committed package-lock.json) if it is
@@ -27,6 +29,7 @@ missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)  # trusts the TLS test CA
 if ((${#missing[@]} > 0)); then
   echo "setup-clients: installing ${missing[*]}" >&2
   quietly $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -63,11 +63,11 @@ class NodeProcess:
     """`node script args...` in tests/clients, with stdout lines queued and stderr kept."""
 
     def __init__(self, test: unittest.TestCase, script: str, args: list[str],
-                 packages: tuple[str, ...], stdin: bool = False):
+                 packages: tuple[str, ...], stdin: bool = False, env: dict | None = None):
         node = require_clients(test, *packages)
         self.argv = [node, os.path.join(CLIENTS, script), *args]
         self.proc = subprocess.Popen(
-            self.argv, cwd=CLIENTS,
+            self.argv, cwd=CLIENTS, env=env,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.stdout_lines: "queue.Queue[str | None]" = queue.Queue()
@@ -208,7 +208,8 @@ class Browser(NodeProcess):
     """browser.mjs: one headless Chromium page; call(op, ...) sends one request and returns
     its answer, raising BrowserError (with the page's console log) when it failed."""
 
-    def __init__(self, test: unittest.TestCase, timeout_s: float = 90, start_timeout: float = 45):
+    def __init__(self, test: unittest.TestCase, timeout_s: float = 90, start_timeout: float = 45,
+                 env: dict | None = None):
         require_chromium(test)
         # A fresh profile, removed after the browser is gone (cleanups run last-in first-out).
         profile = tempfile.mkdtemp(prefix="ringcast-chromium-")
@@ -216,7 +217,7 @@ class Browser(NodeProcess):
         super().__init__(test, "browser.mjs", ["--timeout-s", f"{timeout_s:g}",
                                                "--chromium", CHROMIUM,
                                                "--user-data-dir", profile],
-                         packages=("playwright-core",), stdin=True)
+                         packages=("playwright-core",), stdin=True, env=env)
         self._next_id = 1
         hello = self._answer(0, start_timeout, "Chromium to start")
         self.version = hello.get("version")

@@ -14,7 +14,6 @@ Checks:
 """
 
 import signal
-import socket
 import subprocess
 import unittest
 
@@ -25,10 +24,6 @@ EXIT_TIMEOUT = 20  # --drain-ms is 5000: generous bound, not a speed assertion
 
 
 class ShutdownTest(RingcastTestCase):
-
-    def assertStopsListening(self, port: int) -> None:
-        with self.assertRaises(ConnectionRefusedError):
-            socket.create_connection((HOST, port), timeout=5).close()
 
     def assertDrainTail(self, stream) -> None:
         """After the events, a draining stream may get pings and one last `retry:` block
@@ -82,14 +77,12 @@ class ShutdownTest(RingcastTestCase):
                 self.assertEqual(len(got), 8, s.target)
             else:
                 self.assertEqual(got, expected[s.target.rsplit("/", 1)[1]], s.target)
-        self.assertStopsListening(server.port)
 
     def test_sigint_idle(self):
         server = self.start_server()
         self.assertEqual(server.request("GET", "/healthz").status, 200)
         server.send_signal(signal.SIGINT)
         self.assertEqual(server.wait(EXIT_TIMEOUT), 0, "exit code after SIGINT")
-        self.assertStopsListening(server.port)
 
     def test_sigterm_with_idle_connections(self):
         server = self.start_server("--drain-ms", "1000")

@@ -429,6 +429,30 @@ TEST(ShardSimResume, APartSentEventIsFinishedEvenAfterItLeavesTheHistory) {
 namespace ringcast {
 namespace {
 
+TEST(ShardSimResume, APartSentEventOfOneTopicIsFinishedBeforeAnotherTopicsEvent) {
+  // Found by the simulation: a multi-topic stream cut inside an event of one topic must send
+  // the rest of that event before any event of its other topics.
+  SimShard s;
+  std::uint32_t sub = s.request("GET /sse?topic=a&topic=b HTTP/1.1\r\nHost: t\r\n\r\n");
+  s.io.auto_complete = false;
+  s.publish_holding_streams("a", "first on a");
+  s.publish_holding_streams("b", "then b");  // arrives while a's event is in flight
+  std::size_t at = 0;
+  while (s.io.inflight()[at].fd != sub) ++at;
+  const std::string a_send = s.io.inflight()[at].bytes;
+  s.io.complete_send(at, int(a_send.size()) - 6);  // 6 bytes of a's event left
+  s.settle();
+  s.io.auto_complete = true;
+  s.settle();
+  const std::string& got = s.io.received(sub);
+  const std::size_t a_end = got.find("data: first on a\n\n");
+  const std::size_t b_at = got.find("data: then b\n\n");
+  ASSERT_NE(a_end, std::string::npos) << got;
+  ASSERT_NE(b_at, std::string::npos) << got;
+  EXPECT_LT(a_end, b_at) << got;
+  EXPECT_EQ(got.compare(SimShard::prelude().size(), a_send.size(), a_send), 0) << got;  // intact
+}
+
 TEST(ShardSimResume, AResumePointEvictedBeforeTheFirstSendIsAGapNotADrop) {
   Config c = SimShard::base_config();
   c.history = 2;

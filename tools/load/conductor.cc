@@ -1,5 +1,6 @@
 #include "tools/load/conductor.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -74,6 +75,16 @@ std::string Conductor::start() {
     seed = std::uint64_t(ts.tv_nsec) * 2654435761u ^ std::uint64_t(ts.tv_sec) ^ (std::uint64_t(getpid()) << 32);
   }
   shared_ = std::make_unique<Shared>(opt_, plan_, kernel_, seed);
+  if (opt_.tls) {
+    TlsConfig config;
+    config.verify = !opt_.tls_insecure;
+    config.ca_file = opt_.tls_ca;
+    config.sni = opt_.tls_sni;
+    config.verify_ip = inet_ntoa(opt_.target.sin_addr);
+    config.resume = opt_.tls_resume;
+    if (std::string err = tls_.init(config); !err.empty()) return err;
+    shared_->tls = &tls_;
+  }
   // Workers inherit the mask: SIGINT/SIGTERM are taken only by the main thread's sigtimedwait.
   const sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
@@ -97,6 +108,11 @@ std::string Conductor::start() {
                  plan_.rings.size(), plan_.ring_files, plan_.threads,
                  shared_->use_uring_bind() ? "IORING_OP_BIND" : "socket()+bind()+register",
                  shared_->use_multishot() ? "multishot" : "one-shot", kernel_.release.c_str());
+  if (opt_.tls && !opt_.quiet)
+    std::fprintf(stderr, "ringcast-load: tls: %s, sni %s, resume %s (%s)\n",
+                 opt_.tls_insecure ? "no certificate check (--tls-insecure)" : ("verified against " + opt_.tls_ca).c_str(),
+                 opt_.tls_sni.empty() ? "none" : opt_.tls_sni.c_str(), opt_.tls_resume ? "on" : "off",
+                 OpenSSL_version(OPENSSL_VERSION));
   return {};
 }
 
@@ -127,6 +143,9 @@ Totals Conductor::totals() const {
     t.published += p.published.load(r);
     t.publishers_up += p.publishers_up.load(r);
     t.publishers_done += p.publishers_done.load(r);
+    t.tls_handshakes += p.tls_handshakes.load(r);
+    t.tls_resumed += p.tls_resumed.load(r);
+    t.tls_failures += p.tls_failures.load(r);
     t.all_exited = t.all_exited && p.exited.load(r);
   }
   return t;
@@ -163,14 +182,19 @@ void Conductor::progress_line(const Totals& t, std::uint64_t now) {
   if (opt_.quiet) return;
   auto latency = std::make_unique<Histogram>();
   for (const auto& w : workers_) latency->merge(w->stats.latency);
+  char tls[96] = "";
+  if (opt_.tls)
+    std::snprintf(tls, sizeof tls, " tls handshakes %llu resumed %llu failed %llu",
+                  (unsigned long long)t.tls_handshakes, (unsigned long long)t.tls_resumed,
+                  (unsigned long long)t.tls_failures);
   std::fprintf(stderr,
                "ringcast-load: %6.1fs streams %llu/%llu events %llu (%.0f/s) lost %llu dup %llu "
-               "reord %llu p99 %.0fus published %llu cpu %.0f%%\n",
+               "reord %llu p99 %.0fus published %llu%s cpu %.0f%%\n",
                double(now - timeline_.start) / 1e9, (unsigned long long)t.established,
                (unsigned long long)plan_.streams, (unsigned long long)t.events, rate,
                (unsigned long long)t.lost, (unsigned long long)t.duplicates,
                (unsigned long long)t.reordered, double(latency->quantile(0.99)) / 1e3,
-               (unsigned long long)t.published, cpu);
+               (unsigned long long)t.published, tls, cpu);
 }
 
 void Conductor::fail(const std::string& why) {

@@ -15,6 +15,7 @@
 #include "tools/load/plan.h"
 #include "tools/load/ring.h"
 #include "tools/load/shared.h"
+#include "tools/load/tls_client.h"
 #include "tools/load/worker.h"
 
 namespace ringcast::load {
@@ -24,6 +25,7 @@ struct Totals {
   std::uint64_t established = 0, events = 0, lost = 0, duplicates = 0, reordered = 0;
   std::uint64_t complete = 0, failed = 0, resumed = 0, dropped = 0, drop_handled = 0;
   std::uint64_t droppees_with_id = 0, published = 0, publishers_up = 0, publishers_done = 0;
+  std::uint64_t tls_handshakes = 0, tls_resumed = 0, tls_failures = 0;
   bool all_exited = true;
 };
 
@@ -64,6 +66,7 @@ class Conductor {
   Options opt_;
   KernelFeatures kernel_;
   Plan plan_;
+  TlsContext tls_;  // --tls: the context every connection is made from
   std::unique_ptr<Shared> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -24,9 +24,11 @@ constexpr const char* kUsage =
     "           --timeout S (120) --duration S (10)\n"
     "streams:   --streams N (1000) --topics T (1) --topic-prefix P (t) --ramp R (0 = fast)\n"
     "publish:   --publishers P (1, at most --topics) --rate R | --burst --events E\n"
+    "           --pub-target HOST:PORT (--target; e.g. another node of a cluster)\n"
     "           --event-bytes B --pipeline D (1 request in flight per publisher)\n"
     "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
     "storm:     --drop K --settle S (1) --after S (1)\n"
+    "tls:       --tls with --tls-ca FILE | --tls-insecure; --tls-sni NAME --tls-resume\n"
     "machinery: --ring-files N --recv-buffers N (1024) --recv-buffer-bytes N (2048)\n"
     "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
     "           --reconnect-delay-ms N (200) --no-uring-bind --no-multishot --seed N\n";
@@ -93,6 +95,17 @@ bool valid_path(std::string_view p) {
   return true;
 }
 
+// A DNS name for SNI: 1-253 bytes of letters, digits, '-' and '.'.
+bool valid_sni(std::string_view n) {
+  if (n.empty() || n.size() > 253) return false;
+  for (char c : n) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool parse_ids(std::string_view text, IdMode& out) {
   if (text == "ringcast") out = IdMode::ringcast;
   else if (text == "opaque") out = IdMode::opaque;
@@ -119,6 +132,8 @@ bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
     return parse_uint<std::uint64_t>(v, f, lo, hi);
   };
   if (flag == "--target") return o.target_text = std::string(v), parse_target(v, o.target);
+  if (flag == "--pub-target")
+    return o.pub_target_text = std::string(v), parse_target(v, o.pub_target);
   if (flag == "--threads") return u32(o.threads, 1, 256);
   if (flag == "--json") return o.json_path = std::string(v), !v.empty();
   if (flag == "--streams") return u64(o.streams, 0, 10'000'000);
@@ -145,6 +160,8 @@ bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
   if (flag == "--connect-attempts") return u32(o.connect_attempts, 1, 1000);
   if (flag == "--reconnect-delay-ms") return u32(o.reconnect_delay_ms, 0, 600000);
   if (flag == "--seed") return u64(o.seed, 0, ~0ull);
+  if (flag == "--tls-ca") return o.tls_ca = std::string(v), !v.empty();
+  if (flag == "--tls-sni") return o.tls_sni = std::string(v), valid_sni(v);
   bad = true;
   return false;
 }
@@ -178,6 +195,9 @@ int parse_options(int argc, char** argv, Options& out) {
     if (flag == "--burst") { burst = true; continue; }
     if (flag == "--no-uring-bind") { o.uring_bind = false; continue; }
     if (flag == "--no-multishot") { o.multishot = false; continue; }
+    if (flag == "--tls") { o.tls = true; continue; }
+    if (flag == "--tls-insecure") { o.tls_insecure = true; continue; }
+    if (flag == "--tls-resume") { o.tls_resume = true; continue; }
     if (flag == "--help" || flag == "-h") { std::fputs(kUsage, stdout); return 1; }
     if (i + 1 >= argc) return usage_error("%s needs a value", argv[i]);
     bool unknown = false;
@@ -186,6 +206,10 @@ int parse_options(int argc, char** argv, Options& out) {
     ++i;
   }
   if (burst && o.rate_per_s > 0) return usage_error("%s", "--rate and --burst exclude each other");
+  if (o.tls && o.tls_ca.empty() == !o.tls_insecure)
+    return usage_error("%s", "--tls needs either --tls-ca FILE or --tls-insecure (not both)");
+  if (!o.tls && (!o.tls_ca.empty() || o.tls_insecure || !o.tls_sni.empty() || o.tls_resume))
+    return usage_error("%s", "--tls-ca, --tls-insecure, --tls-sni and --tls-resume need --tls");
   if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
     return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");
   if (o.mode == Mode::run && o.events == 0 && !o.duration_set) o.events = 100;

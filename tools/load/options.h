@@ -29,6 +29,9 @@ struct Options {
   Mode mode = Mode::run;
   sockaddr_in target{};
   std::string target_text = "127.0.0.1:8080";
+  // Where publishes go, when not to --target (another node of a cluster: --pub-target).
+  sockaddr_in pub_target{};
+  std::string pub_target_text;
   std::uint32_t threads = 1;
   std::string json_path;
   bool quiet = false;
@@ -61,6 +64,15 @@ struct Options {
   std::uint64_t drop = 0;
   double settle_s = 1;  // publishing before the drop
   double after_s = 1;   // publishing after every dropped stream has resumed
+
+  // TLS (--tls): every connection speaks TLS 1.2/1.3 (ALPN http/1.1). The certificate is
+  // checked against --tls-ca (chain, and the --tls-sni name or else the target's address), or
+  // not at all with --tls-insecure, which must then be asked for by name.
+  bool tls = false;
+  std::string tls_ca;
+  bool tls_insecure = false;
+  std::string tls_sni;
+  bool tls_resume = false;  // reconnects offer the thread's newest session (ticket)
 
   // Machinery.
   std::uint32_t ring_files = 0;  // 0: RLIMIT_NOFILE - 64

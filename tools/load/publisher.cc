@@ -51,6 +51,8 @@ void Worker::tick_publishers(RingHost& h, std::uint64_t now, Phase phase) {
     }
     if (p.state == PubState::idle || (p.state == PubState::waiting && now >= p.hold_ns)) {
       start_publisher(h, i, now);
+    } else if (p.state == PubState::handshake && p.hello_due && !p.sending) {
+      tls_publisher_hello(h, i);
     } else if (p.state == PubState::up && phase >= Phase::publish && !p.sending && now >= publisher_due(p)) {
       send_batch(h, i, now);
     }
@@ -62,6 +64,7 @@ void Worker::start_publisher(RingHost& h, std::uint32_t i, std::uint64_t now) {
   const auto slot = std::uint32_t(h.streams.size() + i);
   ++p.gen;
   ++p.tries;
+  p.connect_ns = now;
   p.reader->reset();
   p.source = shared_.sources.source(plan_.streams + p.index, p.tries);
   if (int rc = open_socket(h, slot, p.source, p.gen); rc < 0) {
@@ -71,7 +74,7 @@ void Worker::start_publisher(RingHost& h, std::uint32_t i, std::uint64_t now) {
     return;
   }
   io_uring_sqe* sqe = h.ring.sqe();
-  prep_connect_fixed(sqe, slot, &opt_.target);
+  prep_connect_fixed(sqe, slot, opt_.pub_target_text.empty() ? &opt_.target : &opt_.pub_target);
   io_uring_sqe_set_data64(sqe, make_user_data(op::connect, p.gen, slot));
   p.state = PubState::connecting;
 }
@@ -94,17 +97,33 @@ std::uint64_t Worker::publisher_due(const Publisher& p) const {
 void Worker::send_batch(RingHost& h, std::uint32_t i, std::uint64_t now) {
   Publisher& p = h.publishers[i];
   if (stats.first_publish_ns == 0) stats.first_publish_ns = now;
-  p.out_len = 0;
+  // --tls: the requests are built in `plain` and their ciphertext goes into `out`.
+  const bool tls = shared_.tls != nullptr;
+  char* const batch = tls ? p.plain.data() : p.out.data();
+  std::uint32_t len = 0;
   PublishRequest req;
   // The buffer holds --pipeline requests of request_max() bytes, and at most that many issue.
   while (now >= publisher_due(p) && p.seq.issue(now, req))
-    p.out_len += std::uint32_t(build_publish(p.out.data() + p.out_len, p.topics[req.pos], req.k, now));
-  if (p.out_len == 0) return;
-  p.out_sent = 0;
+    len += std::uint32_t(build_publish(batch + len, p.topics[req.pos], req.k, now));
+  if (len == 0) return;
+  p.out_len = p.out_sent = 0;
+  if (tls) {
+    if (!tls_encrypt_batch(h, i, len)) return;
+  } else {
+    p.out_len = len;
+  }
+  publisher_flush(h, i);
+}
+
+// Sends what `out` holds past what was sent, unless a send is in flight (its completion
+// sends the rest).
+void Worker::publisher_flush(RingHost& h, std::uint32_t i) {
+  Publisher& p = h.publishers[i];
+  if (p.sending || p.out_sent >= p.out_len) return;
   p.sending = true;
   const auto slot = std::uint32_t(h.streams.size() + i);
   io_uring_sqe* sqe = h.ring.sqe();
-  prep_send_fixed(sqe, slot, p.out.data(), p.out_len);
+  prep_send_fixed(sqe, slot, p.out.data() + p.out_sent, p.out_len - p.out_sent);
   io_uring_sqe_set_data64(sqe, make_user_data(op::publish, p.gen, slot));
 }
 
@@ -121,7 +140,7 @@ std::size_t Worker::build_publish(char* const begin, std::uint32_t topic, std::u
   out = put(out, opt_.pub_path);
   out = put(out, name);
   out = put(out, " HTTP/1.1\r\nHost: ");
-  out = put(out, opt_.target_text);
+  out = put(out, opt_.pub_target_text.empty() ? opt_.target_text : opt_.pub_target_text);
   out = put(out, "\r\nContent-Type: text/plain\r\nContent-Length: ");
   out = put(out, std::uint64_t(body));
   out = put(out, "\r\n\r\nseq=");
@@ -155,8 +174,13 @@ void Worker::on_publisher_cqe(RingHost& h, std::uint32_t i, std::uint8_t what, c
     case op::connect:
       if (c.res < 0) return publisher_down(h, i, c.res, false);  // nothing is armed yet
       if (what == op::connect) {
-        p.state = PubState::up;
+        // --tls: the connection is up once its handshake is done.
+        p.state = shared_.tls != nullptr ? PubState::handshake : PubState::up;
         arm_recv(h, slot, p.gen);
+        if (shared_.tls != nullptr) {
+          p.hello_due = true;
+          if (!p.sending) tls_publisher_hello(h, i);
+        }
       }
       return;
     case op::publish:
@@ -176,15 +200,10 @@ void Worker::on_publish_sent(RingHost& h, std::uint32_t i, std::int32_t res) {
     return publisher_down(h, i, res < 0 ? res : -EPIPE, true);
   }
   p.out_sent += std::uint32_t(res);
-  if (p.out_sent == p.out_len) {
-    p.sending = false;
-    return;
-  }
-  // A large batch can be written in parts; send the rest.
-  const auto slot = std::uint32_t(h.streams.size() + i);
-  io_uring_sqe* sqe = h.ring.sqe();
-  prep_send_fixed(sqe, slot, p.out.data() + p.out_sent, p.out_len - p.out_sent);
-  io_uring_sqe_set_data64(sqe, make_user_data(op::publish, p.gen, slot));
+  p.sending = false;
+  // A large batch can be written in parts (and --tls may have added a flight behind it):
+  // send the rest.
+  publisher_flush(h, i);
 }
 
 void Worker::on_publisher_recv(RingHost& h, std::uint32_t i, const Cqe& c) {
@@ -192,15 +211,18 @@ void Worker::on_publisher_recv(RingHost& h, std::uint32_t i, const Cqe& c) {
   const bool more = c.flags & IORING_CQE_F_MORE;
   if (c.res > 0) {
     const auto bid = std::uint16_t(c.flags >> IORING_CQE_BUFFER_SHIFT);
-    on_publisher_data(h, i, std::string_view(h.ring.buffer(bid), std::size_t(c.res)));
+    const std::string_view bytes(h.ring.buffer(bid), std::size_t(c.res));
+    if (shared_.tls != nullptr) tls_publisher_receive(h, i, bytes);
+    else on_publisher_data(h, i, bytes);
     h.ring.release(bid);
-    if (!more && p.state == PubState::up) arm_recv(h, std::uint32_t(h.streams.size() + i), p.gen);
+    const bool listening = p.state == PubState::up || p.state == PubState::handshake;
+    if (!more && listening) arm_recv(h, std::uint32_t(h.streams.size() + i), p.gen);
     else if (!more && p.state == PubState::closing) publisher_down(h, i, -ECANCELED, false);
     return;
   }
   if (c.flags & IORING_CQE_F_BUFFER) h.ring.release(std::uint16_t(c.flags >> IORING_CQE_BUFFER_SHIFT));
   if (more) return;
-  if (c.res == -ENOBUFS && p.state == PubState::up) {
+  if (c.res == -ENOBUFS && (p.state == PubState::up || p.state == PubState::handshake)) {
     ++stats.recv_nobufs;
     return arm_recv(h, std::uint32_t(h.streams.size() + i), p.gen);
   }
@@ -296,7 +318,7 @@ void Worker::publisher_down(RingHost& h, std::uint32_t i, int code, bool cancel)
   const std::uint32_t unanswered = p.seq.abandon();
   stats.publish_errors += unanswered;
   for (std::uint32_t n = 0; n < unanswered; ++n) count_error(code);
-  if (cancel && p.state == PubState::up) {
+  if (cancel && (p.state == PubState::up || p.state == PubState::handshake)) {
     const auto slot = std::uint32_t(h.streams.size() + i);
     io_uring_sqe* sqe = h.ring.sqe();
     io_uring_prep_cancel64(sqe, make_user_data(op::recv, p.gen, slot), 0);
@@ -305,8 +327,12 @@ void Worker::publisher_down(RingHost& h, std::uint32_t i, int code, bool cancel)
     p.state = PubState::closing;
     return;
   }
-  if (p.state != PubState::up && p.state != PubState::closing && p.state != PubState::connecting) return;
-  if (p.state == PubState::connecting) count_error(code);
+  if (p.state != PubState::up && p.state != PubState::closing && p.state != PubState::connecting &&
+      p.state != PubState::handshake)
+    return;
+  if (p.state == PubState::connecting || p.state == PubState::handshake) count_error(code);
+  if (!h.tls.empty()) h.tls[h.streams.size() + i].reset();
+  p.hello_due = false;
   ++p.gen;
   p.state = PubState::waiting;
   p.hold_ns = mono_ns() + opt_.reconnect_delay_ms * kNsPerMs;

@@ -102,6 +102,26 @@ void parameters(Json& j, const ReportInput& in) {
   j.str("bind", in.shared.use_uring_bind() ? "io_uring" : "syscall");
   j.str("receive", in.shared.use_multishot() ? "multishot" : "one-shot");
   j.str("kernel", in.kernel.release);
+  j.boolean("tls", o.tls);
+  if (o.tls) {
+    j.str("tls_verify", o.tls_insecure ? "insecure" : "ca");
+    j.str("tls_sni", o.tls_sni);
+    j.boolean("tls_resume", o.tls_resume);
+  }
+  j.close();
+}
+
+// --tls: handshakes completed (full or resumed), sessions offered, connections a TLS error
+// ended (by kind in error_kinds: tls_verify, tls_handshake, ...), and how long from an
+// attempt's socket to its finished handshake.
+void tls(Json& j, const WorkerStats& t) {
+  j.open("tls");
+  j.u64("handshakes", t.tls_handshakes);
+  j.u64("full", t.tls_handshakes - t.tls_resumed);
+  j.u64("resumed", t.tls_resumed);
+  j.u64("resume_offered", t.tls_resume_offered);
+  j.u64("failures", t.tls_failures);
+  quantiles_us(j, "handshake_us", t.tls_handshake);
   j.close();
 }
 
@@ -235,6 +255,8 @@ std::string to_json(const ReportInput& in, const Summary& m) {
   connections(j, in, m);
   deliveries(j, in, m);
   if (in.opt.mode == Mode::storm) storm(j, in, *m.total);
+  if (in.opt.tls) tls(j, *m.total);
+  else j.null("tls");
   timeline(j, in.timeline);
   j.open("cpu").num("user_s", m.user_s).num("sys_s", m.sys_s);
   j.num("percent", m.duration_s > 0 ? (m.user_s + m.sys_s) / m.duration_s * 100 : 0, 1).close();
@@ -264,6 +286,18 @@ void print_summary(const ReportInput& in, const Summary& m) {
 // What the figures suggest about the options: the likeliest cause first.
 void print_notes(const ReportInput& in, const Summary& m) {
   const WorkerStats& t = *m.total;
+  if (in.opt.tls)
+    std::fprintf(stderr, "ringcast-load: tls: %llu handshakes (%llu resumed of %llu offered a session), "
+                 "%llu failed; handshake p50 %.0fus p99 %.0fus\n",
+                 (unsigned long long)t.tls_handshakes, (unsigned long long)t.tls_resumed,
+                 (unsigned long long)t.tls_resume_offered, (unsigned long long)t.tls_failures,
+                 us(t.tls_handshake.quantile(0.5)), us(t.tls_handshake.quantile(0.99)));
+  for (const auto& w : in.workers) {
+    if (std::string first = w->tls_first_error(); !first.empty()) {
+      std::fprintf(stderr, "ringcast-load: note: first TLS failure: %s\n", first.c_str());
+      break;
+    }
+  }
   const std::uint64_t acks_without_id = t.protocol_errors[std::size_t(ProtocolError::ack_without_id)];
   if (in.opt.ids == IdMode::ringcast && (acks_without_id > 0 || t.missing_ids > 0))
     std::fprintf(stderr,

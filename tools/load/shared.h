@@ -14,6 +14,7 @@
 #include "tools/load/plan.h"
 #include "tools/load/ring.h"
 #include "tools/load/source_plan.h"
+#include "tools/load/tls_client.h"
 
 namespace ringcast::load {
 
@@ -38,6 +39,8 @@ struct Shared {
   const Plan& plan;
   const KernelFeatures& kernel;
   const SourcePlan sources;
+  // --tls: the client context every worker's connections are made from; null without --tls.
+  const TlsContext* tls = nullptr;
 
   std::atomic<Phase> phase{Phase::setup};
   // Per topic: the highest k acknowledged by the server (k is consecutive, so also the count).

@@ -20,6 +20,11 @@ const char* protocol_error_name(ProtocolError e) {
     case ProtocolError::body_ended: return "body_ended";
     case ProtocolError::unsolicited: return "unsolicited_response";
     case ProtocolError::ack_without_id: return "ack_without_id";
+    case ProtocolError::tls_verify: return "tls_verify";
+    case ProtocolError::tls_handshake: return "tls_handshake";
+    case ProtocolError::tls_record: return "tls_record";
+    case ProtocolError::tls_output_full: return "tls_output_full";
+    case ProtocolError::tls_start: return "tls_start";
     case ProtocolError::count: break;
   }
   return "?";
@@ -75,6 +80,11 @@ void merge_stats(WorkerStats& into, const WorkerStats& from) {
   min_nonzero(into.first_publish_ns, from.first_publish_ns);
   into.last_ack_ns = std::max(into.last_ack_ns, from.last_ack_ns);
   into.publish_rtt.merge(from.publish_rtt);
+  into.tls_handshakes += from.tls_handshakes;
+  into.tls_resumed += from.tls_resumed;
+  into.tls_resume_offered += from.tls_resume_offered;
+  into.tls_failures += from.tls_failures;
+  into.tls_handshake.merge(from.tls_handshake);
 }
 
 }  // namespace ringcast::load

@@ -21,6 +21,11 @@ enum class ProtocolError : std::uint8_t {
   body_ended,         // a chunked event stream that ended (its last chunk) while we listened
   unsolicited,        // a publish response with no request in flight
   ack_without_id,     // --ids ringcast: a 2xx publish answer without a parsable "id"
+  tls_verify,         // --tls: the server's certificate did not verify
+  tls_handshake,      // --tls: any other handshake failure (an alert, nothing in common, ...)
+  tls_record,         // --tls: after the handshake, a record that failed (bad MAC, an alert)
+  tls_output_full,    // --tls: OpenSSL had more to send than the connection's buffer holds
+  tls_start,          // --tls: OpenSSL could not make the connection (out of memory)
   count,
 };
 const char* protocol_error_name(ProtocolError e);
@@ -80,6 +85,13 @@ struct WorkerStats {
   std::uint64_t first_publish_ns = 0;
   std::uint64_t last_ack_ns = 0;
   Histogram publish_rtt;
+
+  // --tls.
+  std::uint64_t tls_handshakes = 0;      // completed, full or resumed
+  std::uint64_t tls_resumed = 0;         // of those, resumed from a kept session
+  std::uint64_t tls_resume_offered = 0;  // connections that offered a session (--tls-resume)
+  std::uint64_t tls_failures = 0;        // connections a TLS error ended (error_kinds: tls_*)
+  Histogram tls_handshake;               // attempt start (socket) -> handshake done
 };
 
 // Adds `from` into `into` (counters summed, times min/max'd, histograms and fan-out merged).
@@ -100,6 +112,9 @@ struct Progress {
   std::atomic<std::uint64_t> published{0};
   std::atomic<std::uint64_t> publishers_up{0};
   std::atomic<std::uint64_t> publishers_done{0};
+  std::atomic<std::uint64_t> tls_handshakes{0};
+  std::atomic<std::uint64_t> tls_resumed{0};
+  std::atomic<std::uint64_t> tls_failures{0};
   std::atomic<bool> ready{false};   // rings built
   std::atomic<bool> exited{false};
 };

@@ -50,6 +50,8 @@ void Worker::start_streams(RingHost& h, std::uint64_t now) {
 
 void Worker::start_stream(RingHost& h, std::uint32_t slot, std::uint64_t now) {
   Stream& s = h.streams[slot];
+  // A send of the last attempt would still be reading its scratch: a bookkeeping bug.
+  if (s.flags & (stream_flag::tls_sending | stream_flag::tls_end_pending)) std::abort();
   ++s.gen;
   ++s.tries;
   s.parser.reset();
@@ -62,14 +64,22 @@ void Worker::start_stream(RingHost& h, std::uint32_t slot, std::uint64_t now) {
   if (stats.first_connect_ns == 0) stats.first_connect_ns = now;
   ++stats.connect_attempts;
   s.state = StreamState::connecting;
+  // --tls: the ClientHello goes first, in the GET's place; the GET waits in the scratch for
+  // the handshake.
+  if (shared_.tls != nullptr && !tls_start_stream(h, slot, now)) return;
   if (int rc = open_socket(h, slot, cs.source, s.gen); rc < 0) return attempt_failed(h, slot, rc, true);
-  // Failures post; success is silent until the GET has been sent.
+  // Failures post; success is silent until the GET (or the ClientHello) has been sent.
   io_uring_sqe* sqe = h.ring.sqe();
   prep_connect_fixed(sqe, slot, &opt_.target);
   sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
   io_uring_sqe_set_data64(sqe, make_user_data(op::connect, s.gen, slot));
   sqe = h.ring.sqe();
-  prep_send_fixed(sqe, slot, cs.request, cs.request_len);
+  if (shared_.tls != nullptr) {
+    const TlsScratch& ts = h.tls_scratch[s.scratch];
+    prep_send_fixed(sqe, slot, ts.out, ts.len);
+  } else {
+    prep_send_fixed(sqe, slot, cs.request, cs.request_len);
+  }
   io_uring_sqe_set_data64(sqe, make_user_data(op::request, s.gen, slot));
 }
 
@@ -146,6 +156,8 @@ void Worker::on_stream_cqe(RingHost& h, std::uint32_t slot, std::uint8_t what, c
       return;
     case op::request:
       return on_request_sent(h, slot, c.res);
+    case op::tls_send:
+      return on_tls_sent(h, slot, c.res);
     case op::recv:
       return on_stream_recv(h, slot, c);
     default:
@@ -155,6 +167,15 @@ void Worker::on_stream_cqe(RingHost& h, std::uint32_t slot, std::uint8_t what, c
 
 void Worker::on_request_sent(RingHost& h, std::uint32_t slot, std::int32_t res) {
   Stream& s = h.streams[slot];
+  if (shared_.tls != nullptr) {
+    // The ClientHello: the scratch stays for the handshake's flights and the GET.
+    TlsScratch& ts = h.tls_scratch[s.scratch];
+    if (res < 0) return attempt_failed(h, slot, res, true);
+    if (std::uint32_t(res) != ts.len) return attempt_failed(h, slot, -EIO, true);
+    ts.len = ts.sent = 0;
+    s.state = StreamState::handshake;
+    return arm_recv(h, slot, s.gen);
+  }
   const std::uint32_t len = h.scratch[s.scratch].request_len;
   release_scratch(h, s);
   if (res < 0) return attempt_failed(h, slot, res, true);
@@ -172,7 +193,9 @@ void Worker::on_stream_recv(RingHost& h, std::uint32_t slot, const Cqe& c) {
     // Buffer select always names a buffer for data.
     const auto bid = std::uint16_t(c.flags >> IORING_CQE_BUFFER_SHIFT);
     stats.bytes_received += std::uint64_t(c.res);
-    consume(h, slot, std::string_view(h.ring.buffer(bid), std::size_t(c.res)), mono_ns());
+    const std::string_view bytes(h.ring.buffer(bid), std::size_t(c.res));
+    if (shared_.tls != nullptr) tls_receive(h, slot, bytes, mono_ns());
+    else consume(h, slot, bytes, mono_ns());
     h.ring.release(bid);
     if (more) return;
     // One-shot mode, or the kernel ended a multishot receive after data: keep reading, unless
@@ -197,6 +220,17 @@ void Worker::on_stream_recv(RingHost& h, std::uint32_t slot, const Cqe& c) {
 // socket replaces it.
 void Worker::on_stream_ended(RingHost& h, std::uint32_t slot, std::int32_t res) {
   Stream& s = h.streams[slot];
+  if (s.flags & stream_flag::tls_sending) {
+    // --tls: a send still reads the scratch; the attempt ends when it completes (the same
+    // generation, so that completion is recognised), and the scratch is free only then.
+    s.flags |= stream_flag::tls_end_pending;
+    h.tls_scratch[s.scratch].end_res = res;
+    return;
+  }
+  if (!h.tls.empty()) {
+    h.tls[slot].reset();
+    release_scratch(h, s);  // an attempt that ends during its handshake still holds it
+  }
   const std::uint64_t now = mono_ns();
   switch (s.state) {
     case StreamState::closing:  // the storm dropped it: reconnect at once
@@ -204,6 +238,7 @@ void Worker::on_stream_ended(RingHost& h, std::uint32_t slot, std::int32_t res) 
       s.state = StreamState::waiting;
       h.now_queue.push({slot, now});
       return;
+    case StreamState::handshake:
     case StreamState::head:
       return attempt_failed(h, slot, res, true);
     case StreamState::rejected:
@@ -226,6 +261,7 @@ void Worker::on_stream_ended(RingHost& h, std::uint32_t slot, std::int32_t res) 
 void Worker::attempt_failed(RingHost& h, std::uint32_t slot, int code, bool count) {
   Stream& s = h.streams[slot];
   release_scratch(h, s);
+  if (!h.tls.empty()) h.tls[slot].reset();
   ++s.gen;
   if (count) {
     ++stats.connect_errors;

@@ -15,6 +15,7 @@ constexpr std::uint8_t recv = 5;
 constexpr std::uint8_t cancel = 6;    // only failures post
 constexpr std::uint8_t publish = 7;   // a publisher's POST
 constexpr std::uint8_t close = 8;     // only failures post
+constexpr std::uint8_t tls_send = 9;  // --tls: a stream's handshake flight or encrypted GET
 }  // namespace op
 
 inline std::uint64_t make_user_data(std::uint8_t what, std::uint16_t gen, std::uint32_t slot) {

@@ -34,7 +34,14 @@ Publisher Worker::make_publisher(std::uint32_t index) const {
   pub.index = index;
   for (std::uint32_t t = index; t < plan_.topic_names.size(); t += plan_.publishers) pub.topics.push_back(t);
   pub.seq = PublishSequence(std::uint32_t(pub.topics.size()), opt_.events, opt_.pipeline);
-  pub.out.resize(std::size_t(opt_.pipeline) * request_max());
+  const std::size_t batch = std::size_t(opt_.pipeline) * request_max();
+  pub.out.resize(batch);
+  if (shared_.tls != nullptr) {
+    // Ciphertext: each record (16 KiB of plaintext at most) adds a header, a tag and padding,
+    // well under 256 bytes; the handshake's flights fit in the slack.
+    pub.plain.resize(batch);
+    pub.out.resize(batch + (batch / 16384 + 1) * 256 + TlsScratch::kBytes);
+  }
   pub.reader = std::make_unique<ResponseReader>();
   return pub;
 }
@@ -46,6 +53,7 @@ std::string Worker::init() {
   std::vector<const RingPlan*> mine;
   for (const RingPlan& rp : plan_.rings)
     if (rp.thread == index_) mine.push_back(&rp);
+  if (shared_.tls != nullptr) tls_io_ = std::make_unique<TlsIo>();
   if (mine.size() > 1) {
     eventfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (eventfd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
@@ -69,6 +77,10 @@ std::string Worker::init() {
     }
     const std::uint32_t window = std::min<std::uint32_t>(opt_.connect_window, 0xfffe);
     h->scratch.resize(rp->streams == 0 ? 0 : std::min<std::uint32_t>(window, rp->streams));
+    if (shared_.tls != nullptr) {
+      h->tls_scratch.resize(h->scratch.size());
+      h->tls.resize(rp->streams + rp->publishers.size());
+    }
     for (std::size_t s = h->scratch.size(); s > 0; --s) h->free_scratch.push_back(std::uint16_t(s - 1));
     h->now_queue.reserve(rp->streams);
     h->delay_queue.reserve(rp->streams);
@@ -229,6 +241,9 @@ void Worker::publish_progress() {
   progress.dropped.store(stats.dropped, relaxed);
   progress.drop_handled.store(stats.dropped + stats.drop_skipped, relaxed);
   progress.published.store(stats.published, relaxed);
+  progress.tls_handshakes.store(stats.tls_handshakes, relaxed);
+  progress.tls_resumed.store(stats.tls_resumed, relaxed);
+  progress.tls_failures.store(stats.tls_failures, relaxed);
 }
 
 std::uint64_t Worker::id_mismatches() const {

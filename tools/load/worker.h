@@ -18,12 +18,14 @@
 #include "tools/load/shared.h"
 #include "tools/load/sse_parser.h"
 #include "tools/load/stats.h"
+#include "tools/load/tls_client.h"
 
 namespace ringcast::load {
 
 enum class StreamState : std::uint8_t {
   idle,        // not started yet
-  connecting,  // socket/bind/connect/request chain in flight
+  connecting,  // socket/bind/connect/request chain in flight (--tls: the ClientHello for the GET)
+  handshake,   // --tls: receiving, the TLS handshake has not completed
   head,        // receiving, the HTTP head has not arrived
   streaming,   // a 200 text/event-stream head arrived; events flow
   rejected,    // another head arrived; we cancelled its receive: the attempt failed when it ends
@@ -39,6 +41,8 @@ constexpr std::uint8_t ever_established = 1;
 constexpr std::uint8_t droppee = 2;          // storm drops this stream
 constexpr std::uint8_t awaiting_head = 4;   // dropped; reconnected once a 200 head arrives
 constexpr std::uint8_t awaiting_event = 8;  // dropped; flowing again once an event arrives
+constexpr std::uint8_t tls_sending = 16;    // --tls: a send of the scratch's ciphertext is in flight
+constexpr std::uint8_t tls_end_pending = 32;  // --tls: the receive ended during that send
 }  // namespace stream_flag
 
 // One SSE stream: 112 bytes, whatever its events' size.
@@ -63,7 +67,22 @@ struct ConnectScratch {
   char request[500];
 };
 
-enum class PubState : std::uint8_t { idle, connecting, up, closing, waiting, failed };
+// --tls: what an attempt sends until its handshake is done and its GET is out: the ClientHello,
+// the client's handshake flight, the encrypted GET. Sends on a socket are serialized, so bytes
+// made while one is in flight wait behind it (`len` > `sent`). About 1 KiB is the most seen
+// (a ClientHello with a ticket, then Finished and the GET); a flight that does not fit ends
+// the attempt (tls_output_full).
+struct TlsScratch {
+  static constexpr std::uint32_t kBytes = 4096;
+  std::uint64_t started_ns;
+  std::uint32_t len;
+  std::uint32_t sent;
+  std::int32_t end_res;  // tls_end_pending: what the receive ended with
+  char out[kBytes];
+};
+
+// handshake: --tls, connected, the TLS handshake under way (the connection is not up yet).
+enum class PubState : std::uint8_t { idle, connecting, handshake, up, closing, waiting, failed };
 
 // One keep-alive publishing connection. Requests go out in batches, one send at a time (sends
 // on a socket are serialized): a batch is every request the pipeline admits at that moment.
@@ -73,6 +92,10 @@ struct Publisher {
   PublishSequence seq;
   std::uint64_t hold_ns = 0;  // not before: reconnect delay, or the back-off after a refusal
   std::vector<char> out;      // the batch being sent; untouched until its send completes
+                              // (--tls: its ciphertext, and the handshake's flights)
+  std::vector<char> plain;    // --tls: the batch before encryption
+  std::uint64_t connect_ns = 0;  // --tls: the attempt began (handshake time)
+  bool hello_due = false;     // --tls: connected while an earlier send still held `out`
   std::uint32_t out_len = 0;
   std::uint32_t out_sent = 0;
   bool sending = false;       // a send SQE is in flight (of any connection generation)
@@ -110,6 +133,8 @@ struct RingHost {
   std::vector<OpaqueId> opaque_ids;   // per stream, with --ids opaque only
   std::vector<Publisher> publishers;  // fixed slots streams.size() + i
   std::vector<ConnectScratch> scratch;
+  std::vector<TlsScratch> tls_scratch;  // --tls: beside scratch[i]
+  std::vector<TlsConn> tls;             // --tls: per slot (streams, then publishers)
   std::vector<std::uint16_t> free_scratch;
   std::uint32_t next_start = 0;  // streams below this have started their first attempt
   WaitQueue now_queue;           // reconnect at once (storm)
@@ -123,6 +148,8 @@ class Worker {
   // After the thread has ended: streams whose last event's id differs from the id the
   // server acknowledged for that (topic, k) to the publisher.
   std::uint64_t id_mismatches() const;
+  // --tls: OpenSSL's words for this thread's first TLS failure (empty when none).
+  std::string tls_first_error() const { return tls_io_ ? tls_io_->first_error : std::string(); }
 
   WorkerStats stats;
   Progress progress;
@@ -179,6 +206,23 @@ class Worker {
   void on_accepted(Publisher& p, const PublishRequest& req, std::string_view body, std::uint64_t holes);
   void publisher_down(RingHost& h, std::uint32_t i, int code, bool cancel);
 
+  // stream_tls.cc: --tls on a stream's connection.
+  bool tls_start_stream(RingHost& h, std::uint32_t slot, std::uint64_t now);
+  void tls_receive(RingHost& h, std::uint32_t slot, std::string_view bytes, std::uint64_t now);
+  void tls_established(RingHost& h, std::uint32_t slot, std::uint64_t now);
+  void tls_flush(RingHost& h, std::uint32_t slot);
+  void on_tls_sent(RingHost& h, std::uint32_t slot, std::int32_t res);
+  void tls_failed(RingHost& h, std::uint32_t slot);
+  void count_tls_failure(TlsFailure f);
+  void count_tls_handshake(const TlsConn& conn, std::uint64_t started_ns, std::uint64_t now);
+  SSL_SESSION* tls_session_to_offer(std::uint16_t tries);
+
+  // publisher_tls.cc: --tls on a publisher's connection.
+  void tls_publisher_hello(RingHost& h, std::uint32_t i);
+  void tls_publisher_receive(RingHost& h, std::uint32_t i, std::string_view bytes);
+  bool tls_encrypt_batch(RingHost& h, std::uint32_t i, std::uint32_t plain_len);
+  void publisher_flush(RingHost& h, std::uint32_t i);
+
   void count_error(int code);
   void count_protocol(ProtocolError e) { ++stats.protocol_errors[std::size_t(e)]; }
 
@@ -187,6 +231,7 @@ class Worker {
   const Plan& plan_;
   std::uint32_t index_;
   std::vector<std::unique_ptr<RingHost>> hosts_;
+  std::unique_ptr<TlsIo> tls_io_;  // --tls: this thread's window into its SSLs
   std::vector<Cqe> cqes_;
   int eventfd_ = -1;
   bool dropped_ = false;

@@ -1,0 +1,377 @@
+#include "core/redis_bridge.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/redis_link.h"
+#include "core/redis_protocol.h"
+#include "core/shard.h"
+
+namespace ringcast {
+
+namespace {
+constexpr std::uint32_t kWriterTimeoutMs = 2000;  // any one command of the writer
+constexpr std::uint32_t kBlockMs = 1000;          // XREAD BLOCK; also how soon a stop is seen
+constexpr std::uint32_t kReaderTimeoutMs = kBlockMs + 2000;
+constexpr std::size_t kPublishBatch = 256;        // XADDs pipelined in one round trip
+constexpr char kRetryAfter[] = "Retry-After: 1\r\n";
+}  // namespace
+
+std::string render_redis_metrics(const RedisMetrics& m) {
+  struct Line {
+    const char* name;
+    const char* type;
+    const char* help;
+    const Counter* value;
+  };
+  const Line lines[] = {
+      {"ringcast_redis_up", "gauge", "1 while the node's Redis connections are up.", &m.up},
+      {"ringcast_redis_reconnects_total", "counter", "Redis connections re-established after a loss.",
+       &m.reconnects},
+      {"ringcast_redis_publishes_total", "counter", "Publishes appended to a stream (XADD).",
+       &m.publishes},
+      {"ringcast_redis_unavailable_total", "counter",
+       "Publishes answered 503 because Redis was unreachable.", &m.unavailable},
+      {"ringcast_redis_xadd_errors_total", "counter", "XADDs Redis answered with an error.",
+       &m.xadd_errors},
+      {"ringcast_redis_entries_read_total", "counter", "Stream entries read (XREAD) and fanned out.",
+       &m.entries_read},
+      {"ringcast_redis_replays_total", "counter", "Resumes served from a stream (XREVRANGE).",
+       &m.replays},
+  };
+  std::string out;
+  char text[320];
+  for (const Line& l : lines) {
+    std::snprintf(text, sizeof text, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", l.name, l.help, l.name,
+                  l.type, l.name, static_cast<unsigned long long>(l.value->get()));
+    out += text;
+  }
+  return out;
+}
+
+RedisBridge::RedisBridge(const Config& config, Cluster& cluster)
+    : config_(config),
+      cluster_(cluster),
+      writer_link_(std::make_unique<redis::Link>(config, kWriterTimeoutMs)),
+      reader_link_(std::make_unique<redis::Link>(config, kReaderTimeoutMs)) {}
+
+RedisBridge::~RedisBridge() {
+  stop();
+  while (Message* m = mailbox_.pop()) delete m;
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+std::string RedisBridge::key(std::string_view topic) const {
+  std::string k = config_.redis_prefix;
+  k += topic;
+  return k;
+}
+
+std::string RedisBridge::start(bool uring, const std::vector<int>& shard_handles) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return std::string("redis bridge eventfd: ") + std::strerror(errno);
+  uring_ = uring;
+  shard_handles_ = shard_handles;
+  writer_ = std::thread([this] { writer_loop(); });
+  reader_ = std::thread([this] { reader_loop(); });
+  return {};
+}
+
+void RedisBridge::stop() {
+  if (stop_.exchange(true)) return;
+  wake();
+  watch_changed_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (reader_.joinable()) reader_.join();
+}
+
+void RedisBridge::wake() {
+  const std::uint64_t one = 1;
+  // EAGAIN: the counter is saturated, so the writer wakes anyway.
+  if (wake_fd_ >= 0 && ::write(wake_fd_, &one, sizeof one) < 0 && errno != EAGAIN)
+    log(LogLevel::warn, "redis bridge wake: %s", std::strerror(errno));
+}
+
+void RedisBridge::post(std::uint32_t shard, Message* m, net::ForeignDoorbell& doorbell) {
+  cluster_.mailboxes[shard]->push(m);
+  doorbell.due(shard);
+}
+
+// One log line per outage and one per recovery; `up` is 1 only while both links are up.
+void RedisBridge::link_state(redis::Link& link, bool up_now) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  (&link == writer_link_.get() ? writer_up_ : reader_up_) = up_now;
+  const bool up = writer_up_ && reader_up_;
+  if (up == was_up_) return;
+  was_up_ = up;
+  metrics_.up.set(up ? 1 : 0);
+  if (!up) {
+    down_since_ms_ = monotonic_ms();
+    log(LogLevel::warn, "redis %s:%u unavailable (%s): publishes answer 503, streams stay open; "
+        "reconnecting with backoff", config_.redis_host.c_str(), config_.redis_port,
+        link.last_error().c_str());
+    return;
+  }
+  if (ever_up_) {
+    metrics_.reconnects.add();
+    log(LogLevel::warn, "redis %s:%u reconnected after %llu ms; reading on from the last ids read",
+        config_.redis_host.c_str(), config_.redis_port,
+        static_cast<unsigned long long>(monotonic_ms() - down_since_ms_));
+  } else {
+    log(LogLevel::info, "redis %s:%u connected (stream keys %s<topic>)", config_.redis_host.c_str(),
+        config_.redis_port, config_.redis_prefix.c_str());
+  }
+  ever_up_ = true;
+}
+
+bool RedisBridge::writer_ready() {
+  std::string error;
+  const bool was = writer_link_->connected();
+  const bool ok = writer_link_->ensure(monotonic_ms(), error);
+  if (ok != was || !ok) link_state(*writer_link_, ok);
+  return ok;
+}
+
+// ---- writer -------------------------------------------------------------------------------
+
+void RedisBridge::writer_loop() {
+  if (std::string err = writer_doorbell_.init(uring_, shard_handles_); !err.empty()) {
+    log(LogLevel::error, "redis bridge: %s", err.c_str());
+    cluster_.stop.store(true);
+    return;
+  }
+  writer_ready();  // connect at start-up (a Redis that is down only delays this)
+  std::vector<PublishMessage*> batch;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    pollfd p{wake_fd_, POLLIN, 0};
+    // 250 ms: reconnect attempts continue while nothing is asked (for /metrics and the log).
+    if (poll(&p, 1, 250) > 0) {
+      std::uint64_t count;
+      while (::read(wake_fd_, &count, sizeof count) > 0) {
+      }
+    }
+    if (!writer_link_->connected()) writer_ready();
+    for (Message* m = mailbox_.pop(); m != nullptr; m = mailbox_.pop()) {
+      if (m->kind == MessageKind::publish) {
+        batch.push_back(static_cast<PublishMessage*>(m));
+        if (batch.size() < kPublishBatch) continue;
+        handle_publishes(batch);
+        continue;
+      }
+      handle_publishes(batch);  // earlier publishes first: a connection's answers stay in order
+      if (m->kind == MessageKind::stream_open) handle_open(static_cast<StreamOpenMessage*>(m));
+      else if (m->kind == MessageKind::unwatch) handle_unwatch(static_cast<UnwatchMessage*>(m));
+      else RC_ASSERT(false);
+      delete m;
+    }
+    handle_publishes(batch);
+    writer_doorbell_.flush();
+  }
+}
+
+// XADDs every publish of the batch in one pipelined round trip; acks each in order.
+void RedisBridge::handle_publishes(std::vector<PublishMessage*>& batch) {
+  if (batch.empty()) return;
+  const bool up = writer_ready();
+  const std::uint32_t maxlen = config_.redis_maxlen != 0 ? config_.redis_maxlen : config_.history;
+  if (up) {
+    for (PublishMessage* m : batch) {
+      if (m->reject_status == 0) writer_link_->append(redis::xadd(key(m->topic), maxlen, m->event, m->data));
+    }
+  }
+  for (PublishMessage* m : batch) {
+    auto* ack = new PublishAckMessage();
+    ack->conn_token = m->conn_token;
+    ack->topic = std::move(m->topic);
+    if (m->reject_status != 0) {  // an in-order refusal, echoed
+      ack->status = m->reject_status;
+      ack->detail = m->reject_detail;
+      ack->headers = m->reject_headers;
+    } else if (redis::Reply r = writer_link_->reply(); !r) {
+      metrics_.unavailable.add();
+      ack->status = 503;
+      ack->detail = "redis is unavailable; try again";
+      ack->headers = kRetryAfter;
+    } else if (!redis::parse_xadd(r.get(), ack->id)) {
+      metrics_.xadd_errors.add();
+      log(LogLevel::warn, "redis XADD %s refused: %s", key(ack->topic).c_str(),
+          redis::error_text(r.get()).c_str());
+      ack->status = 503;
+      ack->detail = "redis refused the event";
+      ack->headers = kRetryAfter;
+    } else {
+      metrics_.publishes.add();
+    }
+    post(m->origin_shard, ack, writer_doorbell_);
+    delete m;
+  }
+  if (!writer_link_->connected()) link_state(*writer_link_, false);
+  batch.clear();
+}
+
+void RedisBridge::handle_open(StreamOpenMessage* m) {
+  auto* ack = new StreamOpenAckMessage();
+  ack->conn_token = m->conn_token;
+  ack->last_id = std::move(m->last_id);
+  ack->id_known = m->id_known;
+  for (const StreamOpenMessage::Watch& w : m->watches) watch(w.topic, m->origin_shard);
+  ack->watches = std::move(m->watches);
+  for (const std::string& topic : m->replays) {
+    ack->replays.emplace_back();
+    fetch_replay(topic, m->after, ack->replays.back());
+  }
+  post(m->origin_shard, ack, writer_doorbell_);
+}
+
+// Adds the shard to the topic's watchers. A topic new to the node starts at the stream's
+// newest entry, read now: the subscriber waiting for this ack gets its head only afterwards,
+// so every event published after a client sees the stream head is read.
+void RedisBridge::watch(const std::string& topic, std::uint32_t shard) {
+  std::vector<std::uint8_t>& shards = watchers_[topic];
+  if (shards.empty()) shards.assign(cluster_.shards, 0);
+  const bool node_fresh = std::find(shards.begin(), shards.end(), 1) == shards.end();
+  shards[shard] = 1;
+  if (!node_fresh) return;
+  EventId start{unix_ms(), 0};  // Redis down: the node clock stands in (documented)
+  if (writer_ready()) {
+    if (redis::Reply r = writer_link_->command(redis::xrevrange_last(key(topic))); r) {
+      std::vector<StreamEntry> newest;
+      if (redis::parse_entries(r.get(), newest)) start = newest.empty() ? EventId{} : newest[0].id;
+    } else {
+      link_state(*writer_link_, false);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(watch_mutex_);
+    watched_[topic] = Watched{start, ++watch_gen_};
+  }
+  watch_changed_.notify_all();
+  // Interrupt the reader's XREAD BLOCK so it starts reading the new topic now.
+  const long long reader = reader_client_id_.load();
+  if (reader >= 0 && writer_link_->connected()) writer_link_->command(redis::client_unblock(reader));
+}
+
+void RedisBridge::handle_unwatch(UnwatchMessage* m) {
+  auto it = watchers_.find(m->topic);
+  if (it == watchers_.end()) return;
+  it->second[m->origin_shard] = 0;
+  if (std::find(it->second.begin(), it->second.end(), 1) != it->second.end()) return;
+  watchers_.erase(it);
+  std::lock_guard<std::mutex> lock(watch_mutex_);
+  watched_.erase(m->topic);
+}
+
+// The newest --history entries after `after`, oldest first, and whether any were left out.
+void RedisBridge::fetch_replay(const std::string& topic, EventId after,
+                               StreamOpenAckMessage::Replay& out) {
+  out.topic = topic;
+  if (!writer_ready()) return;
+  const std::string k = key(topic);
+  writer_link_->append(redis::xrange_exact(k, after));
+  writer_link_->append(redis::xrevrange_after(k, after, config_.history + 1));
+  redis::Reply exact = writer_link_->reply();
+  redis::Reply newest = writer_link_->reply();
+  std::vector<StreamEntry> found;
+  if (!exact || !newest || !redis::parse_entries(exact.get(), found) ||
+      !redis::parse_entries(newest.get(), out.entries)) {
+    if (!writer_link_->connected()) link_state(*writer_link_, false);
+    out.entries.clear();
+    return;
+  }
+  std::reverse(out.entries.begin(), out.entries.end());
+  if (out.entries.size() > config_.history) {
+    out.truncated = true;
+    out.entries.erase(out.entries.begin());
+  }
+  out.found = !found.empty();
+  out.ok = true;
+  metrics_.replays.add();
+}
+
+// ---- reader -------------------------------------------------------------------------------
+
+void RedisBridge::reader_loop() {
+  if (std::string err = reader_doorbell_.init(uring_, shard_handles_); !err.empty()) {
+    log(LogLevel::error, "redis bridge: %s", err.c_str());
+    cluster_.stop.store(true);
+    return;
+  }
+  while (!stop_.load(std::memory_order_relaxed)) {
+    std::string error;
+    const bool was = reader_link_->connected();
+    if (!reader_link_->ensure(monotonic_ms(), error)) {
+      link_state(*reader_link_, false);
+      const std::uint64_t wait = std::min<std::uint64_t>(50, reader_link_->backoff_left(monotonic_ms()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::max<std::uint64_t>(wait, 1)));
+      continue;
+    }
+    if (!was) {
+      redis::Reply id = reader_link_->command(redis::client_id());
+      if (!id || id->type != REDIS_REPLY_INTEGER) continue;
+      reader_client_id_.store(id->integer);
+      link_state(*reader_link_, true);
+    }
+    if (!read_once()) link_state(*reader_link_, reader_link_->connected());
+    reader_doorbell_.flush();
+  }
+}
+
+// One XREAD round over every watched topic. Returns false if the link failed.
+bool RedisBridge::read_once() {
+  std::vector<std::string> keys;
+  std::vector<EventId> after;
+  std::unordered_map<std::string, std::uint32_t> gens;  // topic -> watch generation read
+  {
+    std::unique_lock<std::mutex> lock(watch_mutex_);
+    if (watched_.empty()) {
+      watch_changed_.wait_for(lock, std::chrono::milliseconds(kBlockMs));
+      if (watched_.empty()) {
+        lock.unlock();
+        return bool(reader_link_->command({"PING"}));  // notices an outage while idle
+      }
+    }
+    for (const auto& [topic, w] : watched_) {
+      keys.push_back(key(topic));
+      after.push_back(w.last);
+      gens.emplace(topic, w.gen);
+    }
+  }
+  redis::Reply r = reader_link_->command(redis::xread(keys, after, config_.history, kBlockMs));
+  if (!r) return false;
+  std::vector<redis::KeyedEntry> entries;
+  if (!redis::parse_xread(r.get(), entries)) {
+    log(LogLevel::warn, "redis XREAD: %s", r->type == REDIS_REPLY_ERROR
+                                              ? redis::error_text(r.get()).c_str()
+                                              : "unexpected reply");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // e.g. WRONGTYPE: not a hot loop
+    return true;
+  }
+  std::lock_guard<std::mutex> lock(watch_mutex_);
+  for (redis::KeyedEntry& e : entries) {
+    const std::string topic = e.key.substr(config_.redis_prefix.size());
+    auto it = watched_.find(topic);
+    auto read_gen = gens.find(topic);
+    // Unwatched or watched afresh since this read began: the entry belongs to a stale read.
+    if (it == watched_.end() || read_gen == gens.end() || it->second.gen != read_gen->second)
+      continue;
+    if (e.entry.id <= it->second.last) continue;
+    it->second.last = e.entry.id;
+    auto* m = new RedisEntryMessage();
+    m->topic = topic;
+    m->entry = std::move(e.entry);
+    post(Shard::owner_of(topic, cluster_.shards), m, reader_doorbell_);
+    metrics_.entries_read.add();
+  }
+  return true;
+}
+
+}  // namespace ringcast

@@ -1,0 +1,121 @@
+#pragma once
+// The node's bridge to Redis Streams (--redis): scale-out across ringcast nodes.
+//
+// Off the shards' hot path, two threads each own one blocking hiredis connection:
+//   writer  takes shard requests from its mailbox (woken by an eventfd): XADDs publishes
+//           (pipelined, one round trip per batch) and acks each publishing connection with the
+//           entry id or a 503; starts and stops watching topics; fetches missed entries for
+//           resuming streams (XREVRANGE).
+//   reader  XREAD BLOCKs the streams of every watched topic, from the last id read per topic,
+//           and hands each entry to the topic's owner shard, which serializes it once with the
+//           Redis id and fans it out as it would a local publish.
+// In Redis mode every delivery, this node's own publishes included, comes through the reader,
+// so every node sees each topic's events in the stream's order with the stream's ids.
+// Redis down: publishes answer 503, streams stay open, both threads reconnect with capped
+// backoff and the reader continues from its last ids (catch-up). See docs/PROTOCOL.md.
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/mailbox.h"
+#include "core/metrics.h"
+#include "net/doorbell.h"
+
+namespace ringcast {
+
+struct Cluster;
+struct Config;
+namespace redis { class Link; }
+
+// Node-wide counters of the bridge (each written by one bridge thread; `up` under a lock).
+struct RedisMetrics {
+  Counter up;              // gauge: 1 while both connections are established
+  Counter reconnects;      // connections re-established after a loss
+  Counter publishes;       // XADDs acknowledged
+  Counter unavailable;     // publishes answered 503 because Redis was unreachable
+  Counter xadd_errors;     // XADDs Redis refused with an error reply
+  Counter entries_read;    // entries XREAD handed to the shards
+  Counter replays;         // resumes served from the stream
+};
+std::string render_redis_metrics(const RedisMetrics& m);
+
+// The shard id a publishing connection names when the bridge owes it acks.
+inline constexpr std::uint8_t kBridgeShard = 255;
+
+class RedisBridge {
+ public:
+  RedisBridge(const Config& config, Cluster& cluster);
+  ~RedisBridge();
+  RedisBridge(const RedisBridge&) = delete;
+
+  // Starts both threads. `uring`/`shard_handles`: how to wake the shards (net/doorbell.h).
+  std::string start(bool uring, const std::vector<int>& shard_handles);
+  // Stops and joins both threads (after the shards have stopped).
+  void stop();
+
+  Mailbox& mailbox() { return mailbox_; }
+  // Wakes the writer thread; called by shards after posting to mailbox().
+  void wake();
+  RedisMetrics& metrics() { return metrics_; }
+  std::string key(std::string_view topic) const;
+
+ private:
+  // writer thread
+  void writer_loop();
+  void handle_publishes(std::vector<PublishMessage*>& batch);
+  void handle_open(StreamOpenMessage* m);
+  void handle_unwatch(UnwatchMessage* m);
+  void watch(const std::string& topic, std::uint32_t shard);
+  void fetch_replay(const std::string& topic, EventId after, StreamOpenAckMessage::Replay& out);
+  bool writer_ready();
+  // reader thread
+  void reader_loop();
+  bool read_once();
+  // both
+  void post(std::uint32_t shard, Message* m, net::ForeignDoorbell& doorbell);
+  void link_state(redis::Link& link, bool up_now);
+
+  const Config& config_;
+  Cluster& cluster_;
+  Mailbox mailbox_;
+  int wake_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  RedisMetrics metrics_;
+  bool uring_ = false;
+  std::vector<int> shard_handles_;
+  std::thread writer_;
+  std::thread reader_;
+
+  // Topics this node reads: topic -> the last id handed to the shards. Shared by both
+  // threads under `watch_mutex_` (touched once per XREAD round and per watch change).
+  struct Watched {
+    EventId last;
+    std::uint32_t gen;  // bumped on every fresh watch: drops entries of a superseded read
+  };
+  std::mutex watch_mutex_;
+  std::condition_variable watch_changed_;
+  std::map<std::string, Watched> watched_;
+  std::uint32_t watch_gen_ = 0;
+  std::atomic<long long> reader_client_id_{-1};
+
+  // Writer only: which shards watch each topic.
+  std::unordered_map<std::string, std::vector<std::uint8_t>> watchers_;
+  std::unique_ptr<redis::Link> writer_link_;
+  std::unique_ptr<redis::Link> reader_link_;
+  net::ForeignDoorbell writer_doorbell_;
+  net::ForeignDoorbell reader_doorbell_;
+
+  std::mutex state_mutex_;  // the up/down transitions and their log lines
+  bool writer_up_ = false, reader_up_ = false, was_up_ = false, ever_up_ = false;
+  std::uint64_t down_since_ms_ = 0;
+};
+
+}  // namespace ringcast

@@ -1,0 +1,503 @@
+#include "net/tls_io.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/assert.h"
+#include "core/log.h"
+
+namespace ringcast::net {
+
+namespace {
+
+// Inner operations this layer starts carry the session index under this tag; the shard's own
+// tokens (record index, generation) stay below it.
+constexpr std::uint64_t kTag = std::uint64_t(1) << kTokenBits;
+// Plaintext buffers handed to the shard are told apart from the backend's by this bit.
+constexpr std::uint32_t kPlainBuffer = 1u << 31;
+// Plaintext gathered into one TLS record per SSL_write (the largest record TLS allows).
+constexpr std::size_t kRecord = 16384;
+
+// What a client that speaks plain HTTP to the TLS port gets before the close.
+constexpr std::string_view kPlainHttpAnswer =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 37\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "This port speaks HTTPS, not HTTP/1.1\n";
+
+namespace flag {
+constexpr std::uint16_t want_recv = 1 << 0;      // a shard recv waits for plaintext
+constexpr std::uint16_t want_send = 1 << 1;      // a shard send waits for its ciphertext to go
+constexpr std::uint16_t want_shutdown = 1 << 2;  // a shard shutdown waits behind the ciphertext
+constexpr std::uint16_t inner_recv = 1 << 3;
+constexpr std::uint16_t inner_send = 1 << 4;
+constexpr std::uint16_t handshake_done = 1 << 5;
+constexpr std::uint16_t closed = 1 << 6;         // the shard closed the descriptor
+constexpr std::uint16_t eof = 1 << 7;            // close_notify seen: reads return 0 from now on
+}  // namespace flag
+
+}  // namespace
+
+struct TlsIo::Session {
+  SSL* ssl = nullptr;
+  std::uint32_t fd = 0;
+  std::uint32_t index = 0;
+  std::uint16_t flags = 0;
+  std::int32_t fatal = 0;           // -errno every later recv/send reports (0: healthy)
+  std::uint64_t recv_token = 0;
+  std::uint64_t send_token = 0;
+  std::uint64_t shutdown_token = 0;
+  std::uint32_t send_plain = 0;     // plaintext bytes the shard's send carried
+  std::uint32_t sending_off = 0;    // bytes of *sending already written
+  std::string* sending = nullptr;   // ciphertext in the inner send in flight (frozen)
+  std::string* out = nullptr;       // ciphertext produced since (appended by OpenSSL)
+  std::string* in = nullptr;        // ciphertext received but not yet consumed by OpenSSL
+  const char* feed = nullptr;       // what the BIO hands OpenSSL during one call
+  std::uint32_t feed_len = 0;
+};
+
+namespace {
+
+// A BIO over the session: reads come from `feed`, writes append to `out`.
+int bio_write(BIO* bio, const char* data, int len) {
+  auto* s = static_cast<TlsIo::Session*>(BIO_get_data(bio));
+  if (s->out == nullptr) s->out = new std::string();
+  s->out->append(data, std::size_t(len));
+  return len;
+}
+
+int bio_read(BIO* bio, char* data, int len) {
+  auto* s = static_cast<TlsIo::Session*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (s->feed_len == 0) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  const std::uint32_t n = std::min<std::uint32_t>(s->feed_len, std::uint32_t(len));
+  std::memcpy(data, s->feed, n);
+  s->feed += n;
+  s->feed_len -= n;
+  return int(n);
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int bio_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+BIO_METHOD* session_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringcast-session");
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_read(m, bio_read);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_create(m, bio_create);
+    return m;
+  }();
+  return method;
+}
+
+bool is_plain_http(unsigned long err) {
+  return ERR_GET_LIB(err) == ERR_LIB_SSL &&
+         (ERR_GET_REASON(err) == SSL_R_HTTP_REQUEST || ERR_GET_REASON(err) == SSL_R_HTTPS_PROXY_REQUEST);
+}
+
+}  // namespace
+
+TlsIo::TlsIo(Io& inner, SSL_CTX* ctx, std::uint32_t plain_buffer_bytes)
+    : inner_(inner), ctx_(ctx), plain_bytes_(plain_buffer_bytes), scratch_(kRecord) {
+  RC_ASSERT(plain_bytes_ >= 1024);
+}
+
+TlsIo::~TlsIo() {
+  for (Session* s : sessions_) {
+    if (s == nullptr) continue;
+    SSL_free(s->ssl);
+    delete s->sending;
+    delete s->out;
+    delete s->in;
+    delete s;
+  }
+}
+
+TlsIo::Session* TlsIo::find(std::uint32_t fd) {
+  auto it = by_fd_.find(fd);
+  return it == by_fd_.end() ? nullptr : sessions_[it->second];
+}
+
+void TlsIo::complete(Op op, std::uint64_t token, std::int32_t res, std::uint32_t buffer,
+                     const char* data) {
+  Completion c;
+  c.op = op;
+  c.token = token;
+  c.res = res;
+  c.buffer = buffer;
+  c.data = data;
+  ready_.push_back(c);
+}
+
+std::uint32_t TlsIo::take_plain_buffer() {
+  if (free_plain_.empty()) {
+    free_plain_.push_back(std::uint32_t(plain_.size()));
+    plain_.emplace_back(new char[plain_bytes_]);
+  }
+  const std::uint32_t id = free_plain_.back();
+  free_plain_.pop_back();
+  return id;
+}
+
+void TlsIo::release_buffer(std::uint32_t buffer) {
+  if (!(buffer & kPlainBuffer)) return inner_.release_buffer(buffer);
+  const std::uint32_t id = buffer & ~kPlainBuffer;
+  RC_ASSERT(id < plain_.size());
+  free_plain_.push_back(id);
+}
+
+void TlsIo::recv(std::uint64_t token, std::uint32_t fd) {
+  RC_ASSERT(!(token & kTag));
+  Session* s = find(fd);
+  RC_ASSERT(s != nullptr);
+  RC_ASSERT(!(s->flags & flag::want_recv));
+  s->flags |= flag::want_recv;
+  s->recv_token = token;
+  if (s->fatal != 0 && !(s->flags & flag::inner_send)) {
+    s->flags &= ~flag::want_recv;
+    return complete(Op::recv, token, s->fatal);
+  }
+  if (s->flags & flag::eof) {
+    s->flags &= ~flag::want_recv;
+    return complete(Op::recv, token, 0);
+  }
+  // Plaintext OpenSSL already holds, or ciphertext it has not consumed: no need to wait.
+  if (s->in != nullptr || SSL_has_pending(s->ssl)) return advance(*s);
+  arm_inner_recv(*s);
+}
+
+void TlsIo::arm_inner_recv(Session& s) {
+  if (s.flags & flag::inner_recv) return;
+  s.flags |= flag::inner_recv;
+  inner_.recv(kTag | s.index, s.fd);
+}
+
+void TlsIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) {
+  Session* s = find(fd);
+  RC_ASSERT(s != nullptr);
+  RC_ASSERT(!(s->flags & flag::want_send));
+  std::size_t total = 0;
+  for (const iovec& v : iov) total += v.iov_len;
+  RC_ASSERT(total <= 0x7fffffff);
+  if (s->fatal != 0 || !(s->flags & flag::handshake_done))
+    return complete(Op::send, token, s->fatal != 0 ? s->fatal : -EPIPE);
+  s->flags |= flag::want_send;
+  s->send_token = token;
+  s->send_plain = std::uint32_t(total);
+  // Gather the pieces (events are often small) into full records: one record per 16 KiB,
+  // not one per event. The memcpy is cheap beside the cipher.
+  std::size_t used = 0;
+  auto write_out = [&](const char* data, std::size_t len) {
+    std::size_t written = 0;
+    ERR_clear_error();
+    if (SSL_write_ex(s->ssl, data, len, &written) != 1 || written != len) {
+      fail(*s, -EPROTO);
+      return false;
+    }
+    return true;
+  };
+  for (const iovec& v : iov) {
+    const char* p = static_cast<const char*>(v.iov_base);
+    std::size_t left = v.iov_len;
+    while (left > 0) {
+      const std::size_t n = std::min(left, kRecord - used);
+      std::memcpy(scratch_.data() + used, p, n);
+      used += n;
+      p += n;
+      left -= n;
+      if (used == kRecord) {
+        if (!write_out(scratch_.data(), used)) return;
+        used = 0;
+      }
+    }
+  }
+  if (used > 0 && !write_out(scratch_.data(), used)) return;
+  flush(*s);
+}
+
+void TlsIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {
+  Session* s = find(fd);
+  RC_ASSERT(s != nullptr);
+  s->flags |= flag::want_shutdown;
+  s->shutdown_token = token;
+  if (s->fatal == 0 && (s->flags & flag::handshake_done)) {
+    ERR_clear_error();
+    SSL_shutdown(s->ssl);  // queues close_notify; we do not wait for the peer's
+  }
+  flush(*s);
+  if (!(s->flags & flag::inner_send)) after_drain(*s);
+}
+
+void TlsIo::cancel(std::uint64_t token, std::uint32_t fd) {
+  Session* s = find(fd);
+  RC_ASSERT(s != nullptr);
+  inner_.cancel(token, fd);
+  // The shard's operations complete through the inner ones being cancelled; one that waits on
+  // nothing in flight (a recv parked behind a failure's alert, say) completes here.
+  if ((s->flags & flag::want_recv) && !(s->flags & flag::inner_recv) &&
+      !(s->flags & flag::inner_send)) {
+    s->flags &= ~flag::want_recv;
+    complete(Op::recv, s->recv_token, -ECANCELED);
+  }
+}
+
+void TlsIo::close(std::uint64_t token, std::uint32_t fd) {
+  auto it = by_fd_.find(fd);
+  RC_ASSERT(it != by_fd_.end());
+  Session& s = *sessions_[it->second];
+  by_fd_.erase(it);
+  ++zombies_;
+  RC_ASSERT(!(s.flags & (flag::want_recv | flag::want_send)));  // the shard waited for them
+  s.flags |= flag::closed;
+  --stats_.sessions;
+  inner_.close(token, fd);
+  maybe_free(s);
+}
+
+void TlsIo::maybe_free(Session& s) {
+  if (!(s.flags & flag::closed) || (s.flags & (flag::inner_recv | flag::inner_send))) return;
+  SSL_free(s.ssl);
+  delete s.sending;
+  delete s.out;
+  delete s.in;
+  sessions_[s.index] = nullptr;
+  free_sessions_.push_back(s.index);
+  --zombies_;
+  delete &s;
+}
+
+std::span<const Completion> TlsIo::wait(int timeout_ms) {
+  std::span<const Completion> batch = inner_.wait(ready_.empty() ? timeout_ms : 0);
+  for (const Completion& c : batch) on_inner(c);
+  out_.swap(ready_);
+  ready_.clear();
+  return out_;
+}
+
+void TlsIo::on_inner(const Completion& c) {
+  if (!(c.token & kTag)) {
+    if (c.op == Op::accept && c.res >= 0) {
+      // A new connection: its TLS session starts in the server role, waiting for a hello.
+      std::uint32_t index;
+      if (!free_sessions_.empty()) {
+        index = free_sessions_.back();
+        free_sessions_.pop_back();
+      } else {
+        index = std::uint32_t(sessions_.size());
+        sessions_.push_back(nullptr);
+      }
+      auto* s = new Session();
+      s->index = index;
+      s->fd = std::uint32_t(c.res);
+      s->ssl = SSL_new(ctx_);
+      RC_ASSERT(s->ssl != nullptr);  // only fails when out of memory
+      BIO* bio = BIO_new(session_bio_method());
+      RC_ASSERT(bio != nullptr);
+      BIO_set_data(bio, s);
+      SSL_set_bio(s->ssl, bio, bio);
+      SSL_set_accept_state(s->ssl);
+      sessions_[index] = s;
+      RC_ASSERT(by_fd_.emplace(s->fd, index).second);
+      ++stats_.sessions;
+    }
+    return ready_.push_back(c);  // accept, shutdown, cancel, close, doorbells: the shard's own
+  }
+  const std::uint32_t index = std::uint32_t(c.token & 0xffffffffu);
+  RC_ASSERT(index < sessions_.size() && sessions_[index] != nullptr);
+  Session& s = *sessions_[index];
+  if (c.op == Op::recv) return on_inner_recv(s, c);
+  RC_ASSERT(c.op == Op::send);
+  on_inner_send(s, c.res);
+}
+
+void TlsIo::on_inner_recv(Session& s, const Completion& c) {
+  RC_ASSERT(s.flags & flag::inner_recv);
+  s.flags &= ~flag::inner_recv;
+  if (s.flags & flag::closed) {
+    if (c.res > 0) inner_.release_buffer(c.buffer);
+    return maybe_free(s);
+  }
+  RC_ASSERT(s.flags & flag::want_recv);
+  if (c.res <= 0) {
+    // EOF, a reset, -ENOBUFS (the shard retries), -ECANCELED: the shard decides.
+    s.flags &= ~flag::want_recv;
+    return complete(Op::recv, s.recv_token, c.res);
+  }
+  if (s.in != nullptr) {
+    s.in->append(c.data, std::size_t(c.res));
+    inner_.release_buffer(c.buffer);
+    return advance(s);
+  }
+  s.feed = c.data;
+  s.feed_len = std::uint32_t(c.res);
+  advance(s);
+  // Whatever OpenSSL did not take is kept, so the backend's buffer goes back at once.
+  if (s.feed_len > 0) s.in = new std::string(s.feed, s.feed_len);
+  s.feed = nullptr;
+  s.feed_len = 0;
+  inner_.release_buffer(c.buffer);
+}
+
+// Runs the handshake, then reads plaintext for a waiting shard recv. Completes that recv with
+// data, EOF or an error, or arms another inner recv when OpenSSL needs more ciphertext.
+void TlsIo::advance(Session& s) {
+  const bool from_in = s.feed == nullptr && s.in != nullptr;
+  if (from_in) {
+    s.feed = s.in->data();
+    s.feed_len = std::uint32_t(s.in->size());
+  }
+  auto consume_in = [&] {
+    if (!from_in) return;
+    const std::size_t used = s.in->size() - s.feed_len;
+    s.in->erase(0, used);
+    if (s.in->empty()) {
+      delete s.in;
+      s.in = nullptr;
+    }
+    s.feed = nullptr;
+    s.feed_len = 0;
+  };
+  if (!(s.flags & flag::handshake_done)) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(s.ssl);
+    if (r != 1) {
+      const int e = SSL_get_error(s.ssl, r);
+      if (e == SSL_ERROR_WANT_READ) {
+        consume_in();
+        flush(s);
+        return arm_inner_recv(s);
+      }
+      const unsigned long err = ERR_peek_error();
+      if (is_plain_http(err)) {
+        ++stats_.plain_http;
+        delete s.out;  // the alert would be noise to an HTTP client: answer in its language
+        s.out = new std::string(kPlainHttpAnswer);
+      } else if (err != 0) {
+        char text[256];
+        ERR_error_string_n(err, text, sizeof text);
+        log(LogLevel::debug, "TLS handshake failed: %s", text);
+      }
+      consume_in();
+      return fail(s, e == SSL_ERROR_ZERO_RETURN ? 0 : -EPROTO);
+    }
+    s.flags |= flag::handshake_done;
+    ++stats_.handshakes;
+    if (SSL_session_reused(s.ssl)) ++stats_.resumed;
+  }
+  if (!(s.flags & flag::want_recv)) {  // plaintext waits inside OpenSSL until asked for
+    consume_in();
+    return flush(s);
+  }
+  const std::uint32_t id = take_plain_buffer();
+  char* buf = plain_[id].get();
+  std::size_t got = 0;
+  int end = 0;  // 0: want more ciphertext; 1: EOF; -1: failure
+  while (got < plain_bytes_) {
+    std::size_t n = 0;
+    ERR_clear_error();
+    if (SSL_read_ex(s.ssl, buf + got, plain_bytes_ - got, &n) == 1) {
+      got += n;
+      continue;
+    }
+    const int e = SSL_get_error(s.ssl, 0);
+    if (e == SSL_ERROR_WANT_READ) break;
+    end = e == SSL_ERROR_ZERO_RETURN ? 1 : -1;
+    break;
+  }
+  consume_in();
+  if (end == 1) s.flags |= flag::eof;
+  if (got > 0) {
+    s.flags &= ~flag::want_recv;
+    complete(Op::recv, s.recv_token, std::int32_t(got), kPlainBuffer | id, buf);
+    if (end == -1) fail(s, -EPROTO);  // reported on the next recv
+    return flush(s);
+  }
+  free_plain_.push_back(id);
+  if (end == -1) return fail(s, -EPROTO);
+  if (end == 1) {
+    s.flags &= ~flag::want_recv;
+    complete(Op::recv, s.recv_token, 0);
+    return flush(s);
+  }
+  flush(s);
+  arm_inner_recv(s);
+}
+
+// The connection is unusable: what OpenSSL queued (an alert, or the plain-HTTP answer) still
+// goes out, then the waiting recv reports `err` (0 = EOF).
+void TlsIo::fail(Session& s, std::int32_t err) {
+  if (s.fatal == 0) ++stats_.failures;
+  s.fatal = err != 0 ? err : -ECONNRESET;
+  if (err == 0) s.flags |= flag::eof;
+  flush(s);
+  if (!(s.flags & flag::inner_send)) after_drain(s);
+}
+
+void TlsIo::flush(Session& s) {
+  if ((s.flags & flag::inner_send) || s.out == nullptr) return;
+  RC_ASSERT(s.sending == nullptr);
+  s.sending = s.out;
+  s.out = nullptr;
+  s.sending_off = 0;
+  s.flags |= flag::inner_send;
+  const iovec v{s.sending->data(), s.sending->size()};
+  inner_.send(kTag | s.index, s.fd, std::span<const iovec>(&v, 1));
+}
+
+void TlsIo::on_inner_send(Session& s, std::int32_t res) {
+  RC_ASSERT(s.flags & flag::inner_send);
+  s.flags &= ~flag::inner_send;
+  if (res > 0) {
+    s.sending_off += std::uint32_t(res);
+    RC_ASSERT(s.sending_off <= s.sending->size());
+    if (s.sending_off < s.sending->size() && !(s.flags & flag::closed)) {
+      s.flags |= flag::inner_send;  // a short write: the rest of the same frozen buffer
+      const iovec v{s.sending->data() + s.sending_off, s.sending->size() - s.sending_off};
+      inner_.send(kTag | s.index, s.fd, std::span<const iovec>(&v, 1));
+      return;
+    }
+  }
+  delete s.sending;
+  s.sending = nullptr;
+  if (s.flags & flag::closed) return maybe_free(s);
+  if (res <= 0 && res != -EINTR && res != -EAGAIN) {
+    // The socket is gone (or the send was cancelled): nothing queued can be written.
+    delete s.out;
+    s.out = nullptr;
+    if (s.fatal == 0) s.fatal = res < 0 ? res : -EPIPE;
+  }
+  flush(s);
+  if (!(s.flags & flag::inner_send)) after_drain(s);
+}
+
+// Nothing in flight: finish what waited on the ciphertext being written.
+void TlsIo::after_drain(Session& s) {
+  if (s.flags & flag::want_send) {
+    s.flags &= ~flag::want_send;
+    complete(Op::send, s.send_token, s.fatal != 0 ? s.fatal : std::int32_t(s.send_plain));
+  }
+  if (s.flags & flag::want_shutdown) {
+    s.flags &= ~flag::want_shutdown;
+    inner_.shutdown_write(s.shutdown_token, s.fd);
+  }
+  if (s.fatal != 0 && (s.flags & flag::want_recv) && !(s.flags & flag::inner_recv)) {
+    s.flags &= ~flag::want_recv;
+    complete(Op::recv, s.recv_token, (s.flags & flag::eof) && s.fatal == -ECONNRESET ? 0 : s.fatal);
+  }
+}
+
+}  // namespace ringcast::net

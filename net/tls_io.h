@@ -1,0 +1,90 @@
+#pragma once
+// TLS as a decorator over any Io backend (io_uring, epoll, the simulator). The shard above sees
+// plaintext receives and plaintext sends and never learns that TLS exists; the backend below
+// moves ciphertext through the same direct descriptors and provided buffers as ever. OpenSSL
+// runs over an in-memory BIO: it never touches a socket.
+//
+// Contract towards the shard (the Io contract, unchanged):
+//   - recv: completes once with plaintext (in a buffer of this layer's pool), EOF (0: the peer's
+//     close_notify or TCP EOF) or -errno (-EPROTO for a TLS failure, after the alert went out).
+//   - send: the plaintext is encrypted at once (so the shard's bytes may be released as soon as
+//     the completion arrives, as before); it completes with the full plaintext length once all
+//     the ciphertext is written, or with -errno. Never short.
+//   - shutdown_write: a close_notify is written first, then the socket's write side is shut.
+//   - cancel/close: passed down; every operation the shard started still completes exactly once.
+//
+// Memory: a connection costs its SSL object; ciphertext buffers exist only while bytes are in
+// flight (SSL_MODE_RELEASE_BUFFERS frees OpenSSL's own when idle).
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net/io.h"
+
+namespace ringcast::net {
+
+class TlsIo final : public Io {
+ public:
+  // `ctx` must outlive this object. Plaintext receive buffers are `plain_buffer_bytes` each.
+  TlsIo(Io& inner, SSL_CTX* ctx, std::uint32_t plain_buffer_bytes);
+  ~TlsIo() override;
+  TlsIo(const TlsIo&) = delete;
+  TlsIo& operator=(const TlsIo&) = delete;
+
+  void accept() override { inner_.accept(); }
+  void stop_accepting() override { inner_.stop_accepting(); }
+  void recv(std::uint64_t token, std::uint32_t fd) override;
+  void release_buffer(std::uint32_t buffer) override;
+  void send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> iov) override;
+  void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
+  void cancel(std::uint64_t token, std::uint32_t fd) override;
+  void close(std::uint64_t token, std::uint32_t fd) override;
+  void notify(std::uint32_t target) override { inner_.notify(target); }
+  std::span<const Completion> wait(int timeout_ms) override;
+  std::uint32_t descriptor_capacity() const override { return inner_.descriptor_capacity(); }
+  std::uint32_t rings() const override { return inner_.rings(); }
+  std::uint32_t descriptors_in_use() const override { return inner_.descriptors_in_use(); }
+  const TlsStats* tls_stats() const override { return &stats_; }
+  std::uint64_t zc_sends() const override { return inner_.zc_sends(); }
+  std::uint64_t zc_copied() const override { return inner_.zc_copied(); }
+
+  // Sessions not yet freed (tests: everything is freed once closes complete).
+  std::size_t sessions() const { return by_fd_.size() + zombies_; }
+
+  struct Session;  // public for the BIO callbacks in tls_io.cc
+
+ private:
+  void on_inner(const Completion& c);
+  void on_inner_recv(Session& s, const Completion& c);
+  void on_inner_send(Session& s, std::int32_t res);
+  void advance(Session& s);
+  void fail(Session& s, std::int32_t err);
+  void flush(Session& s);
+  void after_drain(Session& s);
+  void arm_inner_recv(Session& s);
+  void complete(Op op, std::uint64_t token, std::int32_t res, std::uint32_t buffer = 0,
+                const char* data = nullptr);
+  Session* find(std::uint32_t fd);
+  void maybe_free(Session& s);
+  std::uint32_t take_plain_buffer();
+
+  Io& inner_;
+  SSL_CTX* ctx_;
+  std::uint32_t plain_bytes_;
+  std::vector<Session*> sessions_;          // by session index (inner operations' tokens)
+  std::vector<std::uint32_t> free_sessions_;
+  std::unordered_map<std::uint32_t, std::uint32_t> by_fd_;  // open descriptor -> session index
+  std::size_t zombies_ = 0;                 // closed, waiting for their last inner operation
+  std::vector<std::unique_ptr<char[]>> plain_;  // plaintext buffers handed to the shard
+  std::vector<std::uint32_t> free_plain_;
+  std::vector<char> scratch_;               // plaintext coalesced into full TLS records
+  std::vector<Completion> ready_;           // completions for the shard's next wait()
+  std::vector<Completion> out_;
+  TlsStats stats_;
+};
+
+}  // namespace ringcast::net

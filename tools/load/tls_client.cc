@@ -1,0 +1,267 @@
+#include "tools/load/tls_client.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace ringcast::load {
+
+namespace {
+
+TlsIo* io_of(BIO* b) { return static_cast<TlsIo*>(BIO_get_data(b)); }
+
+// Reads take from the bytes handed in; once they are gone the read "would block", which is
+// how OpenSSL learns that it must wait for the next receive.
+int bio_read(BIO* b, char* out, int len) {
+  TlsIo* io = io_of(b);
+  BIO_clear_retry_flags(b);
+  if (io == nullptr || io->in.empty()) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  const std::size_t n = std::min(io->in.size(), std::size_t(len));
+  std::memcpy(out, io->in.data(), n);
+  io->in.remove_prefix(n);
+  return int(n);
+}
+
+// Writes append to the caller's buffer, whole or not at all: a write that does not fit marks
+// the IO full and "would block", and the caller ends the connection (output_full).
+int bio_write(BIO* b, const char* data, int len) {
+  TlsIo* io = io_of(b);
+  BIO_clear_retry_flags(b);
+  if (io == nullptr || io->out == nullptr || std::uint32_t(len) > io->out_cap - io->out_len) {
+    if (io != nullptr) io->out_full = true;
+    BIO_set_retry_write(b);
+    return -1;
+  }
+  std::memcpy(io->out + io->out_len, data, std::size_t(len));
+  io->out_len += std::uint32_t(len);
+  return len;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) {
+  // FLUSH: what was written is already in the caller's buffer. Everything else (pending
+  // bytes, EOF, push/pop) has nothing to report for a BIO that keeps no bytes.
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int bio_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+const BIO_METHOD* bio_method() {
+  // Built once (a function-local static is initialised thread-safely) and never freed.
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringcast-load-uring");
+    if (m == nullptr) std::abort();
+    BIO_meth_set_read(m, bio_read);
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_create(m, bio_create);
+    return m;
+  }();
+  return method;
+}
+
+// --tls-resume: keep the newest session of this thread (TLS 1.3 tickets arrive after the
+// handshake, in SSL_read). Returning 1 keeps the reference.
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* io = static_cast<TlsIo*>(SSL_get_app_data(ssl));
+  if (io == nullptr) return 0;
+  if (io->newest_session != nullptr) SSL_SESSION_free(io->newest_session);
+  io->newest_session = session;
+  return 1;
+}
+
+std::string openssl_error(const char* what) {
+  char text[256] = "";
+  ERR_error_string_n(ERR_get_error(), text, sizeof text);
+  ERR_clear_error();
+  return std::string(what) + ": " + text;
+}
+
+}  // namespace
+
+const char* tls_failure_name(TlsFailure f) {
+  switch (f) {
+    case TlsFailure::none: return "tls_none";
+    case TlsFailure::verify: return "tls_verify";
+    case TlsFailure::handshake: return "tls_handshake";
+    case TlsFailure::record: return "tls_record";
+    case TlsFailure::output_full: return "tls_output_full";
+  }
+  return "?";
+}
+
+TlsContext::~TlsContext() {
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+}
+
+std::string TlsContext::init(const TlsConfig& config) {
+  config_ = config;
+  ctx_ = SSL_CTX_new(TLS_client_method());
+  if (ctx_ == nullptr) return openssl_error("SSL_CTX_new");
+  SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+  // RELEASE_BUFFERS: an idle connection holds no 16 KiB read or write buffer. No
+  // renegotiation: the server has no reason to ask, and a client that refuses it stays simple.
+  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION);
+  static const unsigned char kAlpn[] = "\x08http/1.1";
+  if (SSL_CTX_set_alpn_protos(ctx_, kAlpn, sizeof kAlpn - 1) != 0) return openssl_error("ALPN");
+  if (config.verify) {
+    if (SSL_CTX_load_verify_locations(ctx_, config.ca_file.c_str(), nullptr) != 1)
+      return openssl_error(("--tls-ca " + config.ca_file).c_str());
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx_);
+    const bool named = !config.sni.empty();
+    const int ok = named ? X509_VERIFY_PARAM_set1_host(param, config.sni.c_str(), 0)
+                         : X509_VERIFY_PARAM_set1_ip_asc(param, config.verify_ip.c_str());
+    if (ok != 1) return openssl_error("certificate name check");
+  } else {
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+  }
+  if (config.resume) {
+    // The sessions live in TlsIo (one per thread), not in a cache of the context.
+    SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx_, on_new_session);
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
+  }
+  return {};
+}
+
+TlsIo::~TlsIo() {
+  if (newest_session != nullptr) SSL_SESSION_free(newest_session);
+}
+
+TlsConn& TlsConn::operator=(TlsConn&& o) noexcept {
+  if (this != &o) {
+    reset();
+    ssl_ = o.ssl_;
+    o.ssl_ = nullptr;
+  }
+  return *this;
+}
+
+void TlsConn::reset() {
+  if (ssl_ == nullptr) return;
+  // Freeing a connection that was not shut down marks its session not resumable, and that
+  // session may be the one --tls-resume keeps. A connection that completed its handshake and
+  // met no fatal error ends like a browser's that lost its TCP connection: its session stays
+  // good. (A fatal error leaves the handshake unfinished in OpenSSL's eyes, so such a
+  // session is still dropped.)
+  if (SSL_is_init_finished(ssl_)) SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(ssl_);  // frees the BIO too
+  ssl_ = nullptr;
+}
+
+void TlsConn::bind(TlsIo& io) {
+  BIO_set_data(SSL_get_rbio(ssl_), &io);
+  SSL_set_app_data(ssl_, &io);
+  // SSL_get_error reads this thread's error queue: it must start empty.
+  ERR_clear_error();
+}
+
+bool TlsConn::start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session) {
+  reset();
+  ssl_ = SSL_new(ctx.ctx());
+  if (ssl_ == nullptr) return ERR_clear_error(), false;
+  BIO* bio = BIO_new(bio_method());
+  if (bio == nullptr) {
+    reset();
+    ERR_clear_error();
+    return false;
+  }
+  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways: the SSL takes its one reference
+  SSL_set_connect_state(ssl_);
+  const std::string& sni = ctx.config().sni;
+  if (!sni.empty() && SSL_set_tlsext_host_name(ssl_, sni.c_str()) != 1) {
+    reset();
+    ERR_clear_error();
+    return false;
+  }
+  if (session != nullptr && SSL_SESSION_is_resumable(session)) SSL_set_session(ssl_, session);
+  std::string_view none;
+  io.in = {};
+  return step(io, none) == TlsStatus::need_more && io.out_len > 0;
+}
+
+TlsStatus TlsConn::step(TlsIo& io, std::string_view& plain) {
+  bind(io);
+  if (!SSL_is_init_finished(ssl_)) {
+    const int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) return TlsStatus::handshake_done;
+    if (SSL_get_error(ssl_, rc) == SSL_ERROR_WANT_READ && !io.out_full) {
+      // The BIO asks for more only once every byte handed in was read.
+      if (!io.in.empty()) std::abort();
+      return TlsStatus::need_more;
+    }
+    return fail(io, false);
+  }
+  const int n = SSL_read(ssl_, io.plain, int(sizeof io.plain));
+  if (n > 0) {
+    plain = std::string_view(io.plain, std::size_t(n));
+    return TlsStatus::plaintext;
+  }
+  const int err = SSL_get_error(ssl_, n);
+  if (err == SSL_ERROR_WANT_READ && !io.out_full) {
+    if (!io.in.empty()) std::abort();
+    return TlsStatus::need_more;
+  }
+  if (err == SSL_ERROR_ZERO_RETURN) return TlsStatus::closed;
+  return fail(io, true);
+}
+
+bool TlsConn::write(TlsIo& io, std::string_view plain) {
+  if (plain.empty()) return true;
+  if (!established()) {
+    io.failure = TlsFailure::record;
+    return false;
+  }
+  bind(io);
+  const int n = SSL_write(ssl_, plain.data(), int(plain.size()));
+  if (n == int(plain.size())) return true;
+  fail(io, true);
+  return false;
+}
+
+// Names the failure, keeps OpenSSL's words for the thread's first one, and empties the
+// thread's error queue for the next connection.
+// (A fatal error leaves OpenSSL's state machine in its error state, so whether the handshake
+// had finished is the caller's to say.)
+TlsStatus TlsConn::fail(TlsIo& io, bool established) {
+  const long verify = SSL_get_verify_result(ssl_);
+  if (io.out_full) io.failure = TlsFailure::output_full;
+  else if (established) io.failure = TlsFailure::record;
+  else if ((SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) && verify != X509_V_OK) io.failure = TlsFailure::verify;
+  else io.failure = TlsFailure::handshake;
+  if (io.first_error.empty()) {
+    char text[256] = "no OpenSSL error";
+    if (unsigned long e = ERR_peek_error(); e != 0) ERR_error_string_n(e, text, sizeof text);
+    io.first_error = std::string(tls_failure_name(io.failure)) + ": " + text;
+    if (io.failure == TlsFailure::verify)
+      io.first_error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+  }
+  ERR_clear_error();
+  return TlsStatus::failed;
+}
+
+std::string_view TlsConn::version() const {
+  return ssl_ == nullptr ? std::string_view() : std::string_view(SSL_get_version(ssl_));
+}
+
+std::string_view TlsConn::alpn() const {
+  if (ssl_ == nullptr) return {};
+  const unsigned char* data = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl_, &data, &len);
+  return std::string_view(reinterpret_cast<const char*>(data), len);
+}
+
+}  // namespace ringcast::load
