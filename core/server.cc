@@ -143,7 +143,7 @@ int run_server(const Config& requested) {
     std::string err;
     tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version}, err);
     if (!tls_ctx) {
-      log(LogLevel::error, "%s", err.c_str());
+      log_event(LogLevel::error, "tls_config_failed", "error=%s", quoted(err).c_str());
       return 1;
     }
     if (config.tls_offload) net::TlsIo::enable_record_offload(tls_ctx.get());
@@ -151,7 +151,7 @@ int run_server(const Config& requested) {
   // Keys are read once, here, and shared read-only by every shard.
   auto access = std::make_unique<http::AccessPolicy>();
   if (std::string err = load_access(config, *access); !err.empty()) {
-    log(LogLevel::error, "%s", err.c_str());
+    log_event(LogLevel::error, "access_config_failed", "error=%s", quoted(err).c_str());
     return 1;
   }
   const std::uint32_t shards = shard_count(config);
@@ -250,7 +250,7 @@ int run_server(const Config& requested) {
   // The bridge starts before any shard runs (shards wake it through its eventfd).
   if (start_ok && bridge) {
     if (std::string err = bridge->start(config.io == "uring", ring_fds); !err.empty()) {
-      log(LogLevel::error, "%s", err.c_str());
+      log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
       start_ok = false;
     }
   }

@@ -437,8 +437,9 @@ void Shard::count_refusal(const http::Request& req, const http::AuthOutcome& out
   // The target may carry ?access_token=: a bearer credential must never reach a log.
   const std::string target = http::redact_access_token(req.target);
   const std::string_view reason = http::auth_reason_name(outcome.reason);
-  log(LogLevel::debug, "shard %u: %d %.*s for %.*s %s", index_, outcome.status, int(reason.size()),
-      reason.data(), int(req.method.size()), req.method.data(), target.c_str());
+  log_event(LogLevel::debug, "auth_refused", "shard=%u status=%d reason=%.*s method=%.*s target=%s",
+            index_, outcome.status, int(reason.size()), reason.data(), int(req.method.size()),
+            req.method.data(), quoted(target).c_str());
 }
 
 // OPTIONS on /pub/{topic} or /sse[/{topic}] with --cors-origin: a CORS preflight. A listed

@@ -66,8 +66,8 @@ std::string UringIo::init(const UringOptions& options) {
                     io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
     if (probe != nullptr) io_uring_free_probe(probe);
     if (!zc) {
-      log(LogLevel::warn, "--send-zc-min-bytes: this kernel has no SEND_ZC/SENDMSG_ZC "
-                          "(Linux 6.1+); sends copy");
+      // SEND_ZC/SENDMSG_ZC need Linux 6.1: sends copy instead.
+      log_event(LogLevel::warn, "send_zc_unsupported", "%s", "");
       options_.send_zc_min_bytes = 0;
     }
   }
