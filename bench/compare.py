@@ -307,8 +307,10 @@ class Bench:
 
     # W1: density. Hold N idle streams; memory per stream (user, kernel) and connect rate.
     def w1(self, server: Server, n: int) -> dict:
+        # --timeout: TLS handshakes connect ~1,000 streams/s on this box (100k take minutes).
         r = self.load_run(server, ["subscribe", "--streams", str(n), "--duration", "2",
-                                   "--threads", "2" if n > 50000 else "1"], f"w1-{n}")
+                                   "--threads", "2" if n > 50000 else "1", "--timeout", "900"],
+                          f"w1-{n}")
         s = r["server"]
         held = r.get("streams_connected", 0) or 1
         return {"streams": r.get("streams_connected", 0),

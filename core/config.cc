@@ -1,10 +1,13 @@
 #include "core/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 
+#include "core/assert.h"
+#include "core/log.h"
 #include "http/cors.h"
 
 namespace ringcast {
@@ -45,6 +48,8 @@ const U32Flag kU32Flags[] = {
     {"--request-timeout-ms", &Config::request_timeout_ms, 100, kU32Max / 4,
      "close a connection whose request head is not complete after this long"},
     {"--drain-ms", &Config::drain_ms, 0, 3600000, "shutdown grace before streams are cut"},
+    {"--poll-timeout-ms", &Config::poll_timeout_ms, 100, kU32Max / 4,
+     "a long poll (GET /poll/{topic}) with no event answers after this long"},
     {"--recv-buffer-bytes", &Config::recv_buffer_bytes, 1024, 1u << 20, "size of one receive buffer"},
     {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
     {"--sndbuf", &Config::sndbuf, 0, 1u << 30, "SO_SNDBUF of accepted sockets (0: kernel default)"},
@@ -59,25 +64,6 @@ const U32Flag kU32Flags[] = {
     {"--redis-db", &Config::redis_db, 0, 65535, "Redis database to SELECT (with --redis)"},
     {"--redis-maxlen", &Config::redis_maxlen, 0, 1u << 24,
      "entries kept per topic stream, XADD MAXLEN ~ N (0: --history)"},
-};
-
-// Access control: string-valued flags (README "Access control").
-struct StringFlag {
-  const char* name;
-  std::string Config::*field;
-  const char* help;
-};
-
-const StringFlag kAccessFlags[] = {
-    {"--publish-token", &Config::publish_token,
-     "bearer secret a publisher must send (visible in ps: prefer a JWT key file)"},
-    {"--jwt-secret-file", &Config::jwt_secret_file, "file holding the HS256 secret (>= 32 bytes)"},
-    {"--jwt-public-key", &Config::jwt_public_key,
-     "PEM public key file: RSA verifies RS256, EC P-256 verifies ES256"},
-    {"--jwt-audience", &Config::jwt_audience, "tokens must list this in \"aud\""},
-    {"--jwt-issuer", &Config::jwt_issuer, "tokens must carry this \"iss\""},
-    {"--jwt-cookie", &Config::jwt_cookie, "cookie a subscriber's JWT may travel in"},
-    {"--cors-origin", &Config::cors_origin, "origins allowed cross-origin (comma list, or *)"},
 };
 
 bool parse_u32(std::string_view text, std::uint32_t& out) {
@@ -96,118 +82,206 @@ bool parse_listen(std::string_view text, Config& config) {
   return true;
 }
 
-int bad_value(const char* flag, std::string_view value) {
-  std::fprintf(stderr, "ringcast: bad value '%.*s' for %s (see --help)\n", int(value.size()),
-               value.data(), flag);
-  return 2;
-}
+// Flags whose value is a word or an address. Each parses its text and prints it back (the
+// printed form must parse to the same setting: --print-config relies on it).
+struct TextFlag {
+  const char* name;
+  const char* metavar;
+  bool (*parse)(std::string_view, Config&);
+  std::string (*print)(const Config&);
+  const char* help;
+};
 
-// The Redis scale-out flags that take text. Returns 0, 2 (bad value), or -1 (not one of them).
-int apply_redis(std::string_view name, std::string_view value, Config& config) {
-  if (name == "--redis") {
-    auto colon = value.rfind(':');
-    std::uint32_t port;
-    if (colon == std::string_view::npos || colon == 0 || !parse_u32(value.substr(colon + 1), port) ||
-        port == 0 || port > 65535)
-      return bad_value("--redis", value);
-    config.redis_host = std::string(value.substr(0, colon));
-    config.redis_port = static_cast<std::uint16_t>(port);
-    return 0;
-  }
-  if (name == "--redis-password") {
-    config.redis_password = std::string(value);
-    return 0;
-  }
-  if (name == "--redis-prefix") {
-    if (value.size() > 64) return bad_value("--redis-prefix", value);
-    config.redis_prefix = std::string(value);
-    return 0;
-  }
-  return -1;
-}
+const TextFlag kTextFlags[] = {
+    {"--listen", "HOST:PORT", parse_listen,
+     [](const Config& c) { return c.listen_host + ":" + std::to_string(c.listen_port); },
+     "address to listen on (default 0.0.0.0:8080; port 0 picks one)"},
+    {"--slow-consumer", "disconnect|skip",
+     [](std::string_view v, Config& c) {
+       if (v != "disconnect" && v != "skip") return false;
+       c.slow_consumer = v == "skip" ? SlowConsumerPolicy::skip : SlowConsumerPolicy::disconnect;
+       return true;
+     },
+     [](const Config& c) {
+       return std::string(c.slow_consumer == SlowConsumerPolicy::skip ? "skip" : "disconnect");
+     },
+     "a stream that falls off the history is closed, or gets a gap event and jumps ahead"},
+    {"--stream-recv", "on|off",
+     [](std::string_view v, Config& c) {
+       if (v != "on" && v != "off") return false;
+       c.stream_recv = v == "on";
+       return true;
+     },
+     [](const Config& c) { return std::string(c.stream_recv ? "on" : "off"); },
+     "keep a receive armed on streams to notice closed clients at once"},
+    {"--io", "uring|epoll",
+     [](std::string_view v, Config& c) {
+       if (v != "uring" && v != "epoll") return false;
+       c.io = std::string(v);
+       return true;
+     },
+     [](const Config& c) { return c.io; }, "IO backend: io_uring (default) or the epoll baseline"},
+    {"--log-level", "error|warn|info|debug",
+     [](std::string_view v, Config& c) {
+       LogLevel level;
+       if (!parse_log_level(v, level)) return false;
+       c.log_level = std::string(v);
+       return true;
+     },
+     [](const Config& c) { return c.log_level; }, "least severe log lines written"},
+    {"--tls-cert", "FILE",
+     [](std::string_view v, Config& c) { return !v.empty() && (c.tls_cert = std::string(v), true); },
+     [](const Config& c) { return c.tls_cert; }, "PEM certificate chain; with --tls-key the port speaks HTTPS"},
+    {"--tls-key", "FILE",
+     [](std::string_view v, Config& c) { return !v.empty() && (c.tls_key = std::string(v), true); },
+     [](const Config& c) { return c.tls_key; }, "PEM private key for --tls-cert"},
+    {"--tls-min-version", "1.2|1.3",
+     [](std::string_view v, Config& c) {
+       if (v != "1.2" && v != "1.3") return false;
+       c.tls_min_version = std::string(v);
+       return true;
+     },
+     [](const Config& c) { return c.tls_min_version; }, "oldest TLS version accepted (default 1.2)"},
+    {"--tls-offload", "on|off",
+     [](std::string_view v, Config& c) {
+       if (v != "on" && v != "off") return false;
+       c.tls_offload = v == "on";
+       return true;
+     },
+     [](const Config& c) { return std::string(c.tls_offload ? "on" : "off"); },
+     "TLS 1.3: ringcast's record layer replaces OpenSSL's after the handshake (frees ~14 KB)"},
+    {"--redis", "HOST:PORT",
+     [](std::string_view v, Config& c) {
+       const auto colon = v.rfind(':');
+       std::uint32_t port;
+       if (colon == std::string_view::npos || colon == 0 || !parse_u32(v.substr(colon + 1), port) ||
+           port == 0 || port > 65535)
+         return false;
+       c.redis_host = std::string(v.substr(0, colon));
+       c.redis_port = static_cast<std::uint16_t>(port);
+       return true;
+     },
+     [](const Config& c) {
+       return c.redis() ? c.redis_host + ":" + std::to_string(c.redis_port) : std::string();
+     },
+     "scale out: publish to and read from Redis Streams"},
+    {"--redis-password", "TEXT",
+     [](std::string_view v, Config& c) { return c.redis_password = std::string(v), true; },
+     [](const Config& c) { return c.redis_password; }, "AUTH with this password (with --redis)"},
+    {"--redis-prefix", "TEXT",
+     [](std::string_view v, Config& c) { return v.size() <= 64 && (c.redis_prefix = std::string(v), true); },
+     [](const Config& c) { return c.redis_prefix; },
+     "stream key prefix, key = prefix + topic (default ringcast:)"},
+};
 
-// Applies one "--name value" pair. Returns 0, or 2 after printing what is wrong.
-int apply(std::string_view name, std::string_view value, Config& config) {
-  for (const U32Flag& f : kU32Flags) {
-    if (name != f.name) continue;
-    std::uint32_t v;
-    if (!parse_u32(value, v) || v < f.min || v > f.max) return bad_value(f.name, value);
-    config.*(f.field) = v;
-    return 0;
-  }
-  for (const StringFlag& f : kAccessFlags) {
-    if (name != f.name) continue;
-    if (value.empty()) return bad_value(f.name, value);
-    config.*(f.field) = std::string(value);
-    return 0;
-  }
-  if (name == "--listen") return parse_listen(value, config) ? 0 : bad_value("--listen", value);
-  if (int rc = apply_redis(name, value, config); rc >= 0) return rc;
-  if (name == "--slow-consumer") {
-    if (value == "disconnect") config.slow_consumer = SlowConsumerPolicy::disconnect;
-    else if (value == "skip") config.slow_consumer = SlowConsumerPolicy::skip;
-    else return bad_value("--slow-consumer", value);
-    return 0;
-  }
-  if (name == "--stream-recv") {
-    if (value != "on" && value != "off") return bad_value("--stream-recv", value);
-    config.stream_recv = value == "on";
-    return 0;
-  }
-  if (name == "--io") {
-    if (value != "uring" && value != "epoll") return bad_value("--io", value);
-    config.io = std::string(value);
-    return 0;
-  }
-  if (name == "--tls-cert" || name == "--tls-key") {
-    if (value.empty()) return bad_value(name == "--tls-cert" ? "--tls-cert" : "--tls-key", value);
-    (name == "--tls-cert" ? config.tls_cert : config.tls_key) = std::string(value);
-    return 0;
-  }
-  if (name == "--tls-offload") {
-    if (value != "on" && value != "off") return bad_value("--tls-offload", value);
-    config.tls_offload = value == "on";
-    return 0;
-  }
-  if (name == "--tls-min-version") {
-    if (value != "1.2" && value != "1.3") return bad_value("--tls-min-version", value);
-    config.tls_min_version = std::string(value);
-    return 0;
-  }
-  if (name == "--log-level") {
-    if (value == "error" || value == "warn" || value == "info" || value == "debug") {
-      config.log_level = std::string(value);
-      return 0;
-    }
-    return bad_value("--log-level", value);
-  }
-  std::fprintf(stderr, "ringcast: unknown flag %.*s (see --help)\n", int(name.size()), name.data());
+// Text flags of the access controls: any non-empty value (empty: not set).
+struct StringFlag {
+  const char* name;
+  std::string Config::*field;
+  const char* help;
+};
+const StringFlag kAccessFlags[] = {
+    {"--publish-token", &Config::publish_token,
+     "bearer secret a publisher must send (visible in ps: prefer a JWT key file)"},
+    {"--jwt-secret-file", &Config::jwt_secret_file, "file holding the HS256 secret (>= 32 bytes)"},
+    {"--jwt-public-key", &Config::jwt_public_key,
+     "PEM public key file: RSA verifies RS256, EC P-256 verifies ES256"},
+    {"--jwt-audience", &Config::jwt_audience, "tokens must list this in \"aud\""},
+    {"--jwt-issuer", &Config::jwt_issuer, "tokens must carry this \"iss\""},
+    {"--jwt-cookie", &Config::jwt_cookie, "cookie a subscriber's JWT may travel in"},
+    {"--cors-origin", &Config::cors_origin, "origins allowed cross-origin (comma list, or *)"},
+};
+
+// On/off flags: "--name" alone sets them; a config file says `name = true|false`.
+struct SwitchFlag {
+  const char* name;
+  bool Config::*field;
+  const char* help;
+};
+
+const SwitchFlag kSwitchFlags[] = {
+    {"--enable-admin", &Config::enable_admin, "serve POST /admin/drop?topic=T (closes T's streams)"},
+    {"--require-subscribe-token", &Config::require_subscribe_token,
+     "streams need a JWT (else a token is checked if sent)"},
+};
+
+int bad_value(std::string_view flag, std::string_view value, std::string* error) {
+  std::string text = "bad value '" + std::string(value) + "' for " + std::string(flag);
+  if (error != nullptr) *error = text;
+  else std::fprintf(stderr, "ringcast: %s (see --help)\n", text.c_str());
   return 2;
 }
 
 }  // namespace
 
+std::vector<FlagInfo> flag_table() {
+  std::vector<FlagInfo> table;
+  for (const U32Flag& f : kU32Flags) table.push_back({f.name + 2, FlagKind::integer, f.min, f.max});
+  for (const TextFlag& f : kTextFlags) table.push_back({f.name + 2, FlagKind::text, 0, 0});
+  for (const StringFlag& f : kAccessFlags) table.push_back({f.name + 2, FlagKind::text, 0, 0});
+  for (const SwitchFlag& f : kSwitchFlags) table.push_back({f.name + 2, FlagKind::boolean, 0, 1});
+  return table;
+}
+
+int apply_flag(std::string_view name, std::string_view value, Config& config, std::string* error) {
+  for (const U32Flag& f : kU32Flags) {
+    if (name != f.name) continue;
+    std::uint32_t v;
+    if (!parse_u32(value, v) || v < f.min || v > f.max) return bad_value(name, value, error);
+    config.*(f.field) = v;
+    return 0;
+  }
+  for (const TextFlag& f : kTextFlags) {
+    if (name != f.name) continue;
+    return f.parse(value, config) ? 0 : bad_value(name, value, error);
+  }
+  for (const StringFlag& f : kAccessFlags) {
+    if (name != f.name) continue;
+    if (value.empty()) return bad_value(name, value, error);
+    config.*(f.field) = std::string(value);
+    return 0;
+  }
+  for (const SwitchFlag& f : kSwitchFlags) {
+    if (name != f.name) continue;
+    if (value != "true" && value != "false") return bad_value(name, value, error);
+    config.*(f.field) = value == "true";
+    return 0;
+  }
+  const std::string text = "unknown flag " + std::string(name);
+  if (error != nullptr) *error = text;
+  else std::fprintf(stderr, "ringcast: %s (see --help)\n", text.c_str());
+  return 2;
+}
+
+std::string flag_value(const Config& config, std::string_view key) {
+  for (const U32Flag& f : kU32Flags)
+    if (key == f.name + 2) return std::to_string(config.*(f.field));
+  for (const TextFlag& f : kTextFlags)
+    if (key == f.name + 2) return f.print(config);
+  for (const StringFlag& f : kAccessFlags)
+    if (key == f.name + 2) return config.*(f.field);
+  for (const SwitchFlag& f : kSwitchFlags)
+    if (key == f.name + 2) return config.*(f.field) ? "true" : "false";
+  RC_ASSERT(false);  // only called with keys from flag_table()
+  return {};
+}
+
 std::string usage() {
   std::string text =
-      "usage: ringcast [flags]\n"
-      "  --listen HOST:PORT            address to listen on (default 0.0.0.0:8080; port 0 picks one)\n"
-      "  --slow-consumer disconnect|skip  a stream that falls off the history is closed, or\n"
-      "                                gets a gap event and jumps to the newest event\n"
-      "  --enable-admin                serve POST /admin/drop?topic=T (closes T's streams)\n"
-      "  --log-level error|warn|info|debug\n"
-      "  --io uring|epoll              IO backend: io_uring (default) or the epoll baseline\n"
-      "  --stream-recv on|off          keep a receive armed on streams to notice closed clients\n"
-      "                                at once (on), or only when a send fails (off)\n"
-      "  --tls-cert FILE               PEM certificate chain; with --tls-key the port speaks HTTPS\n"
-      "  --tls-key FILE                PEM private key for --tls-cert\n"
-      "  --tls-min-version 1.2|1.3     oldest TLS version accepted (default 1.2)\n"
-      "  --tls-offload on|off          TLS 1.3: after the handshake ringcast's own record layer\n"
-      "                                replaces OpenSSL's and frees its 14 KB per stream (on)\n"
-      "  --require-subscribe-token     streams need a JWT (else a token is checked if sent)\n"
-      "  --redis HOST:PORT             scale out: publish to and read from Redis Streams\n"
-      "  --redis-password TEXT         AUTH with this password (with --redis)\n"
-      "  --redis-prefix TEXT           stream key prefix, key = prefix + topic (default ringcast:)\n";
+      "usage: ringcast [--config FILE] [flags]\n"
+      "  --config FILE                 read settings from a TOML file (keys: flag names without\n"
+      "                                '--'); flags given as well override it\n"
+      "  --print-config                print the effective settings as TOML and exit\n";
   char line[256];
+  for (const TextFlag& f : kTextFlags) {
+    std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " " + f.metavar).c_str(),
+                  f.help);
+    text += line;
+  }
+  for (const SwitchFlag& f : kSwitchFlags) {
+    std::snprintf(line, sizeof line, "  %-29s %s\n", f.name, f.help);
+    text += line;
+  }
   for (const U32Flag& f : kU32Flags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
     text += line;
@@ -220,37 +294,60 @@ std::string usage() {
 }
 
 int parse_flags(int argc, char** argv, Config& config) {
+  // The file first, wherever --config appears: flags override it.
+  bool print = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view path;
+    if (arg == "--config" && i + 1 < argc) path = argv[i + 1];
+    else if (arg.substr(0, 9) == "--config=") path = arg.substr(9);
+    else if (arg == "--config") {
+      std::fprintf(stderr, "ringcast: --config needs a value (see --help)\n");
+      return kFlagsError;
+    } else continue;
+    if (std::string err = load_config_file(std::string(path), config); !err.empty()) {
+      for (std::size_t at = 0, nl; at < err.size(); at = nl + 1) {
+        nl = std::min(err.find('\n', at), err.size());
+        std::fprintf(stderr, "ringcast: %.*s\n", int(nl - at), err.data() + at);
+      }
+      return kFlagsError;
+    }
+  }
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::fputs(usage().c_str(), stdout);
-      return 1;
+      return kFlagsHelp;
     }
-    if (arg == "--enable-admin") {
-      config.enable_admin = true;
-      continue;
-    }
-    if (arg == "--require-subscribe-token") {
-      config.require_subscribe_token = true;
+    if (arg == "--print-config") {
+      print = true;
       continue;
     }
     if (arg.substr(0, 2) != "--") {
       std::fprintf(stderr, "ringcast: unexpected argument %s (see --help)\n", argv[i]);
-      return 2;
+      return kFlagsError;
     }
     std::string_view name = arg, value;
-    if (auto eq = arg.find('='); eq != std::string_view::npos) {
+    const auto eq = arg.find('=');
+    if (eq != std::string_view::npos) {
       name = arg.substr(0, eq);
       value = arg.substr(eq + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "ringcast: %s needs a value (see --help)\n", argv[i]);
-      return 2;
     }
-    if (int rc = apply(name, value, config); rc != 0) return rc;
+    bool is_switch = false;
+    for (const SwitchFlag& f : kSwitchFlags) is_switch |= name == f.name;
+    if (is_switch && eq == std::string_view::npos) {
+      value = "true";
+    } else if (eq == std::string_view::npos) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "ringcast: %s needs a value (see --help)\n", argv[i]);
+        return kFlagsError;
+      }
+      value = argv[++i];
+    }
+    if (name == "--config") continue;  // loaded above
+    if (int rc = apply_flag(name, value, config, nullptr); rc != 0) return kFlagsError;
   }
-  return 0;
+  return print ? kFlagsPrintConfig : kFlagsOk;
 }
 
 namespace {

@@ -3,6 +3,8 @@
 // Relations between limits are checked in validate(); nothing reads the environment.
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ringcast {
 
@@ -29,6 +31,7 @@ struct Config {
   std::uint32_t stall_timeout_ms = 30000;   // a send pending this long closes the stream
   std::uint32_t request_timeout_ms = 10000; // a request head must arrive within this
   std::uint32_t drain_ms = 5000;            // shutdown grace before streams are cut
+  std::uint32_t poll_timeout_ms = 25000;    // a long poll with no event answers after this
   std::uint32_t recv_buffer_bytes = 8192;   // one provided receive buffer
   std::uint32_t recv_buffers = 512;         // provided receive buffers per shard (power of 2)
   std::uint32_t ring_entries = 4096;        // submission queue entries per ring
@@ -67,10 +70,39 @@ struct Config {
   bool redis() const { return !redis_host.empty(); }
 };
 
-// Parses argv into `config`. On --help prints usage to stdout and returns 1 (exit 0);
-// on an unknown flag or bad value prints a message naming the flag and returns 2;
-// on success returns 0.
+inline constexpr int kFlagsOk = 0;
+inline constexpr int kFlagsHelp = 1;         // usage printed: exit 0
+inline constexpr int kFlagsError = 2;        // message printed: exit 2
+inline constexpr int kFlagsPrintConfig = 3;  // --print-config: print print_config() and exit 0
+
+// Parses argv into `config`: first the file named by --config (if any), then every flag, so
+// flags override the file. On --help prints usage to stdout; on an unknown flag, key or bad
+// value prints a message naming it (and the file's line) to stderr. Returns a kFlags* code.
 int parse_flags(int argc, char** argv, Config& config);
+
+// Every flag is a row of one of config.cc's tables; the config file and --print-config walk
+// the same rows, so a flag added there gets its TOML key (its name without "--") for free.
+enum class FlagKind : std::uint8_t { integer, text, boolean };
+struct FlagInfo {
+  std::string_view key;  // "heartbeat-ms"
+  FlagKind kind;
+  std::uint32_t min, max;  // integer flags
+};
+std::vector<FlagInfo> flag_table();
+// Applies one "--name" and its value as text. Returns 0, or 2 with the reason in *error
+// (printed to stderr when error is null).
+int apply_flag(std::string_view name, std::string_view value, Config& config, std::string* error);
+// The setting of `key` as flag text ("15000", "0.0.0.0:8080", "true").
+std::string flag_value(const Config& config, std::string_view key);
+
+// Reads a TOML file of `key = value` lines into `config` (config_file.cc). Returns an empty
+// string, or what is wrong as "FILE:LINE:COL: key 'name': reason".
+std::string load_config_file(const std::string& path, Config& config);
+// Parses TOML text (the same, without a file); `source` names it in messages. Every bad key
+// is reported, one per line, in file order.
+std::string load_config_text(std::string_view text, const std::string& source, Config& config);
+// The settings as TOML that load_config_text accepts back unchanged.
+std::string print_config(const Config& config);
 
 // Checks relations between limits. Returns an empty string if fine, else what is wrong.
 std::string validate(const Config& config);

@@ -78,6 +78,8 @@ const Family kFamilies[] = {
     {"ringcast_tls_plain_http_total", "counter",
      "Plain HTTP requests sent to the TLS port (answered 400).", &ShardMetrics::tls_plain_http,
      false},
+    {"ringcast_polls_total", "counter", "Long polls received (GET /poll/{topic}).",
+     &ShardMetrics::polls, false},
 };
 
 void append_family(std::string& out, const Family& f,

@@ -62,6 +62,7 @@ struct alignas(64) ShardMetrics {
   Counter zc_sends;           // zero-copy sends (--send-zc-min-bytes), copied from the backend
   Counter zc_copied;          // of those, copied by the kernel anyway
   Counter auth_rejections[kAuthReasonSlots];  // 401/403 by http::AuthReason
+  Counter polls;              // long polls received (GET /poll/{topic})
 };
 
 // Gauges of the whole process, read by the shard that renders /metrics.

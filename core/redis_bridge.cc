@@ -98,7 +98,7 @@ void RedisBridge::wake() {
   const std::uint64_t one = 1;
   // EAGAIN: the counter is saturated, so the writer wakes anyway.
   if (wake_fd_ >= 0 && ::write(wake_fd_, &one, sizeof one) < 0 && errno != EAGAIN)
-    log(LogLevel::warn, "redis bridge wake: %s", std::strerror(errno));
+    log_event(LogLevel::warn, "redis_wake_failed", "error=%s", quoted(std::strerror(errno)).c_str());
 }
 
 void RedisBridge::post(std::uint32_t shard, Message* m, net::ForeignDoorbell& doorbell) {
@@ -116,19 +116,20 @@ void RedisBridge::link_state(redis::Link& link, bool up_now) {
   metrics_.up.set(up ? 1 : 0);
   if (!up) {
     down_since_ms_ = monotonic_ms();
-    log(LogLevel::warn, "redis %s:%u unavailable (%s): publishes answer 503, streams stay open; "
-        "reconnecting with backoff", config_.redis_host.c_str(), config_.redis_port,
-        link.last_error().c_str());
+    // Publishes answer 503 and streams stay open; the links reconnect with backoff.
+    log_event(LogLevel::warn, "redis_down", "addr=%s:%u error=%s", config_.redis_host.c_str(),
+              config_.redis_port, quoted(link.last_error()).c_str());
     return;
   }
   if (ever_up_) {
     metrics_.reconnects.add();
-    log(LogLevel::warn, "redis %s:%u reconnected after %llu ms; reading on from the last ids read",
-        config_.redis_host.c_str(), config_.redis_port,
-        static_cast<unsigned long long>(monotonic_ms() - down_since_ms_));
+    // Reading goes on from the last ids read: the streams' entries meanwhile are caught up.
+    log_event(LogLevel::warn, "redis_up", "addr=%s:%u down_ms=%llu", config_.redis_host.c_str(),
+              config_.redis_port, static_cast<unsigned long long>(monotonic_ms() - down_since_ms_));
   } else {
-    log(LogLevel::info, "redis %s:%u connected (stream keys %s<topic>)", config_.redis_host.c_str(),
-        config_.redis_port, config_.redis_prefix.c_str());
+    log_event(LogLevel::info, "redis_connected", "addr=%s:%u key_prefix=%s",
+              config_.redis_host.c_str(), config_.redis_port,
+              quoted(config_.redis_prefix).c_str());
   }
   ever_up_ = true;
 }
@@ -145,7 +146,7 @@ bool RedisBridge::writer_ready() {
 
 void RedisBridge::writer_loop() {
   if (std::string err = writer_doorbell_.init(uring_, shard_handles_); !err.empty()) {
-    log(LogLevel::error, "redis bridge: %s", err.c_str());
+    log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
     cluster_.stop.store(true);
     return;
   }
@@ -203,8 +204,8 @@ void RedisBridge::handle_publishes(std::vector<PublishMessage*>& batch) {
       ack->headers = kRetryAfter;
     } else if (!redis::parse_xadd(r.get(), ack->id)) {
       metrics_.xadd_errors.add();
-      log(LogLevel::warn, "redis XADD %s refused: %s", key(ack->topic).c_str(),
-          redis::error_text(r.get()).c_str());
+      log_event(LogLevel::warn, "redis_xadd_refused", "key=%s error=%s",
+                quoted(key(ack->topic)).c_str(), quoted(redis::error_text(r.get())).c_str());
       ack->status = 503;
       ack->detail = "redis refused the event";
       ack->headers = kRetryAfter;
@@ -301,7 +302,7 @@ void RedisBridge::fetch_replay(const std::string& topic, EventId after,
 
 void RedisBridge::reader_loop() {
   if (std::string err = reader_doorbell_.init(uring_, shard_handles_); !err.empty()) {
-    log(LogLevel::error, "redis bridge: %s", err.c_str());
+    log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
     cluster_.stop.store(true);
     return;
   }
@@ -349,9 +350,9 @@ bool RedisBridge::read_once() {
   if (!r) return false;
   std::vector<redis::KeyedEntry> entries;
   if (!redis::parse_xread(r.get(), entries)) {
-    log(LogLevel::warn, "redis XREAD: %s", r->type == REDIS_REPLY_ERROR
-                                              ? redis::error_text(r.get()).c_str()
-                                              : "unexpected reply");
+    log_event(LogLevel::warn, "redis_xread_failed", "error=%s",
+              quoted(r->type == REDIS_REPLY_ERROR ? redis::error_text(r.get())
+                                                  : std::string("unexpected reply")).c_str());
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // e.g. WRONGTYPE: not a hot loop
     return true;
   }

@@ -14,6 +14,7 @@
 
 #include "core/access_load.h"
 #include "core/clock.h"
+#include "core/host_limits.h"
 #include "core/log.h"
 #include "core/redis_bridge.h"
 #include "core/shard.h"
@@ -28,6 +29,8 @@ namespace ringcast {
 
 namespace {
 
+constexpr int kListenBacklog = 4096;  // the kernel caps it at net.core.somaxconn
+
 void pin_to_core(std::uint32_t shard) {
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (cores <= 0) return;
@@ -36,7 +39,7 @@ void pin_to_core(std::uint32_t shard) {
   CPU_SET(shard % static_cast<std::uint32_t>(cores), &set);
   // Failure (e.g. a restricted cpuset) only costs locality; the shard still runs.
   if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
-    log(LogLevel::debug, "shard %u: could not pin to a core", shard);
+    log_event(LogLevel::debug, "pin_failed", "shard=%u", shard);
 }
 
 std::uint32_t shard_count(const Config& config) {
@@ -112,12 +115,27 @@ struct ShardSlot {
   }
 };
 
+// One line with what the host allows, then one warning per limit that binds first.
+void log_host_limits(const Config& config, std::uint32_t shards, std::uint32_t files,
+                     std::uint32_t rings) {
+  CapacityPlan plan;
+  plan.shards = shards;
+  plan.files_per_ring = files;
+  plan.rings_per_shard = rings;
+  plan.max_streams = config.max_streams;
+  plan.listen_backlog = kListenBacklog;
+  plan.uring = config.io == "uring";
+  const HostCheck check = check_host_limits(read_host_limits(), plan);
+  log_event(LogLevel::info, "limits", "%s", check.fields.c_str());
+  for (const std::string& w : check.warnings) log_event(LogLevel::warn, "limit_binds", "%s", w.c_str());
+}
+
 }  // namespace
 
 int run_server(const Config& requested) {
   Config config = requested;
   if (std::string err = config.io == "uring" ? net::probe_io_uring() : ""; !err.empty()) {
-    log(LogLevel::error, "%s", err.c_str());
+    log_event(LogLevel::error, "io_uring_unsupported", "msg=%s", quoted(err).c_str());
     return 1;
   }
   net::TlsContext tls_ctx;
@@ -125,7 +143,7 @@ int run_server(const Config& requested) {
     std::string err;
     tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version}, err);
     if (!tls_ctx) {
-      log(LogLevel::error, "%s", err.c_str());
+      log_event(LogLevel::error, "tls_config_failed", "error=%s", quoted(err).c_str());
       return 1;
     }
     if (config.tls_offload) net::TlsIo::enable_record_offload(tls_ctx.get());
@@ -133,17 +151,18 @@ int run_server(const Config& requested) {
   // Keys are read once, here, and shared read-only by every shard.
   auto access = std::make_unique<http::AccessPolicy>();
   if (std::string err = load_access(config, *access); !err.empty()) {
-    log(LogLevel::error, "%s", err.c_str());
+    log_event(LogLevel::error, "access_config_failed", "error=%s", quoted(err).c_str());
     return 1;
   }
   const std::uint32_t shards = shard_count(config);
   std::vector<int> listen_fds;
   std::uint16_t port = config.listen_port;
   for (std::uint32_t i = 0; i < shards; ++i) {
-    net::ListenResult l = net::listen_tcp(config.listen_host, port, 4096, int(config.sndbuf),
+    net::ListenResult l = net::listen_tcp(config.listen_host, port, kListenBacklog, int(config.sndbuf),
                                           int(config.rcvbuf));
     if (!l.error.empty()) {
-      log(LogLevel::error, "listen on %s:%u: %s", config.listen_host.c_str(), port, l.error.c_str());
+      log_event(LogLevel::error, "listen_failed", "addr=%s:%u error=%s",
+                config.listen_host.c_str(), port, quoted(l.error).c_str());
       for (int fd : listen_fds) close(fd);
       return 1;
     }
@@ -189,9 +208,9 @@ int run_server(const Config& requested) {
   }
   const std::uint64_t capacity = std::uint64_t(shards) * max_rings * files;
   if (capacity < config.max_streams) {
-    log(LogLevel::warn, "--max-streams %u exceeds what %s can hold (%llu); lowering it",
-        config.max_streams, config.io == "uring" ? "255 rings per shard" : "the process fd table",
-        static_cast<unsigned long long>(capacity));
+    log_event(LogLevel::warn, "max_streams_lowered", "max_streams=%u capacity=%llu bound=%s",
+              config.max_streams, static_cast<unsigned long long>(capacity),
+              config.io == "uring" ? "rings_per_shard" : "process_fd_table");
     config.max_streams = std::uint32_t(capacity - std::min<std::uint64_t>(capacity / 16, 1024 * shards));
   }
   std::vector<std::unique_ptr<ShardSlot>> slots;
@@ -223,14 +242,15 @@ int run_server(const Config& requested) {
   ready.arrive_and_wait();
   for (std::uint32_t i = 0; i < shards; ++i) {
     if (!slots[i]->init_error.empty()) {
-      log(LogLevel::error, "shard %u: %s", i, slots[i]->init_error.c_str());
+      log_event(LogLevel::error, "shard_init_failed", "shard=%u error=%s", i,
+                quoted(slots[i]->init_error).c_str());
       start_ok = false;
     }
   }
   // The bridge starts before any shard runs (shards wake it through its eventfd).
   if (start_ok && bridge) {
     if (std::string err = bridge->start(config.io == "uring", ring_fds); !err.empty()) {
-      log(LogLevel::error, "%s", err.c_str());
+      log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
       start_ok = false;
     }
   }
@@ -240,17 +260,20 @@ int run_server(const Config& requested) {
     for (int fd : listen_fds) close(fd);
     return 1;
   }
-  log(LogLevel::info, "%s; %u shards x up to %u rings x %u descriptors; --max-streams %u",
-      slots[0]->description.c_str(), shards, max_rings, files, config.max_streams);
+  log_event(LogLevel::info, "start", "io=%s shards=%u rings_per_shard=%u descriptors_per_ring=%u "
+            "max_streams=%u", quoted(slots[0]->description).c_str(), shards, max_rings, files,
+            config.max_streams);
+  log_host_limits(config, shards, files, max_rings);
   cluster.boot_rss_bytes.store(resident_bytes());
-  std::fprintf(stderr, "ringcast: listening on %s:%u shards=%u\n", config.listen_host.c_str(), port,
-               shards);
+  // Tests and scripts wait for this line to learn the port (port 0 picks one): every level.
+  log_event_always(LogLevel::info, "listening", "addr=%s:%u shards=%u", config.listen_host.c_str(), port,
+            shards);
   std::fflush(stderr);
 
   int signo = 0;
   sigwait(&stop_signals, &signo);
-  log(LogLevel::info, "%s: draining (up to %u ms)", signo == SIGINT ? "SIGINT" : "SIGTERM",
-      config.drain_ms);
+  log_event(LogLevel::info, "shutdown", "signal=%s drain_ms=%u", signo == SIGINT ? "SIGINT" : "SIGTERM",
+            config.drain_ms);
   cluster.stop.store(true);
   for (auto& t : threads) t.join();
   if (bridge) bridge->stop();  // after the shards: they post to it until they stop
@@ -261,7 +284,7 @@ int run_server(const Config& requested) {
       delete m;
     }
   }
-  log(LogLevel::info, "stopped");
+  log_event(LogLevel::info, "stopped", "exit=%d", 0);
   return 0;
 }
 

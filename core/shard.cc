@@ -16,6 +16,7 @@ namespace ringcast {
 namespace {
 constexpr std::uint32_t kTickMs = 250;    // timer resolution; also how soon a stop is noticed
 constexpr std::uint32_t kLingerMs = 2000; // how long an error response waits for the peer's EOF
+constexpr std::uint32_t kStallLogMs = 500;  // a loop pass this long is logged as a stall
 }  // namespace
 
 Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
@@ -122,6 +123,13 @@ bool Shard::run_once(int timeout_ms) {
   }
   flush_ready();
   ring_doorbells();
+  // A pass that ran this long delayed every stream of the shard (and its heartbeats).
+  const std::uint32_t pass_ms =
+      elapsed(static_cast<std::uint32_t>(monotonic_ms() - start_ms_), now_ms_);
+  if (pass_ms >= kStallLogMs) {
+    log_event(LogLevel::warn, "shard_stall", "shard=%u pass_ms=%u completions=%zu", index_,
+              pass_ms, completions.size());
+  }
   return !(draining_ && conns_.live() == 0);
 }
 
@@ -166,15 +174,16 @@ void Shard::on_accept(const net::Completion& c) {
       case ECANCELED: return;  // stop_accepting()
       case ENFILE:  // the fixed-file table is full: connections arrive faster than they close
       case EMFILE:
-        log(LogLevel::warn, "shard %u: descriptor table full, accept paused", index_);
+        log_event(LogLevel::warn, "accept_paused", "shard=%u reason=descriptor_table_full", index_);
         return;
       case EINVAL:
-        log(LogLevel::error, "shard %u: accept into direct descriptors is not supported "
-                             "by this kernel (needs Linux 5.19+)", index_);
+        log_event(LogLevel::error, "accept_unsupported",
+                  "shard=%u msg=\"accept into direct descriptors needs Linux 5.19+\"", index_);
         cluster_.stop.store(true);
         return;
       default:
-        log(LogLevel::warn, "shard %u: accept: %s", index_, std::strerror(-c.res));
+        log_event(LogLevel::warn, "accept_error", "shard=%u error=%s", index_,
+                  quoted(std::strerror(-c.res)).c_str());
         return;
     }
   }
@@ -226,6 +235,8 @@ void Shard::on_recv(const net::Completion& c) {
     begin_close(ci);
   } else if (conn.state == ConnState::reading) {
     on_request_bytes(ci, bytes);
+  } else if (conn.state == ConnState::polling || conn.state == ConnState::responding) {
+    stash_input(ci, bytes);  // the next request, pipelined behind a poll: kept for later
   } else {
     // Streams and lingering connections never expect input: discard it and keep listening
     // for EOF, which is how a departed subscriber is noticed without sending to it.
@@ -369,7 +380,8 @@ void Shard::tick() {
     while (timer_head_ != nil) begin_close(timer_head_);
   }
   const std::uint32_t soonest = std::min({config_.heartbeat_ms, config_.request_timeout_ms,
-                                          config_.stall_timeout_ms, kLingerMs});
+                                          config_.stall_timeout_ms, config_.poll_timeout_ms,
+                                          kLingerMs});
   std::uint32_t ci = timer_head_;
   while (ci != nil) {
     Conn& c = conns_[ci];
@@ -379,6 +391,7 @@ void Shard::tick() {
     const bool sending = c.flags & conn_flag::send_inflight;
     if (sending && elapsed(now_ms_, c.send_started_ms) >= config_.stall_timeout_ms) {
       metrics_.drops_stalled.add();
+      ++stall_drops_unlogged_;
       begin_close(ci);
     } else if (c.state == ConnState::reading || c.state == ConnState::publishing ||
                c.state == ConnState::opening) {
@@ -387,6 +400,8 @@ void Shard::tick() {
       if (age >= config_.request_timeout_ms) begin_close(ci);
     } else if (c.state == ConnState::lingering) {
       if (age >= kLingerMs) begin_close(ci);
+    } else if (c.state == ConnState::polling) {
+      if (age >= config_.poll_timeout_ms) answer_poll(ci);  // no event came: answer empty
     } else if (c.state == ConnState::streaming && !sending && !has_pending(ci) &&
                age >= config_.heartbeat_ms) {
       static constexpr char kPing[] = ": ping\n\n";
@@ -403,9 +418,24 @@ void Shard::tick() {
     const std::uint64_t cutoff = unix_ms() - std::min<std::uint64_t>(unix_ms(), config_.history_ttl_ms);
     for (Topic& t : topics_) t.history.expire(cutoff);
   }
+  log_drops();
   refresh_gauges();
   metrics_.stats_streams.set(topics_[stats_topic_].subscribers);
   publish_stats();
+}
+
+// One line per tick for the streams dropped in it, so a mass drop cannot flood the log.
+void Shard::log_drops() {
+  if (slow_drops_unlogged_ > 0) {
+    log_event(LogLevel::warn, "slow_consumer_drops", "shard=%u streams=%u policy=disconnect",
+              index_, slow_drops_unlogged_);
+    slow_drops_unlogged_ = 0;
+  }
+  if (stall_drops_unlogged_ > 0) {
+    log_event(LogLevel::warn, "stalled_drops", "shard=%u streams=%u stall_timeout_ms=%u", index_,
+              stall_drops_unlogged_, config_.stall_timeout_ms);
+    stall_drops_unlogged_ = 0;
+  }
 }
 
 void Shard::refresh_gauges() {
@@ -427,6 +457,7 @@ void Shard::refresh_gauges() {
 }
 
 void Shard::begin_drain() {
+  log_event(LogLevel::debug, "shard_draining", "shard=%u connections=%u", index_, conns_.live());
   draining_ = true;
   drain_deadline_ms_ = now_ms_ + config_.drain_ms;
   if (accepting_) io_.stop_accepting();
@@ -440,8 +471,9 @@ void Shard::begin_drain() {
     c.flags &= ~conn_flag::keep_alive;
     if (c.state == ConnState::reading) {
       begin_close(ci);
-    } else if (c.state == ConnState::streaming) {
-      mark_ready(ci);  // flush_ready shuts the write side once nothing is pending
+    } else if (c.state == ConnState::streaming || c.state == ConnState::polling) {
+      mark_ready(ci);  // flush_ready shuts a stream's write side once nothing is pending;
+                       // a held poll is answered (Connection: close)
     }
     ci = next;
   }

@@ -6,6 +6,7 @@
 //   shard.cc       loop, connection lifecycle, completions, timers, cross-shard messages
 //   shard_http.cc  requests: parsing, routing, publish, subscribe, plain responses
 //   shard_send.cc  fan-out: the ready list, building coalesced sends, send completions
+//   shard_poll.cc  the long-poll fallback: a held request woken like a stream, answered JSON
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -58,6 +59,7 @@ enum class ConnState : std::uint8_t {
   opening,     // a stream waiting for the Redis bridge (watch in effect, missed entries)
   responding,  // writing a plain response
   streaming,   // an SSE stream
+  polling,     // a long poll held until its topic has an event or --poll-timeout-ms passes
   lingering,   // write side shut after an error response; draining input until EOF
   closing,     // cancel/close under way; the record is freed when the close completes
 };
@@ -77,6 +79,9 @@ inline constexpr std::uint8_t drain_notice_sent = 1 << 1;  // the final "retry:"
 inline constexpr std::uint8_t stream_begun = 1 << 4;  // the stream's first send completed
 inline constexpr std::uint8_t shutdown_inflight = 1 << 2;  // IORING_OP_SHUTDOWN not yet completed
 inline constexpr std::uint8_t cancel_inflight = 1 << 3;    // IORING_OP_ASYNC_CANCEL not yet completed
+// A held poll whose resume point was not exact: bits 5-7 hold the gap reason (shard_poll.cc).
+inline constexpr int poll_gap_shift = 5;
+inline constexpr std::uint8_t poll_gap_mask = 7 << poll_gap_shift;
 // Every operation naming the descriptor must complete before it is closed: the kernel resolves
 // a direct descriptor when the operation is issued, and a shutdown is always issued later from
 // an io-wq worker. Closed earlier, the slot could already belong to a new connection.
@@ -178,6 +183,7 @@ class Shard {
   std::uint64_t token(std::uint32_t ci) const;
   std::uint32_t conn_of(std::uint64_t token) const;  // nil if stale
   void refresh_gauges();
+  void log_drops();
 
   // shard_http.cc: requests
   void on_request_bytes(std::uint32_t ci, std::string_view bytes);
@@ -208,6 +214,17 @@ class Shard {
   void on_drop_message(DropMessage* m);
   void on_drop_ack(DropAckMessage* m);
   void resume(std::uint32_t ci, std::string_view last_event_id, std::string& gaps);
+  struct ResumePoint {
+    std::uint64_t seq;       // first event to send
+    std::string_view reason; // empty: exact; else why events may be missing (gap reason)
+  };
+  ResumePoint resume_point(const Topic& topic, bool parsed, EventId id, bool named) const;
+
+  // shard_poll.cc: long poll
+  void handle_poll(std::uint32_t ci, const http::Request& req);
+  void poll_woken(std::uint32_t ci);
+  void answer_poll(std::uint32_t ci);
+  void stash_input(std::uint32_t ci, std::string_view bytes);
   void publish_stats();
 
   // shard_redis.cc: Redis mode (--redis)
@@ -284,6 +301,8 @@ class Shard {
   std::vector<std::string> drain_notices_;    // "retry: N" variants sent before a drain EOF
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> drops_;  // token ->
                                               // (acks outstanding, streams dropped)
+  std::uint32_t slow_drops_unlogged_ = 0;     // streams dropped since the last log line
+  std::uint32_t stall_drops_unlogged_ = 0;
   std::uint32_t stats_topic_ = nil;           // "_stats": live numbers for the page at /
   std::uint64_t stats_last_ms_ = 0;
   std::uint64_t stats_last_events_ = 0;

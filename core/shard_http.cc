@@ -51,6 +51,7 @@ void Shard::on_request_bytes(std::uint32_t ci, std::string_view bytes) {
     if (h != Handled::done) break;
     used += consumed;
     const Conn& after = conns_[ci];
+    // A held poll is not busy: what follows it waits in `in` until it is answered.
     const bool busy = after.state == ConnState::responding || after.state == ConnState::publishing;
     if (!busy || (after.flags & conn_flag::close_after_send)) break;
   }
@@ -66,7 +67,7 @@ void Shard::on_request_bytes(std::uint32_t ci, std::string_view bytes) {
   } else {
     c.in->erase(0, used);
   }
-  if (need_more && c.state == ConnState::reading) arm_recv(ci);
+  if (need_more && c.state == ConnState::reading && !(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
 }
 
 // While earlier responses are outstanding, only requests answered at once (or publishes owed
@@ -149,6 +150,10 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
   if (req.path == "/sse" || path_param(req.path, "/sse/", topic)) {
     if (!get) return respond_error(ci, 405, "use GET to subscribe", "Allow: GET\r\n");
     return handle_subscribe(ci, req);
+  }
+  if (path_param(req.path, "/poll/", topic)) {
+    if (!get) return respond_error(ci, 405, "use GET to poll", "Allow: GET\r\n");
+    return handle_poll(ci, req);
   }
   if (path_param(req.path, "/pub/", topic)) {
     if (req.method != "POST") return respond_error(ci, 405, "use POST to publish", "Allow: POST\r\n");
@@ -432,8 +437,9 @@ void Shard::count_refusal(const http::Request& req, const http::AuthOutcome& out
   // The target may carry ?access_token=: a bearer credential must never reach a log.
   const std::string target = http::redact_access_token(req.target);
   const std::string_view reason = http::auth_reason_name(outcome.reason);
-  log(LogLevel::debug, "shard %u: %d %.*s for %.*s %s", index_, outcome.status, int(reason.size()),
-      reason.data(), int(req.method.size()), req.method.data(), target.c_str());
+  log_event(LogLevel::debug, "auth_refused", "shard=%u status=%d reason=%.*s method=%.*s target=%s",
+            index_, outcome.status, int(reason.size()), reason.data(), int(req.method.size()),
+            req.method.data(), quoted(target).c_str());
 }
 
 // OPTIONS on /pub/{topic} or /sse[/{topic}] with --cors-origin: a CORS preflight. A listed

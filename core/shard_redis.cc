@@ -148,8 +148,8 @@ void Shard::apply_replay(std::uint32_t ci, const StreamOpenAckMessage::Replay& r
 void Shard::on_redis_entry(RedisEntryMessage* m) {
   const std::uint32_t ti = topic_index(m->topic, true);
   if (ti == nil) {
-    log(LogLevel::warn, "shard %u: topic limit reached (--max-topics); stream entry of %s dropped",
-        index_, m->topic.c_str());
+    log_event(LogLevel::warn, "redis_entry_dropped", "shard=%u topic=%s reason=max_topics", index_,
+              quoted(m->topic).c_str());
     return;
   }
   Topic& t = topics_[ti];

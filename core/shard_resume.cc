@@ -53,26 +53,26 @@ void Shard::resume(std::uint32_t ci, std::string_view last_id, std::string& gaps
     Sub& s = subs_[si];
     RC_ASSERT(s.offset == 0 && s.seq == s.inflight_end);
     const Topic& topic = topics_[s.topic];
-    const History& h = topic.history;
-    std::string_view reason;
-    if (!parsed) {
-      s.seq = h.begin();
-      reason = "malformed";
-    } else if (std::uint64_t at = h.find(id); at != 0) {
-      s.seq = at + 1;  // exact: everything after the client's last event
-    } else if (named) {
-      // Another topic of this stream holds the id: this one resumes after it in id order.
-      s.seq = h.first_after(id);
-      if (h.last_evicted() > id) reason = "expired";  // events after the id are gone
-    } else {
-      s.seq = h.begin();
-      reason = id.ms < cluster_.boot_unix_ms ? "earlier_run"
-               : id <= h.last_evicted()      ? "expired"
-                                             : "unknown";
-    }
-    s.inflight_end = s.seq;
-    if (!reason.empty()) append_gap(gaps, topic, last_id, s.seq, reason);
+    const ResumePoint at = resume_point(topic, parsed, id, named);
+    s.seq = s.inflight_end = at.seq;
+    if (!at.reason.empty()) append_gap(gaps, topic, last_id, s.seq, at.reason);
   }
+}
+
+// Where a cursor on `topic` resumes after the client's last id (streams and polls alike).
+// `named`: another topic of the same request holds the id.
+Shard::ResumePoint Shard::resume_point(const Topic& topic, bool parsed, EventId id,
+                                       bool named) const {
+  const History& h = topic.history;
+  if (!parsed) return {h.begin(), "malformed"};
+  if (std::uint64_t at = h.find(id); at != 0) return {at + 1, {}};  // exact: after its event
+  if (named) {
+    // Another topic of this stream holds the id: this one resumes after it in id order.
+    return {h.first_after(id), h.last_evicted() > id ? "expired" : ""};
+  }
+  return {h.begin(), id.ms < cluster_.boot_unix_ms ? "earlier_run"
+                     : id <= h.last_evicted()      ? "expired"
+                                                   : "unknown"};
 }
 
 }  // namespace ringcast

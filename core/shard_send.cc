@@ -117,7 +117,8 @@ void Shard::free_subs(std::uint32_t ci) {
 
 void Shard::drop_slow(std::uint32_t ci) {
   metrics_.drops_slow_consumer.add();
-  log(LogLevel::debug, "shard %u: stream %u fell behind the history; closing", index_, ci);
+  ++slow_drops_unlogged_;  // logged once per tick, not per stream (a mass drop is one line)
+  log_event(LogLevel::debug, "slow_consumer_drop", "shard=%u conn=%u", index_, ci);
   begin_close(ci);
 }
 
@@ -197,6 +198,7 @@ bool Shard::handle_behind(std::uint32_t ci) {
 
 void Shard::start_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
+  if (c.state == ConnState::polling) return poll_woken(ci);  // answered, not streamed
   const bool streaming = c.state == ConnState::streaming;
   if (streaming && !handle_behind(ci)) return;
   iov_.clear();
@@ -317,7 +319,7 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
     // -EINTR/-EAGAIN: nothing was written; try again. Anything else (EPIPE, ECONNRESET,
     // ETIMEDOUT, ECANCELED, ...) means the peer is gone or the socket is unusable.
     if (res == -EINTR || res == -EAGAIN) return mark_ready(ci);
-    log(LogLevel::debug, "shard %u: send: %s", index_, std::strerror(-res));
+    log_event(LogLevel::debug, "send_error", "shard=%u error=%s", index_, quoted(std::strerror(-res)).c_str());
     return begin_close(ci);
   }
   if (c.state == ConnState::streaming) c.more_flags |= conn_flag2::stream_begun;
@@ -346,7 +348,7 @@ void Shard::finish_response(std::uint32_t ci) {
   c.state = ConnState::reading;
   timer_touch(ci);
   if (c.in != nullptr) return on_request_bytes(ci, {});  // a pipelined request waits
-  arm_recv(ci);
+  if (!(c.flags & conn_flag::recv_inflight)) arm_recv(ci);  // a poll's receive may still be armed
 }
 
 }  // namespace ringcast

@@ -38,7 +38,7 @@ void ForeignDoorbell::flush() {
       const std::uint64_t one = 1;
       // EAGAIN: the counter is saturated, so the shard is certain to wake anyway.
       if (::write(handles_[t], &one, sizeof one) < 0 && errno != EAGAIN)
-        log(LogLevel::warn, "bridge doorbell write: %s", std::strerror(errno));
+        log_event(LogLevel::warn, "doorbell_failed", "op=write error=%s", quoted(std::strerror(errno)).c_str());
       continue;
     }
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -49,7 +49,7 @@ void ForeignDoorbell::flush() {
   }
   if (queued == 0) return;
   int rc = io_uring_submit_and_wait(&ring_, queued);
-  if (rc < 0 && rc != -EINTR) log(LogLevel::warn, "bridge doorbell submit: %s", std::strerror(-rc));
+  if (rc < 0 && rc != -EINTR) log_event(LogLevel::warn, "doorbell_failed", "op=submit error=%s", quoted(std::strerror(-rc)).c_str());
   io_uring_cqe* cqe;
   // Reap every result. A failed delivery (-EOVERFLOW: the shard's CQ is full) is retried on
   // the next flush: the message is already in the mailbox and the shard drains it on any

@@ -192,7 +192,7 @@ void EpollIo::notify(std::uint32_t target) {
   const std::uint64_t one = 1;
   // EAGAIN means the counter is saturated: the target is certain to wake anyway.
   if (::write(peers_[target], &one, sizeof one) < 0 && errno != EAGAIN)
-    log(LogLevel::warn, "doorbell write: %s", std::strerror(errno));
+    log_event(LogLevel::warn, "doorbell_failed", "error=%s", quoted(std::strerror(errno)).c_str());
 }
 
 std::span<const Completion> EpollIo::wait(int timeout_ms) {

@@ -382,7 +382,7 @@ void TlsIo::advance(Session& s) {
       } else if (err != 0) {
         char text[256];
         ERR_error_string_n(err, text, sizeof text);
-        log(LogLevel::debug, "TLS handshake failed: %s", text);
+        log_event(LogLevel::debug, "tls_handshake_failed", "error=%s", quoted(text).c_str());
       }
       consume_in();
       return fail(s, e == SSL_ERROR_ZERO_RETURN ? 0 : -EPROTO);

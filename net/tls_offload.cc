@@ -186,7 +186,7 @@ void TlsIo::seal_close_notify(Session& s) {
   const iovec v{const_cast<char*>(kCloseNotify), sizeof kCloseNotify};
   if (s.out == nullptr) s.out = new std::string();
   if (!seal_record(seal_ctx_, s.offload->aead, s.offload->tx, kAlert, {&v, 1}, *s.out))
-    log(LogLevel::debug, "TLS: could not seal close_notify");
+    log_event(LogLevel::debug, "tls_close_notify_failed", "%s", "");
 }
 
 }  // namespace ringcast::net

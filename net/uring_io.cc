@@ -66,8 +66,8 @@ std::string UringIo::init(const UringOptions& options) {
                     io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
     if (probe != nullptr) io_uring_free_probe(probe);
     if (!zc) {
-      log(LogLevel::warn, "--send-zc-min-bytes: this kernel has no SEND_ZC/SENDMSG_ZC "
-                          "(Linux 6.1+); sends copy");
+      // SEND_ZC/SENDMSG_ZC need Linux 6.1: sends copy instead.
+      log_event(LogLevel::warn, "send_zc_unsupported", "%s", "");
       options_.send_zc_min_bytes = 0;
     }
   }
@@ -96,7 +96,7 @@ std::string UringIo::add_ring() {
     io_uring_sqe* sqe = get_sqe(0);
     io_uring_prep_poll_multishot(sqe, rings_[index]->fd(), POLLIN);
     io_uring_sqe_set_data64(sqe, user_data(kRingPoll, index));
-    log(LogLevel::info, "added io_uring %u (%u descriptors each)", index, options_.ring.files);
+    log_event(LogLevel::info, "ring_added", "ring=%u descriptors=%u", index, options_.ring.files);
   }
   return {};
 }
@@ -136,7 +136,7 @@ void UringIo::submit_all() {
     int rc = io_uring_submit(r->ring());
     // -EBUSY/-EAGAIN: the CQ is over-committed; the entries stay queued for the next submit.
     if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR)
-      log(LogLevel::error, "io_uring_submit: %s", std::strerror(-rc));
+      log_event(LogLevel::error, "submit_failed", "error=%s", quoted(std::strerror(-rc)).c_str());
   }
   msg_used_ = 0;
   iov_used_ = 0;
@@ -158,7 +158,7 @@ void UringIo::arm_accepts() {
     if (ring == rings_.size()) {
       if (rings_.size() == options_.max_rings) return;
       if (std::string err = add_ring(); !err.empty()) {
-        log(LogLevel::error, "cannot add an io_uring: %s", err.c_str());
+        log_event(LogLevel::error, "ring_add_failed", "error=%s", quoted(err).c_str());
         return;
       }
       continue;
@@ -270,7 +270,7 @@ std::span<const Completion> UringIo::wait(int timeout_ms) {
     if (io_uring_sq_ready(rings_[k]->ring()) == 0) continue;
     int rc = io_uring_submit(rings_[k]->ring());
     if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR)
-      log(LogLevel::error, "io_uring_submit: %s", std::strerror(-rc));
+      log_event(LogLevel::error, "submit_failed", "error=%s", quoted(std::strerror(-rc)).c_str());
   }
   __kernel_timespec ts{};
   ts.tv_sec = timeout_ms / 1000;
@@ -279,7 +279,7 @@ std::span<const Completion> UringIo::wait(int timeout_ms) {
   int rc = io_uring_submit_and_wait_timeout(rings_[0]->ring(), &cqe, 1, &ts, nullptr);
   // -ETIME: the timeout passed with nothing to reap; -EINTR: a signal; both are normal.
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
-    log(LogLevel::error, "io_uring_submit_and_wait_timeout: %s", std::strerror(-rc));
+    log_event(LogLevel::error, "wait_failed", "error=%s", quoted(std::strerror(-rc)).c_str());
   msg_used_ = 0;
   iov_used_ = 0;
   for (std::uint32_t k = 0; k < rings_.size(); ++k) {
@@ -320,7 +320,7 @@ bool UringIo::on_accept(Completion& c) {
     default:
       // ECONNABORTED (the client gave up in the backlog), EMFILE/ENFILE/ENOMEM (a system
       // limit, momentarily): the accept is simply armed again.
-      log(LogLevel::debug, "accept: %s", std::strerror(-c.res));
+      log_event(LogLevel::debug, "accept_error", "error=%s", quoted(std::strerror(-c.res)).c_str());
       arm_accepts();
       return false;
   }

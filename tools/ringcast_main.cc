@@ -7,15 +7,19 @@
 
 int main(int argc, char** argv) {
   ringcast::Config config;
-  if (int rc = ringcast::parse_flags(argc, argv, config); rc != 0) return rc == 1 ? 0 : 2;
+  const int rc = ringcast::parse_flags(argc, argv, config);
+  if (rc == ringcast::kFlagsHelp) return 0;
+  if (rc == ringcast::kFlagsError) return 2;
   if (std::string err = ringcast::validate(config); !err.empty()) {
     std::fprintf(stderr, "ringcast: %s\n", err.c_str());
     return 2;
   }
-  const char* level = config.log_level.c_str();
-  ringcast::set_log_level(level[0] == 'e'   ? ringcast::LogLevel::error
-                          : level[0] == 'w' ? ringcast::LogLevel::warn
-                          : level[0] == 'd' ? ringcast::LogLevel::debug
-                                            : ringcast::LogLevel::info);
+  if (rc == ringcast::kFlagsPrintConfig) {
+    std::fputs(ringcast::print_config(config).c_str(), stdout);
+    return 0;
+  }
+  ringcast::LogLevel level = ringcast::LogLevel::info;
+  ringcast::parse_log_level(config.log_level, level);  // checked when parsed
+  ringcast::set_log_level(level);
   return ringcast::run_server(config);
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config g++
-  liburing-dev libssl-dev libmimalloc-dev libhiredis-dev
+  liburing-dev libssl-dev libmimalloc-dev libhiredis-dev libtomlplusplus-dev
   libgtest-dev libbenchmark-dev
   curl python3 procps iproute2 openssl
   clang libclang-rt-14-dev
@@ -15,6 +15,8 @@ packages=(
 # The benchmark's peers and plots (bench/compare.py): nginx with nchan, gnuplot; redis-server
 # for the scale-out tests and bench (the server itself only links hiredis).
 bench_packages=(nginx-light libnginx-mod-nchan gnuplot-nox redis-server)
+# The reverse-proxy test (tests/integration/test_proxy.py) puts these in front of ringcast.
+bench_packages+=(haproxy)
 if [[ ${1:-} != --server ]]; then packages+=("${bench_packages[@]}"); fi
 
 missing=()

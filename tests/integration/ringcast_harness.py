@@ -49,7 +49,7 @@ PING = b": ping\n\n"
 DEFAULT_RETRY_MS = 3000
 DEFAULT_RETRY_JITTER_MS = 1000
 
-LISTENING_RE = re.compile(r"ringcast: listening on 127\.0\.0\.1:(\d+) shards=(\d+)")
+LISTENING_RE = re.compile(r"event=listening addr=127\.0\.0\.1:(\d+) shards=(\d+)")
 ID_RE = re.compile(r"^(\d+)-(\d+)$")
 
 
@@ -67,6 +67,14 @@ def _raise_fd_limit() -> None:
 
 
 _raise_fd_limit()
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a helper server (nginx, haproxy) that cannot take
+    port 0. Another process could take it before the helper binds; tests then fail loudly."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
 
 
 def ringcast_bin() -> str:

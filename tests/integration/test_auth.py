@@ -234,7 +234,9 @@ class AuthTest(RingcastTestCase):
         self.refused(self.stream_refused(server, f"/sse/a?topic=b&access_token={expired}"), 401, "expired")
         server.stop()
         log = server.log()
-        self.assertIn("401 expired for GET /sse/a?topic=b&access_token=REDACTED", log)
+        self.assertIn('event=auth_refused shard=', log)
+        self.assertIn('status=401 reason=expired method=GET '
+                      'target="/sse/a?topic=b&access_token=REDACTED"', log)
         self.assertNotIn(expired.split(".")[2], log)
 
     def test_admin_drop_needs_publish_rights(self):

@@ -69,7 +69,7 @@ class FdLimitEscapeTest(RingcastTestCase):
                 r = json.load(f)
         server.wait_metric("ringcast_streams", lambda v: v == 0, 60, "every stream to be freed")
         server.wait_metric("ringcast_connections", lambda v: v <= 1, 60, "every connection closed")
-        self.assertIn("added io_uring", server.log())
+        self.assertIn("event=ring_added", server.log())
         self.assertEqual(r["streams_connected"], STREAMS)
         self.assertEqual(streams_seen, STREAMS)
         self.assertEqual(r["deliveries_expected"], 2 * STREAMS)

@@ -22,7 +22,7 @@ class MultiRingTest(RingcastTestCase):
         server = self.start_server("--ring-files", "64", "--max-streams", "2000", shards=1)
         streams = server.open_streams([f"/sse/rings{i % 3}" for i in range(STREAMS)])
         server.wait_metric("ringcast_streams", lambda v: v == STREAMS, 20, "all streams open")
-        self.assertGreaterEqual(server.log().count("added io_uring"), 8, server.log())
+        self.assertGreaterEqual(server.log().count("event=ring_added"), 8, server.log())
         published = {t: [] for t in range(3)}
         for n in range(5):
             for t in range(3):

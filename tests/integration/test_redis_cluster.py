@@ -127,8 +127,8 @@ class RedisClusterTest(RingcastTestCase):
             self.assertExactly(s, before + after, "subscriber across the Redis restart")
         for node in (a, b):
             self.assertGreaterEqual(node.metrics().sum("ringcast_redis_reconnects_total"), 1)
-            self.assertIn("unavailable", node.log())
-            self.assertIn("reconnected after", node.log())
+            self.assertIn("event=redis_down", node.log())
+            self.assertIn("event=redis_up", node.log())
 
     def test_topic_with_subscribers_on_one_node_only(self):
         a, b, c = self.node(), self.node(), self.node()

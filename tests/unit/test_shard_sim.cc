@@ -9,6 +9,7 @@
 #include "core/shard.h"
 #include "http/response.h"
 #include "net/sim_io.h"
+#include "tests/unit/single_cluster.h"
 
 namespace ringcast {
 namespace {
@@ -16,12 +17,7 @@ namespace {
 class SimShard {
  public:
   explicit SimShard(Config config = base_config(), std::uint32_t buffers = 8) : config_(config), io(buffers) {
-    cluster_.config = &config_;
-    cluster_.shards = 1;
-    cluster_.boot_unix_ms = unix_ms();
-    cluster_.id_clock.store(cluster_.boot_unix_ms << 20);
-    cluster_.mailboxes.push_back(std::make_unique<Mailbox>());
-    cluster_.metrics.push_back(std::make_unique<ShardMetrics>());
+    init_single_cluster(cluster_, config_);
     shard = std::make_unique<Shard>(0, cluster_, io);
     shard->start();
   }

@@ -16,6 +16,7 @@
 #include "core/shard.h"
 #include "http/response.h"
 #include "net/sim_io.h"
+#include "tests/unit/single_cluster.h"
 #include "net/tls_context.h"
 #include "net/tls_io.h"
 
@@ -143,12 +144,7 @@ class TlsShard {
     config_.retry_jitter_ms = 0;
     config_.retry_ms = 2000;
     config_.max_streams = 100;
-    cluster_.config = &config_;
-    cluster_.shards = 1;
-    cluster_.boot_unix_ms = unix_ms();
-    cluster_.id_clock.store(cluster_.boot_unix_ms << 20);
-    cluster_.mailboxes.push_back(std::make_unique<Mailbox>());
-    cluster_.metrics.push_back(std::make_unique<ShardMetrics>());
+    init_single_cluster(cluster_, config_);
     shard = std::make_unique<Shard>(0, cluster_, tls);
     shard->start();
   }
