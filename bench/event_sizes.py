@@ -44,10 +44,14 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--streams", type=int, default=2000)
     ap.add_argument("--sizes", default="128,1024,16384,65536", help="event payload bytes")
+    ap.add_argument("--events", type=int, default=0,
+                    help="a fixed burst of this many events per size (0: a timed burst, --seconds)")
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--servers", default="ringcast,ringcast-zc,ringcast-epoll,nchan,node")
     ap.add_argument("--zc-min-bytes", type=int, default=1,
                     help="--send-zc-min-bytes of the ringcast-zc server (1: every send)")
+    ap.add_argument("--ringcast-flags", default="",
+                    help="extra flags for every ringcast server, e.g. '--shards 1'")
     ap.add_argument("--ringcast", default=str(compare.ROOT / "build/release/ringcast"))
     ap.add_argument("--load", default=str(compare.ROOT / "build/release/tools/load/ringcast-load"))
     ap.add_argument("--out", default=str(compare.ROOT / "build/bench-results/sizes"))
@@ -57,29 +61,43 @@ def main() -> int:
     bench_args = argparse.Namespace(size="tiny", load=args.load, out=args.out)
     bench = compare.Bench(bench_args)
     rc = Path(args.ringcast)
+    extra = args.ringcast_flags.split()
     makers = {
-        "ringcast": lambda: RingcastFlags(rc, "ringcast", []),
+        "ringcast": lambda: RingcastFlags(rc, "ringcast", extra),
         "ringcast-zc": lambda: RingcastFlags(rc, "ringcast-zc",
-                                             ["--send-zc-min-bytes", str(args.zc_min_bytes)]),
+                                             ["--send-zc-min-bytes", str(args.zc_min_bytes),
+                                              *extra]),
         "ringcast-epoll": lambda: compare.Ringcast(rc, "epoll"),
         "nchan": compare.Nchan,
         "node": compare.NodeBroadcast,
     }
     results = {"machine": compare.machine(), "streams": args.streams, "sizes": sizes,
-               "seconds": args.seconds, "runs": {}}
+               "seconds": args.seconds, "events": args.events, "runs": {}}
     for name in args.servers.split(","):
         server = makers[name]()
         server.start()
         try:
             for size in sizes:
+                # A timed burst measures how fast a server drains what it accepted; servers
+                # accept very different amounts at large sizes (ringcast takes publishes at
+                # once, the peers slow their publisher), so large events use a fixed burst.
+                amount = (["--events", str(args.events)] if args.events
+                          else ["--duration", str(args.seconds)])
+                # Receive buffers sized to the events: with the default 2 KiB ones a fast
+                # server exhausts the client's buffer ring (recv_nobufs) and the run measures
+                # the client's retries, not the server.
+                rbuf = min(65536, max(2048, size))
                 r = bench.load_run(server, ["run", "--streams", str(args.streams), "--topics", "1",
-                                            "--burst", "--duration", str(args.seconds),
-                                            "--pipeline", "16", "--event-bytes", str(size),
-                                            "--timeout", "300"], f"sizes-{size}")
+                                            "--burst", *amount, "--pipeline", "16",
+                                            "--event-bytes", str(size), "--timeout", "300",
+                                            "--recv-buffer-bytes", str(rbuf),
+                                            "--recv-buffers", "4096"],
+                                   f"sizes-{size}")
                 rate = r.get("deliveries_per_s", 0)
                 results["runs"].setdefault(name, {})[str(size)] = {
                     "deliveries_per_s": rate, "payload_mb_per_s": round(rate * size / 1e6, 1),
-                    "lost": r.get("lost", -1), "server_cpu_s": r["server"]["cpu_s"]}
+                    "lost": r.get("lost", -1), "server_cpu_s": r["server"]["cpu_s"],
+                    "client_recv_nobufs": r.get("recv_nobufs", 0)}
                 print(f"{name:15} {size:6} B  {rate:12,.0f} deliveries/s  "
                       f"{rate * size / 1e6:9.1f} MB/s  lost {r.get('lost', -1)}", flush=True)
         finally:
@@ -87,7 +105,8 @@ def main() -> int:
     out = Path(args.out)
     (out / "event_sizes.json").write_text(json.dumps(results, indent=2))
     names = list(results["runs"])
-    lines = [f"W3 burst, {args.streams} streams, one topic, {args.seconds} s per size; "
+    burst = f"{args.events} events" if args.events else f"{args.seconds} s"
+    lines = [f"W3 burst, {args.streams} streams, one topic, {burst} per size; "
              f"deliveries/s (ratio to ringcast)", "",
              "| event bytes | " + " | ".join(names) + " |",
              "| --- |" + " --- |" * len(names)]

@@ -13,6 +13,10 @@ namespace {
 // Most iovecs one send carries. Far below UIO_MAXIOV (1024); enough that a stream catching up
 // after a burst gets dozens of events per send.
 constexpr std::size_t kMaxIov = 256;
+// Most bytes of events one send carries (at least one event, whatever its size). A send on a
+// stream socket completes only when all of it is written, so a smaller send lets the cursor,
+// the pins and the stall clock move with what the client actually reads.
+constexpr std::size_t kMaxSendBytes = 256 * 1024;
 }  // namespace
 
 std::uint32_t Shard::topic_index(std::string_view name, bool create) {
@@ -209,6 +213,7 @@ void Shard::start_send(std::uint32_t ci) {
   if (c.out != nullptr && c.out_off < c.out->size())
     iov_.push_back({c.out->data() + c.out_off, c.out->size() - c.out_off});
   if (streaming) {
+    std::size_t bytes = 0;
     for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
       Sub& s = subs_[si];
       History& h = topics_[s.topic].history;
@@ -217,12 +222,14 @@ void Shard::start_send(std::uint32_t ci) {
       if (s.offset > 0) {  // the rest of a part-sent event (pinned, so still there)
         const Chunk* chunk = h.at(seq);
         iov_.push_back({const_cast<char*>(chunk->bytes()) + s.offset, chunk->size - s.offset});
+        bytes += chunk->size - s.offset;
         ++seq;
       }
       if (seq >= h.begin()) {  // else: behind; skipped on the next send (see handle_behind)
-        for (; seq < h.end() && iov_.size() < kMaxIov; ++seq) {
+        for (; seq < h.end() && iov_.size() < kMaxIov && bytes < kMaxSendBytes; ++seq) {
           const Chunk* chunk = h.at(seq);
           iov_.push_back({const_cast<char*>(chunk->bytes()), chunk->size});
+          bytes += chunk->size;
         }
       }
       h.pin(s.seq, seq);
