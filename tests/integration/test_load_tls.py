@@ -95,9 +95,14 @@ class LoadTlsTest(RingcastTestCase):
     def test_storm_resumes_sessions_only_with_tls_resume(self):
         server = self.start_server(*self.pki.flags())
         tls = self.storm(server, "--tls-resume")
-        # Every reconnect offered the thread's newest session, and every one was resumed.
+        # Every reconnect offered the thread's newest session, and every reconnect that reached
+        # its handshake resumed: the only full handshakes are the 400 streams' first connections
+        # and the publisher's. (An
+        # attempt can offer a session and then fail to connect at all, e.g. EADDRINUSE on a
+        # source port another process listens on; it is retried, so offers may exceed resumes.)
         self.assertGreaterEqual(tls["resume_offered"], 200)
-        self.assertEqual(tls["resumed"], tls["resume_offered"])
+        self.assertGreaterEqual(tls["resumed"], 200)
+        self.assertEqual(tls["full"], 400 + 1, tls)
         self.assertGreaterEqual(self.server_counter(server, "ringcast_tls_resumed_total", 200), 200)
         before = metrics(server.port, self.ctx).sum("ringcast_tls_resumed_total")
         tls = self.storm(server)
