@@ -30,15 +30,16 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import free_port, machine, wait_healthy  # noqa: E402  (shared with the benchmark)
 
 ROOT = Path(__file__).resolve().parent.parent
 GAUGES = ["ringcast_streams", "ringcast_connections", "ringcast_record_bytes", "ringcast_topics",
@@ -47,26 +48,6 @@ COUNTERS = ["ringcast_events_published_total", "ringcast_deliveries_total",
             "ringcast_resumes_total", "ringcast_drops_total", "ringcast_rejected_streams_total",
             "ringcast_gap_events_total"]
 COLUMNS = ["t_s", "rss_bytes", "cpu_s"] + GAUGES + COUNTERS + ["bursts_running"]
-
-
-def machine() -> dict:
-    model = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    import resource
-    return {"cpus": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
-            "memory_gib": round(mem_kb / 1048576, 1),
-            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def vm_rss(pid: int) -> int:
@@ -95,18 +76,7 @@ def scrape(port: int) -> dict[str, float]:
     return sums
 
 
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ringcast exited with {proc.returncode} at start-up")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("ringcast did not become healthy")
+
 
 
 class Soak:
