@@ -121,8 +121,12 @@ bool Shard::run_once(int timeout_ms) {
       if (conns_[ci].state != ConnState::closing) arm_recv(ci);
     }
   }
-  flush_ready();
+  // Other shards first: a chunk posted this pass reaches them before this shard spends the
+  // pass (tens of milliseconds for thousands of streams) submitting its own sends, so every
+  // shard's fan-out of one event runs at the same time rather than one after the other.
   ring_doorbells();
+  flush_ready();
+  ring_doorbells();  // anything flush_ready posted (a poll answer, a drain step)
   // A pass that ran this long delayed every stream of the shard (and its heartbeats).
   const std::uint32_t pass_ms =
       elapsed(static_cast<std::uint32_t>(monotonic_ms() - start_ms_), now_ms_);

@@ -262,6 +262,9 @@ void UringIo::notify(std::uint32_t target) {
   io_uring_prep_msg_ring(sqe, peers_[target], 0, user_data(Op::doorbell, 0), 0);
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;  // only a failed delivery posts a CQE here
   io_uring_sqe_set_data64(sqe, user_data(Op::notify_failed, target));
+  // Now, not at the next wait: the shard may be about to queue thousands of sends, and the
+  // peer should start its own share of a fan-out while they run.
+  submit_all();
 }
 
 std::span<const Completion> UringIo::wait(int timeout_ms) {
