@@ -100,6 +100,7 @@ struct ShardSlot {
     options.max_rings = max_rings;
     options.listen_fd = listen_fd;
     options.send_zc_min_bytes = config.send_zc_min_bytes;
+    options.submit_batch = config.submit_batch;
     // With SINGLE_ISSUER only the creating thread may submit: this runs on the shard's thread.
     init_error = uring->init(options);
     io = uring.get();

@@ -55,6 +55,7 @@ UringIo::~UringIo() = default;
 std::string UringIo::init(const UringOptions& options) {
   options_ = options;
   RC_ASSERT(options.max_rings >= 1 && options.max_rings < 256);
+  RC_ASSERT(options.submit_batch >= 1);
   RC_ASSERT(options.ring.files <= kSlotMask);
   msg_scratch_.resize(kMsgScratch);
   iov_scratch_.resize(kIovScratch);
@@ -140,6 +141,7 @@ void UringIo::submit_all() {
   }
   msg_used_ = 0;
   iov_used_ = 0;
+  sends_queued_ = 0;
 }
 
 void UringIo::accept() {
@@ -229,6 +231,7 @@ void UringIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec>
   sqe->flags |= IOSQE_FIXED_FILE;
   if (zc) ++zc_.sends;
   io_uring_sqe_set_data64(sqe, user_data(zc ? kSendZc : std::uint8_t(Op::send), token));
+  if (++sends_queued_ >= options_.submit_batch) submit_all();
 }
 
 void UringIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {
@@ -285,6 +288,7 @@ std::span<const Completion> UringIo::wait(int timeout_ms) {
     log_event(LogLevel::error, "wait_failed", "error=%s", quoted(std::strerror(-rc)).c_str());
   msg_used_ = 0;
   iov_used_ = 0;
+  sends_queued_ = 0;
   for (std::uint32_t k = 0; k < rings_.size(); ++k) {
     reap(k);
     // More completions than the CQ holds wait in the kernel's overflow list (IORING_FEAT_NODROP),

@@ -30,7 +30,7 @@ constexpr const char* kUsage =
     "storm:     --drop K --settle S (1) --after S (1)\n"
     "           --churn R: drop the K streams continuously, R per second, for --duration S\n"
     "tls:       --tls with --tls-ca FILE | --tls-insecure; --tls-sni NAME --tls-resume\n"
-    "machinery: --ring-files N --recv-buffers N (1024) --recv-buffer-bytes N (2048)\n"
+    "machinery: --ring-files N --recv-buffers N (per ring: its streams, 1024..32768) --recv-buffer-bytes N (2048)\n"
     "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
     "           --reconnect-delay-ms N (200) --no-uring-bind --no-multishot --seed N\n";
 
