@@ -23,13 +23,13 @@ namespace ringcast::floorbench {
 
 namespace {
 
-// Connections per explicit source address. Each (source, 127.0.0.1, port) tuple has ~28,000
-// ephemeral ports; spreading over 127.0.0.2.. keeps every tuple far from that edge.
-constexpr std::uint32_t kStreamsPerSource = 4096;
 // Connects between handshakes with the parent. Below the listen backlog (somaxconn 4096 here),
 // so no SYN is ever dropped and no connect() waits a second for its retransmit.
 constexpr std::uint32_t kConnectWindow = 1024;
 constexpr int kPipeTimeoutMs = 60000;  // the parent is at most one round of sends away
+// kGo and kArm wait for the other client processes to connect first (one at a time, to keep
+// the accept queue short): 200,000 streams, even at a few thousand connections a second.
+constexpr int kEstablishTimeoutMs = 300000;
 constexpr int kStallMs = 20000;        // a round's bytes not all here after this: give up
 constexpr int kEpollEvents = 1024;
 constexpr std::size_t kReadBufferBytes = 65536;
@@ -77,7 +77,9 @@ int Clients::connect_one(std::uint32_t index) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &connect_timeout, sizeof connect_timeout);
   sockaddr_in source{};
   source.sin_family = AF_INET;
-  source.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + index / kStreamsPerSource);  // 127.0.0.2..
+  // 127.0.0.2.. and on: the whole of 127.0.0.0/8 is loopback.
+  source.sin_addr.s_addr =
+      htonl(INADDR_LOOPBACK + 1 + plan_.first_source + index / kStreamsPerSource);
   sockaddr_in server{};
   server.sin_family = AF_INET;
   server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -207,8 +209,8 @@ std::string Clients::serve_rounds() {
 }
 
 [[noreturn]] void fail(const ClientPlan& plan, int err, const std::string& what) {
-  std::fprintf(stderr, "kernel_floor (clients): %s%s%s\n", what.c_str(), err != 0 ? ": " : "",
-               err != 0 ? std::strerror(err) : "");
+  std::fprintf(stderr, "kernel_floor (clients %u): %s%s%s\n", plan.child, what.c_str(),
+               err != 0 ? ": " : "", err != 0 ? std::strerror(err) : "");
   send_message(plan.to_parent, failure(err, what.c_str()));  // best effort: the pipe may be gone
   _exit(1);
 }
@@ -223,11 +225,11 @@ void run_clients(const ClientPlan& plan) {
   Message message;
   message.kind = Kind::kHello;
   if (std::string err = send_message(plan.to_parent, message); !err.empty()) fail(plan, 0, err);
-  if (std::string err = expect_message(plan.from_parent, Kind::kGo, kPipeTimeoutMs, &message);
+  if (std::string err = expect_message(plan.from_parent, Kind::kGo, kEstablishTimeoutMs, &message);
       !err.empty())
     fail(plan, 0, err);
   if (std::string err = clients.connect_all(); !err.empty()) fail(plan, clients.failed_errno(), err);
-  if (std::string err = expect_message(plan.from_parent, Kind::kArm, kPipeTimeoutMs, &message);
+  if (std::string err = expect_message(plan.from_parent, Kind::kArm, kEstablishTimeoutMs, &message);
       !err.empty())
     fail(plan, 0, err);
   if (std::string err = clients.arm(); !err.empty()) fail(plan, clients.failed_errno(), err);

@@ -3,31 +3,34 @@
 // rounds interleaved; the sends per second it reports are the floor no SSE server can beat per
 // send on this box. It also reports what an established loopback stream costs the kernel.
 //
-// The client half runs in a forked child so that each process stays under RLIMIT_NOFILE; the two
-// talk over pipes in lockstep (bench/floor/pipe_protocol.h), and the child is reaped on every way
-// out of main (and dies with the parent through PR_SET_PDEATHSIG if the parent aborts).
+// The client half runs in forked children, as many as it takes for each process to stay under
+// RLIMIT_NOFILE (bench/floor/client_pool.h); they talk to this process over pipes in lockstep
+// (bench/floor/pipe_protocol.h), are reaped on every way out of main, and die with the parent
+// through PR_SET_PDEATHSIG if it aborts. Above 19,000 streams the server cannot hold a regular fd
+// per stream either: it keeps them as direct descriptors in several rings' fixed-file tables
+// (bench/floor/ring_set.h), and only the io_uring fixed method runs.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "bench/floor/clients.h"
+#include "bench/floor/client_pool.h"
 #include "bench/floor/kernel_memory.h"
 #include "bench/floor/options.h"
-#include "bench/floor/pipe_protocol.h"
 #include "bench/floor/report.h"
+#include "bench/floor/ring_set.h"
 #include "bench/floor/senders.h"
 #include "core/assert.h"
 
@@ -35,26 +38,29 @@ namespace ringcast::floorbench {
 
 namespace {
 
-constexpr int kFdsBesideStreams = 64;   // listener, pipes, ring, stdio, /proc files
+constexpr std::uint32_t kFdsBesideStreams = 64;  // listener, epoll, stdio, /proc files
 constexpr int kListenBacklog = 4096;    // the kernel clamps it to net.core.somaxconn
-constexpr int kHandshakeTimeoutMs = 60000;
-constexpr int kRoundTimeoutMs = 60000;  // the clients read one round well within this
 constexpr std::uint64_t kAcceptWindowTimeoutNs = 30'000'000'000;
-constexpr int kReapTimeoutMs = 5000;
 
 std::string errno_text(const char* what, int err = errno) {
   return std::string(what) + ": " + std::strerror(err);
 }
 
-// Every stream is one fd here and one in the child; raise the soft limit to the hard one if
-// that is what it takes, and say plainly when even the hard limit is too low.
-std::string ensure_fd_limit(std::uint32_t streams) {
+// The most any process needs: a regular fd per stream here (when kept), a client process's
+// share, and one ring's fixed-file table (the kernel holds a table to RLIMIT_NOFILE too), plus
+// every client's two pipes and every ring here. Raise the soft limit to the hard one if that is
+// what it takes (the children inherit it), and say plainly when even the hard limit is too low.
+std::string ensure_fd_limit(const Options& options) {
+  const Split clients = split_evenly(options.streams, options.streams_per_child);
+  const Split rings = split_evenly(options.streams, options.files_per_ring);
+  const std::uint32_t streams_here = regular_fds(options) ? options.streams : 0;
+  const rlim_t needed = rlim_t(std::max({streams_here, clients.per_part, rings.per_part})) +
+                        kFdsBesideStreams + 2 * clients.parts + rings.parts;
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return errno_text("getrlimit");
-  const rlim_t needed = rlim_t(streams) + kFdsBesideStreams;
   if (limit.rlim_cur >= needed) return {};
   if (limit.rlim_max < needed) {
-    return "--streams " + std::to_string(streams) + " needs " + std::to_string(needed) +
+    return "--streams " + std::to_string(options.streams) + " needs " + std::to_string(needed) +
            " fds per process but RLIMIT_NOFILE (hard) is " + std::to_string(limit.rlim_max);
   }
   limit.rlim_cur = limit.rlim_max;
@@ -62,52 +68,55 @@ std::string ensure_fd_limit(std::uint32_t streams) {
   return {};
 }
 
-// Owns every fd and the child; its destructor is the one cleanup path for all exits.
+// Owns the listener, the streams, the rings and the client processes; its destructor is the one
+// cleanup path for all exits.
 class FloorRun {
  public:
-  explicit FloorRun(const Options& options) : options_(options) {}
+  explicit FloorRun(const Options& options)
+      : options_(options),
+        regular_fds_(regular_fds(options)),
+        client_split_(split_evenly(options.streams, options.streams_per_child)),
+        ring_split_(split_evenly(options.streams, options.files_per_ring)),
+        clients_(client_split_),
+        shortfall_(client_split_) {}
   FloorRun(const FloorRun&) = delete;
   FloorRun& operator=(const FloorRun&) = delete;
   ~FloorRun();
 
-  std::string start();                  // listener, pipes, fork
+  std::string start(FloorReport* report);  // listener, client processes, rings
   std::string establish(FloorReport* report);
   std::string measure(FloorReport* report);
-  std::string finish(FloorReport* report);  // stop the child, reap it, check how it ended
+  std::string finish(FloorReport* report);  // stop the clients, reap them, check how they ended
   void snapshot_after_rounds(FloorReport* report);
 
  private:
   std::string listen_loopback();
   std::string accept_until(std::uint32_t count);
+  std::string keep_stream(int fd);
   std::string one_round(Method method, bool measured, FloorReport* report);
   RoundResult send_round(Method method, std::string* error);
   void write_event();
 
   Options options_;
+  bool regular_fds_;  // the server keeps a regular fd per stream (else only direct descriptors)
+  Split client_split_;
+  Split ring_split_;
+  ClientPool clients_;
+  RingSet rings_;
+  Shortfall shortfall_;
   int listener_ = -1;
   std::uint16_t port_ = 0;
-  int to_child_ = -1;
-  int from_child_ = -1;
-  pid_t child_ = -1;
   MemorySnapshot before_streams_;
-  std::vector<int> streams_;
-  UringSender uring_;
+  std::uint32_t accepted_ = 0;
+  std::vector<int> streams_;  // regular fds, stream i at i; empty unless regular_fds_
   std::vector<char> event_;
   std::uint64_t event_id_ms_ = 0;
   std::uint64_t event_seq_ = 0;
-  std::uint64_t client_cpu_ns_ = 0;  // the child's CPU at its last kReceived
 };
 
 FloorRun::~FloorRun() {
-  if (child_ > 0) {
-    kill(child_, SIGKILL);
-    while (waitpid(child_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
   for (int fd : streams_) close(fd);
-  for (int fd : {listener_, to_child_, from_child_}) {
-    if (fd >= 0) close(fd);
-  }
+  if (listener_ >= 0) close(listener_);
 }
 
 std::string FloorRun::listen_loopback() {
@@ -131,43 +140,40 @@ std::string FloorRun::listen_loopback() {
   return {};
 }
 
-std::string FloorRun::start() {
+std::string FloorRun::start(FloorReport* report) {
   if (std::string err = listen_loopback(); !err.empty()) return err;
-  int down[2];  // parent -> child
-  int up[2];    // child -> parent
-  if (pipe2(down, O_CLOEXEC) != 0) return errno_text("pipe2");
-  to_child_ = down[1];
-  if (pipe2(up, O_CLOEXEC) != 0) {
-    close(down[0]);
-    return errno_text("pipe2");
+  if (std::string err = clients_.start(port_, options_.quiet_clients, listener_); !err.empty())
+    return err;
+  // After the fork, so that no client process holds a ring; before the memory snapshot, so that
+  // the rings and their (empty) tables are not counted against the streams.
+  if (std::string err = rings_.init(options_.batch, ring_split_); !err.empty()) return err;
+  report->ring = rings_.describe();
+  report->client_processes = clients_.processes();
+  report->rings = rings_.rings();
+  return {};
+}
+
+// A regular fd is kept as it is; without regular fds the stream goes straight into its ring's
+// table and the fd is closed, so that this process's fd table stays small at any N.
+std::string FloorRun::keep_stream(int fd) {
+  if (regular_fds_) {
+    streams_.push_back(fd);
+  } else {
+    std::string err = rings_.install(accepted_, fd);
+    close(fd);
+    if (!err.empty()) return err;
   }
-  from_child_ = up[0];
-  const pid_t parent = getpid();
-  std::fflush(nullptr);  // the child must not inherit unflushed stdio
-  child_ = fork();
-  if (child_ < 0) {
-    close(down[0]);
-    close(up[1]);
-    return errno_text("fork");
-  }
-  if (child_ == 0) {
-    close(listener_);
-    close(to_child_);
-    close(from_child_);
-    run_clients({options_.streams, port_, options_.quiet_clients, down[0], up[1], parent});
-  }
-  close(down[0]);
-  close(up[1]);
-  Message hello;
-  return expect_message(from_child_, Kind::kHello, kHandshakeTimeoutMs, &hello);
+  ++accepted_;
+  return {};
 }
 
 std::string FloorRun::accept_until(std::uint32_t count) {
+  RC_ASSERT(count <= options_.streams);
   const std::uint64_t deadline = monotonic_ns() + kAcceptWindowTimeoutNs;
-  while (streams_.size() < count) {  // bounded by the deadline
+  while (accepted_ < count) {  // bounded by the deadline
     int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
-      streams_.push_back(fd);
+      if (std::string err = keep_stream(fd); !err.empty()) return err;
       continue;
     }
     // EINTR and ECONNABORTED (a client gave up in the queue) are normal; retry. EAGAIN: the
@@ -181,35 +187,22 @@ std::string FloorRun::accept_until(std::uint32_t count) {
 }
 
 std::string FloorRun::establish(FloorReport* report) {
-  streams_.reserve(options_.streams);
+  if (regular_fds_) streams_.reserve(options_.streams);
   before_streams_ = take_memory_snapshot();
   const std::uint64_t start = monotonic_ns();
-  Message message;
-  message.kind = Kind::kGo;
-  if (std::string err = send_message(to_child_, message); !err.empty()) return err;
-  while (streams_.size() < options_.streams) {  // bounded: every window adds connections or fails
-    if (std::string err = expect_message(from_child_, Kind::kConnected, kHandshakeTimeoutMs, &message);
-        !err.empty())
-      return err;
-    if (message.value <= streams_.size() || message.value > options_.streams)
-      return "protocol: bad connected count";
-    if (std::string err = accept_until(std::uint32_t(message.value)); !err.empty()) return err;
-    message = Message{};
-    message.kind = Kind::kAccepted;
-    message.value = streams_.size();
-    if (std::string err = send_message(to_child_, message); !err.empty()) return err;
-  }
+  if (std::string err = clients_.connect_all([this](std::uint32_t total) { return accept_until(total); });
+      !err.empty())
+    return err;
+  RC_ASSERT(accepted_ == options_.streams);
   report->establish_seconds = double(monotonic_ns() - start) / 1e9;
   const MemorySnapshot after = take_memory_snapshot();
   report->memory = memory_growth(before_streams_, after, options_.streams);
-  message = Message{};
-  message.kind = Kind::kArm;
-  if (std::string err = send_message(to_child_, message); !err.empty()) return err;
-  if (std::string err = expect_message(from_child_, Kind::kArmed, kHandshakeTimeoutMs, &message);
-      !err.empty())
-    return err;
-  if (std::string err = uring_.init(options_.batch, streams_); !err.empty()) return err;
-  report->ring = uring_.describe();
+  if (std::string err = clients_.arm(); !err.empty()) return err;
+  // With regular fds the table entries are made after the snapshot, as the single table was
+  // registered before the split: the figure stays the bare pairs'. Without, they are in it.
+  for (std::uint32_t stream = 0; stream < streams_.size(); ++stream) {
+    if (std::string err = rings_.install(stream, streams_[stream]); !err.empty()) return err;
+  }
   return {};
 }
 
@@ -227,9 +220,10 @@ void FloorRun::write_event() {
 
 RoundResult FloorRun::send_round(Method method, std::string* error) {
   switch (method) {
-    case Method::kSend: return send_loop(streams_, event_.data(), event_.size());
-    case Method::kUring: return uring_.run(streams_, event_.data(), event_.size(), false, error);
-    case Method::kUringFixed: return uring_.run(streams_, event_.data(), event_.size(), true, error);
+    case Method::kSend: return send_loop(streams_, event_.data(), event_.size(), &shortfall_);
+    case Method::kUring:
+      return rings_.send_regular(streams_, event_.data(), event_.size(), &shortfall_, error);
+    case Method::kUringFixed: return rings_.send_fixed(event_.data(), event_.size(), &shortfall_, error);
   }
   RC_ASSERT(false);
   return {};
@@ -237,6 +231,7 @@ RoundResult FloorRun::send_round(Method method, std::string* error) {
 
 std::string FloorRun::one_round(Method method, bool measured, FloorReport* report) {
   write_event();
+  shortfall_.reset();
   std::string error;
   const RoundResult result = send_round(method, &error);
   if (!error.empty()) return error;
@@ -250,19 +245,16 @@ std::string FloorRun::one_round(Method method, bool measured, FloorReport* repor
   if (result.counts.errors != 0)
     return errno_text("a send failed, so a client is gone", result.counts.first_errno);
   report->bytes_sent += result.counts.bytes;
-  // The next round starts only when every byte of this one has arrived: socket buffers never
-  // carry a round over, so no round measures a fuller buffer than the one before.
-  Message message;
-  message.kind = Kind::kExpect;
-  message.value = report->bytes_sent;
-  if (std::string err = send_message(to_child_, message); !err.empty()) return err;
-  if (std::string err = expect_message(from_child_, Kind::kReceived, kRoundTimeoutMs, &message);
+  // The next round starts only when every byte of this one has arrived at every client
+  // process: socket buffers never carry a round over, so no round measures a fuller buffer
+  // than the one before.
+  std::uint64_t client_cpu_ns = 0;
+  if (std::string err = clients_.confirm_round(shortfall_, event_.size(), &report->bytes_received,
+                                               &client_cpu_ns);
       !err.empty())
     return err;
-  if (message.value != report->bytes_sent) return "protocol: the clients counted other bytes";
-  report->bytes_received = message.value;
-  const std::uint64_t client_cpu_ns = message.value2 - client_cpu_ns_;
-  client_cpu_ns_ = message.value2;
+  // The children's shares come from the shortfall, the total from the counts: they must agree.
+  if (report->bytes_received != report->bytes_sent) return "protocol: the clients counted other bytes";
   if (measured) {
     rounds.rounds.push_back(result);
     rounds.client_cpu_ns.push_back(client_cpu_ns);
@@ -274,12 +266,16 @@ std::string FloorRun::measure(FloorReport* report) {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   event_id_ms_ = std::uint64_t(now.tv_sec) * 1000 + std::uint64_t(now.tv_nsec) / 1000000;
+  for (int i = 0; i < kMethodCount; ++i) {
+    report->methods[i].measured = regular_fds_ || Method(i) == Method::kUringFixed;
+  }
   const std::uint32_t total = options_.warmup_rounds + options_.rounds;
   for (std::uint32_t round = 0; round < total; ++round) {
     // ABC then CBA: slow drift on a shared box (frequency, neighbours) falls evenly on all three.
     const bool forward = round % 2 == 0;
     for (int i = 0; i < kMethodCount; ++i) {
       const Method method = Method(forward ? i : kMethodCount - 1 - i);
+      if (!report->methods[int(method)].measured) continue;  // needs one regular fd per stream
       if (std::string err = one_round(method, round >= options_.warmup_rounds, report); !err.empty())
         return std::string(method_name(method)) + " round " + std::to_string(round) + ": " + err;
     }
@@ -293,31 +289,12 @@ void FloorRun::snapshot_after_rounds(FloorReport* report) {
 }
 
 std::string FloorRun::finish(FloorReport* report) {
-  Message message;
-  message.kind = Kind::kStop;
-  if (std::string err = send_message(to_child_, message); !err.empty()) return err;
-  if (std::string err = expect_message(from_child_, Kind::kBye, kHandshakeTimeoutMs, &message);
-      !err.empty())
-    return err;
-  report->client_cpu_ns = message.value;
-  report->client_max_rss_bytes = message.value2;
-  int status = 0;
-  for (int waited_ms = 0; waited_ms < kReapTimeoutMs; waited_ms += 10) {
-    pid_t pid = waitpid(child_, &status, WNOHANG);
-    if (pid == child_) {
-      child_ = -1;
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-      return "the client process ended badly (status " + std::to_string(status) + ")";
-    }
-    if (pid < 0 && errno != EINTR) return errno_text("waitpid");
-    usleep(10000);
-  }
-  return "the client process did not exit after kStop";  // the destructor kills and reaps it
+  return clients_.stop(&report->client_cpu_ns, &report->client_max_rss_bytes);
 }
 
 std::string run(const Options& options, FloorReport* report) {
   FloorRun run(options);
-  if (std::string err = run.start(); !err.empty()) return err;
+  if (std::string err = run.start(report); !err.empty()) return err;
   if (std::string err = run.establish(report); !err.empty()) return "establishing streams: " + err;
   if (std::string err = run.measure(report); !err.empty()) return err;
   run.snapshot_after_rounds(report);
@@ -336,7 +313,7 @@ int main(int argc, char** argv) {
   if (!options) return exit_code;
   // A vanished client must show up as a counted send error or a pipe error, not kill us.
   signal(SIGPIPE, SIG_IGN);
-  if (std::string err = ensure_fd_limit(options->streams); !err.empty()) {
+  if (std::string err = ensure_fd_limit(*options); !err.empty()) {
     std::fprintf(stderr, "kernel_floor: %s\n", err.c_str());
     return 2;
   }

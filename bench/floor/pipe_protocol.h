@@ -1,7 +1,9 @@
 #pragma once
-// The parent (server side) and the child (client side) talk over two pipes in fixed-size
+// The parent (server side) and each client child talk over two pipes of their own in fixed-size
 // messages, one at a time, each side waiting for the other: the lockstep that keeps the accept
-// queue short while connecting and keeps socket buffers from filling between rounds.
+// queue short while connecting and keeps socket buffers from filling between rounds. With
+// several children (bench/floor/client_pool.h) every message below concerns that child's own
+// streams only: its connected count, its share of the bytes, its CPU and RSS.
 #include <cstdint>
 #include <string>
 

@@ -57,12 +57,18 @@ void print_spread_row(std::FILE* out, const char* label, const Spread& s, const 
                grouped(s.max).c_str(), tail);
 }
 
+constexpr const char* kNotMeasured = "not measured (needs one fd per stream)";
+
 void print_speed(const FloorReport& report, std::FILE* out) {
   const std::uint32_t n = report.options.streams;
   std::fprintf(out, "\n  %-16s %10s %10s %10s %10s %10s %9s %11s %12s\n", "sends/s", "median",
                "min", "p25", "p75", "max", "ns/send", "server cpu", "client cpu");
   for (Method method : kMethods) {
     const MethodRounds& m = report.methods[int(method)];
+    if (!m.measured) {
+      std::fprintf(out, "  %-16s %s\n", method_label(method), kNotMeasured);
+      continue;
+    }
     const Spread time = time_us(m);
     char tail[64];
     std::snprintf(tail, sizeof tail, " %9.0f %10.0f%% %9s µs", time.median * 1e3 / n,
@@ -74,7 +80,17 @@ void print_speed(const FloorReport& report, std::FILE* out) {
   std::fprintf(out, "\n  %-16s %10s %10s %10s %10s %10s\n", header, "median", "min", "p25", "p75",
                "max");
   for (Method method : kMethods) {
-    print_spread_row(out, method_label(method), time_us(report.methods[int(method)]), "");
+    const MethodRounds& m = report.methods[int(method)];
+    if (!m.measured) {
+      std::fprintf(out, "  %-16s %s\n", method_label(method), kNotMeasured);
+      continue;
+    }
+    print_spread_row(out, method_label(method), time_us(m), "");
+  }
+  // The send() loop is measured exactly when all three are (it needs regular fds, as io_uring does).
+  if (!report.methods[int(Method::kSend)].measured) {
+    std::fputc('\n', out);
+    return;
   }
   const double send_median = time_us(report.methods[0]).median;
   std::fprintf(out, "\n  median time relative to the send() loop: io_uring %.2f, io_uring fixed %.2f\n",
@@ -84,6 +100,7 @@ void print_speed(const FloorReport& report, std::FILE* out) {
 
 void print_counts(const FloorReport& report, std::FILE* out) {
   for (Method method : kMethods) {
+    if (!report.methods[int(method)].measured) continue;
     const SendCounts& c = report.methods[int(method)].totals;
     std::fprintf(out, "  %-16s %s full, %s short, %s EAGAIN, %s errors%s%s\n", method_label(method),
                  grouped(double(c.full)).c_str(), grouped(double(c.short_writes)).c_str(),
@@ -124,7 +141,7 @@ void print_memory(const FloorReport& report, std::FILE* out) {
                (long long)g.sockets_used, (long long)g.tcp_inuse, (long long)g.tcp_alloc,
                (long long)g.tcp_mem_pages);
   const MemoryGrowth& later = report.memory_after_rounds;
-  std::fprintf(out, "    after all rounds (now with the clients' epoll items, the ring's file table and "
+  std::fprintf(out, "    after all rounds (now with the clients' epoll items, the rings' file tables and "
                "slabs the sends left behind):\n      Slab %s B per pair, SUnreclaim %s B per pair, "
                "TCP mem %+lld pages\n", grouped(later.slab_bytes / pairs).c_str(),
                grouped(later.sunreclaim_bytes / pairs).c_str(), (long long)later.tcp_mem_pages);
@@ -176,6 +193,35 @@ void json_method(std::ofstream& out, Method method, const MethodRounds& m, std::
         << "}";
   }
   out << "]\n    }";
+}
+
+// A method that was not run is absent from "methods" and named in "not_measured" with why, so
+// that a reader of floor["methods"][name] finds no zeros posing as figures.
+void json_methods(std::ofstream& out, const FloorReport& report) {
+  out << "  \"methods\": {\n";
+  bool first = true;
+  for (int i = 0; i < kMethodCount; ++i) {
+    if (!report.methods[i].measured) continue;
+    out << (first ? "" : ",\n");
+    json_method(out, kMethods[i], report.methods[i], report.options.streams);
+    first = false;
+  }
+  out << "\n  },\n  \"not_measured\": {";
+  first = true;
+  for (int i = 0; i < kMethodCount; ++i) {
+    if (report.methods[i].measured) continue;
+    out << (first ? "" : ", ") << json_string(method_name(kMethods[i]))
+        << ": \"needs one fd per stream\"";
+    first = false;
+  }
+  out << "},\n  \"median_time_relative_to_send\": ";
+  if (report.methods[int(Method::kSend)].measured) {  // then all three are
+    const double send_median = time_us(report.methods[0]).median;
+    out << "{\"uring\": " << time_us(report.methods[1]).median / send_median
+        << ", \"uring_fixed\": " << time_us(report.methods[2]).median / send_median << "},\n";
+  } else {
+    out << "null,\n";
+  }
 }
 
 std::string json_caches(const MemoryGrowth& g) {
@@ -248,8 +294,15 @@ void print_table(const FloorReport& report, std::FILE* out) {
                report.machine.kernel.c_str(), report.ring.c_str());
   std::fprintf(out, "load average before: %s, after: %s (anything above ~0 is other work sharing "
                "the cores)\n", report.machine.load_average.c_str(), report.load_average_after.c_str());
-  std::fprintf(out, "established %u streams in %.2f s (%s connections/s)\n", o.streams,
-               report.establish_seconds, grouped(o.streams / report.establish_seconds).c_str());
+  std::fprintf(out, "established %u streams in %.2f s (%s connections/s) from %u client %s\n",
+               o.streams, report.establish_seconds,
+               grouped(o.streams / report.establish_seconds).c_str(), report.client_processes,
+               report.client_processes == 1 ? "process" : "processes");
+  if (!report.methods[int(Method::kSend)].measured) {
+    std::fprintf(out, "the server holds the streams only as direct descriptors (%s): the send() "
+                 "loop and io_uring on regular fds need one fd per stream and are not run\n",
+                 o.fixed_only ? "--fixed-only" : "more than 19,000 streams");
+  }
   print_speed(report, out);
   print_counts(report, out);
   print_memory(report, out);
@@ -274,21 +327,17 @@ std::string write_json(const FloorReport& report, const std::string& path) {
       << "  \"options\": {\"streams\": " << o.streams << ", \"rounds\": " << o.rounds
       << ", \"warmup_rounds\": " << o.warmup_rounds << ", \"event_bytes\": " << o.event_bytes
       << ", \"batch\": " << o.batch << ", \"quiet_clients\": " << (o.quiet_clients ? "true" : "false")
-      << "},\n"
+      << ", \"fixed_only\": " << (o.fixed_only ? "true" : "false")
+      << ", \"streams_per_child\": " << o.streams_per_child
+      << ", \"files_per_ring\": " << o.files_per_ring << "},\n"
       << "  \"ring\": " << json_string(report.ring) << ",\n"
-      << "  \"establish_seconds\": " << report.establish_seconds << ",\n"
-      << "  \"methods\": {\n";
-  for (int i = 0; i < kMethodCount; ++i) {
-    json_method(out, kMethods[i], report.methods[i], o.streams);
-    out << (i + 1 < kMethodCount ? ",\n" : "\n");
-  }
-  const double send_median = time_us(report.methods[0]).median;
-  out << "  },\n  \"median_time_relative_to_send\": {\"uring\": "
-      << time_us(report.methods[1]).median / send_median
-      << ", \"uring_fixed\": " << time_us(report.methods[2]).median / send_median << "},\n"
-      << "  \"bytes_sent\": " << report.bytes_sent << ",\n"
+      << "  \"rings\": " << report.rings << ",\n"
+      << "  \"establish_seconds\": " << report.establish_seconds << ",\n";
+  json_methods(out, report);
+  out << "  \"bytes_sent\": " << report.bytes_sent << ",\n"
       << "  \"bytes_received\": " << report.bytes_received << ",\n"
-      << "  \"client\": {\"cpu_ns\": " << report.client_cpu_ns
+      << "  \"client\": {\"processes\": " << report.client_processes
+      << ", \"cpu_ns\": " << report.client_cpu_ns
       << ", \"max_rss_bytes\": " << report.client_max_rss_bytes << "},\n";
   json_memory(out, report.memory, report.memory_after_rounds);
   out << "}\n";

@@ -13,6 +13,9 @@
 namespace ringcast::floorbench {
 
 struct MethodRounds {
+  // False above 19,000 streams (or with --fixed-only) for the two methods that need one regular
+  // fd per stream: not run, so the table says so and the JSON leaves them out of "methods".
+  bool measured = true;
   std::vector<RoundResult> rounds;           // measured rounds only
   std::vector<std::uint64_t> client_cpu_ns;  // the clients' CPU to read each measured round
   SendCounts totals;                         // every round, warm-up included
@@ -30,14 +33,16 @@ struct FloorReport {
   Options options;
   MachineInfo machine;
   std::string ring;                  // the io_uring setup the batches used
+  std::uint32_t rings = 0;           // rings holding the fixed-file tables
+  std::uint32_t client_processes = 0;
   double establish_seconds = 0;      // connect + accept of all streams
   MemoryGrowth memory;               // before the streams -> established, no traffic yet
   MemoryGrowth memory_after_rounds;  // before the streams -> every round sent and read
   std::array<MethodRounds, kMethodCount> methods;
   std::uint64_t bytes_sent = 0;      // accepted by the kernel, all rounds
   std::uint64_t bytes_received = 0;  // counted by the clients, all rounds
-  std::uint64_t client_cpu_ns = 0;   // the child's whole life
-  std::uint64_t client_max_rss_bytes = 0;
+  std::uint64_t client_cpu_ns = 0;   // the client processes' whole lives, summed
+  std::uint64_t client_max_rss_bytes = 0;  // the largest client process's peak RSS
   std::string load_average_after;
 };
 

@@ -1,12 +1,13 @@
 #pragma once
-// The two ways of writing one event to every stream that the floor compares: a tight send()
-// loop, and io_uring batches (over regular fds and over a registered file table, the way
-// ringcast's shards use direct descriptors). Nothing else happens inside the timed section.
-#include <liburing.h>
-
+// The ways of writing one event to every stream that the floor compares: a tight send() loop,
+// and io_uring batches (bench/floor/ring_set.h) over regular fds and over registered file tables,
+// the way ringcast's shards use direct descriptors. Nothing else happens inside the timed section.
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "bench/floor/options.h"
 
 namespace ringcast::floorbench {
 
@@ -31,37 +32,48 @@ struct RoundResult {
   SendCounts counts;
 };
 
+// Each client process must receive, per round, its streams' full events less the bytes the
+// kernel did not take. Only a send that is not full records here, so the hot path (every send
+// full) never touches it. Stream s (accept order) belongs to client process clients.part_of(s).
+class Shortfall {
+ public:
+  explicit Shortfall(const Split& clients) : clients_(clients), bytes_(clients.parts, 0) {}
+  void reset() { bytes_.assign(bytes_.size(), 0); }
+  void add(std::uint32_t stream, std::uint64_t bytes) { bytes_[clients_.part_of(stream)] += bytes; }
+  // What client process `child` must receive for a round of `event_bytes` events.
+  std::uint64_t expected(std::uint32_t child, std::size_t event_bytes) const;
+
+ private:
+  Split clients_;
+  std::vector<std::uint64_t> bytes_;
+};
+
 std::uint64_t monotonic_ns();
 std::uint64_t thread_cpu_ns();
 
-// (a) send(fd, event, MSG_NOSIGNAL | MSG_DONTWAIT) for every fd, in order.
-RoundResult send_loop(const std::vector<int>& fds, const char* event, std::size_t event_bytes);
+// One place decides what a send's result (bytes or -errno) to `stream` means, for every method.
+// Inline: it runs once per send inside the timed section.
+inline void count_result(SendCounts* counts, Shortfall* shortfall, std::uint32_t stream,
+                         long result, std::size_t event_bytes) {
+  if (result == long(event_bytes)) {
+    ++counts->full;
+    counts->bytes += std::uint64_t(result);
+  } else if (result > 0) {
+    ++counts->short_writes;  // the socket had room for part of the event only
+    counts->bytes += std::uint64_t(result);
+    shortfall->add(stream, event_bytes - std::uint64_t(result));
+  } else if (result == -EAGAIN || result == -EWOULDBLOCK) {
+    ++counts->eagain;        // the socket buffer is full; a server would queue and wait
+    shortfall->add(stream, event_bytes);
+  } else {
+    ++counts->errors;        // EPIPE/ECONNRESET would mean a client vanished: not expected here
+    if (counts->first_errno == 0) counts->first_errno = int(result == 0 ? EIO : -result);
+    shortfall->add(stream, event_bytes);
+  }
+}
 
-// (b) IORING_OP_SEND for every stream, `batch` SQEs per io_uring_submit, every CQE reaped
-// before the next batch is prepared.
-class UringSender {
- public:
-  UringSender() = default;
-  UringSender(const UringSender&) = delete;
-  UringSender& operator=(const UringSender&) = delete;
-  ~UringSender();
-
-  // Creates the ring (SQ = batch entries) and registers `fds` as its fixed-file table.
-  std::string init(std::uint32_t batch, const std::vector<int>& fds);
-  // On a failed submit or a wait that times out, returns with *error set.
-  RoundResult run(const std::vector<int>& fds, const char* event, std::size_t event_bytes,
-                  bool fixed_files, std::string* error);
-  std::string describe() const;
-
- private:
-  void reap(SendCounts* counts, std::size_t event_bytes, std::uint32_t* completed);
-
-  io_uring ring_{};
-  bool ready_ = false;
-  unsigned setup_flags_ = 0;
-  unsigned features_ = 0;
-  std::uint32_t batch_ = 0;
-  std::uint32_t sq_entries_ = 0;
-};
+// (a) send(fd, event, MSG_NOSIGNAL | MSG_DONTWAIT) for every fd, in order; fds[i] is stream i.
+RoundResult send_loop(const std::vector<int>& fds, const char* event, std::size_t event_bytes,
+                      Shortfall* shortfall);
 
 }  // namespace ringcast::floorbench
