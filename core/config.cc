@@ -57,6 +57,8 @@ const U32Flag kU32Flags[] = {
     {"--send-zc-min-bytes", &Config::send_zc_min_bytes, 0, 1u << 30,
      "io_uring: sends of at least N bytes go zero-copy (SEND_ZC; 0: never, the default here)"},
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
+    {"--pass-sends", &Config::pass_sends, 1, 1u << 20,
+     "most sends one loop pass starts; a bigger fan-out continues after the shard's other work"},
     {"--submit-batch", &Config::submit_batch, 1, 32768,
      "io_uring: sends handed to the kernel per submit while a fan-out is queued"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,

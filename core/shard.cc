@@ -105,7 +105,8 @@ void Shard::run() {
 }
 
 bool Shard::run_once(int timeout_ms) {
-  std::span<const net::Completion> completions = io_.wait(timeout_ms);
+  // Sends still queued from the last pass: look for completions, but do not sleep.
+  std::span<const net::Completion> completions = io_.wait(ready_head_ != nil ? 0 : timeout_ms);
   now_ms_ = static_cast<std::uint32_t>(monotonic_ms() - start_ms_);
   for (const net::Completion& c : completions) dispatch(c);
   drain_mailbox();
@@ -287,7 +288,10 @@ void Shard::on_fd_op_done(std::uint64_t tok, std::uint8_t flag) {
 void Shard::maybe_finish_close(std::uint32_t ci) {
   Conn& c = conns_[ci];
   RC_ASSERT(c.state == ConnState::closing);
-  if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight | conn_flag::close_sent)) return;
+  // Still on the ready list (a fan-out spanning passes): flush_ready comes back here.
+  if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight | conn_flag::close_sent |
+                 conn_flag::on_ready_list))
+    return;
   if (c.more_flags & conn_flag2::fd_ops) return;
   delete c.in;
   delete c.out;

@@ -243,7 +243,8 @@ class Shard {
   EventId publish_local(std::uint32_t topic, std::string_view event, std::string_view data,
                         const EventId* id = nullptr);
   void deliver(Chunk* chunk);
-  void mark_ready(std::uint32_t ci);
+  void mark_ready(std::uint32_t ci);   // ahead of queued fan-out (responses, control)
+  void queue_ready(std::uint32_t ci);  // behind it (events)
   void flush_ready();
   void start_send(std::uint32_t ci);
   void on_send(std::uint32_t ci, std::int32_t res);
@@ -278,7 +279,8 @@ class Shard {
   };
   std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> topic_by_name_;
 
-  std::uint32_t ready_head_ = nil;       // connections with something to send
+  std::uint32_t ready_head_ = nil;       // connections with something to send, oldest first
+  std::uint32_t ready_tail_ = nil;
   std::uint32_t timer_head_ = nil;       // activity list, oldest first
   std::uint32_t timer_tail_ = nil;
   std::vector<std::uint32_t> recv_retry_;  // receives that found no buffer

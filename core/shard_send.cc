@@ -67,7 +67,7 @@ void Shard::deliver(Chunk* chunk) {
     if (disconnect && needed < oldest && begun) {
       drop_slow(s.conn);  // removes only this stream's subscription from the list
     } else if (!(conns_[s.conn].flags & conn_flag::send_inflight)) {
-      mark_ready(s.conn);
+      queue_ready(s.conn);
     }
     si = next;
   }
@@ -126,12 +126,27 @@ void Shard::drop_slow(std::uint32_t ci) {
   begin_close(ci);
 }
 
+// A response, a stream head, a ping or a drain step: ahead of any fan-out still queued, so a
+// request is answered within one pass however large the broadcast in progress.
 void Shard::mark_ready(std::uint32_t ci) {
   Conn& c = conns_[ci];
   if (c.flags & conn_flag::on_ready_list) return;
   c.flags |= conn_flag::on_ready_list;
   c.ready_next = ready_head_;
   ready_head_ = ci;
+  if (ready_tail_ == nil) ready_tail_ = ci;
+}
+
+// Events for a stream: behind everything queued, so a fan-out that spans passes serves its
+// streams in turn (first come, first sent) and none waits for another's second event.
+void Shard::queue_ready(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  if (c.flags & conn_flag::on_ready_list) return;
+  c.flags |= conn_flag::on_ready_list;
+  c.ready_next = nil;
+  if (ready_tail_ != nil) conns_[ready_tail_].ready_next = ci;
+  else ready_head_ = ci;
+  ready_tail_ = ci;
 }
 
 bool Shard::has_pending(std::uint32_t ci) const {
@@ -145,18 +160,29 @@ bool Shard::has_pending(std::uint32_t ci) const {
   return false;
 }
 
-// One pass's worth of sends: every ready connection without a send in flight gets one send
-// carrying everything it has pending. All of them go to the kernel in the next submit.
+// One pass's worth of sends: ready connections without a send in flight, oldest first, each
+// get one send carrying everything they have pending, up to --pass-sends of them. A larger
+// fan-out (50,000 streams take half a second of kernel time) goes on in the next passes, after
+// the shard has reaped completions and read what arrived meanwhile: a publish to another topic,
+// a new stream or a heartbeat never waits behind a whole broadcast.
 void Shard::flush_ready() {
-  while (ready_head_ != nil) {
+  for (std::uint32_t started = 0; ready_head_ != nil && started < config_.pass_sends;) {
     const std::uint32_t ci = ready_head_;
     Conn& c = conns_[ci];
     ready_head_ = c.ready_next;
+    if (ready_head_ == nil) ready_tail_ = nil;
     c.ready_next = nil;
     c.flags &= ~conn_flag::on_ready_list;
-    if (c.state == ConnState::closing || (c.flags & conn_flag::send_inflight)) continue;
+    // A closing record waits off the list before its close goes out (see maybe_finish_close).
+    if (c.state == ConnState::closing) {
+      maybe_finish_close(ci);
+      continue;
+    }
+    if (c.flags & conn_flag::send_inflight) continue;
     start_send(ci);
+    ++started;
   }
+  if (ready_head_ != nil) metrics_.passes_continued.add();
 }
 
 // Handles the stream's subscriptions that fell behind their history. Returns false if the
@@ -325,7 +351,7 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
   if (res < 0) {
     // -EINTR/-EAGAIN: nothing was written; try again. Anything else (EPIPE, ECONNRESET,
     // ETIMEDOUT, ECANCELED, ...) means the peer is gone or the socket is unusable.
-    if (res == -EINTR || res == -EAGAIN) return mark_ready(ci);
+    if (res == -EINTR || res == -EAGAIN) return queue_ready(ci);
     log_event(LogLevel::debug, "send_error", "shard=%u error=%s", index_, quoted(std::strerror(-res)).c_str());
     return begin_close(ci);
   }
@@ -338,7 +364,9 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
   }
   if (c.state == ConnState::responding && c.out == nullptr && c.ctl_len == 0)
     return finish_response(ci);
-  if (has_pending(ci) || draining_) mark_ready(ci);
+  if (!has_pending(ci) && !draining_) return;
+  if (c.state == ConnState::streaming) queue_ready(ci);  // more events: wait its turn
+  else mark_ready(ci);                                  // a pipelined response
 }
 
 void Shard::finish_response(std::uint32_t ci) {

@@ -480,6 +480,47 @@ TEST(ShardSimResume, AResumePointEvictedBeforeTheFirstSendIsAGapNotADrop) {
 namespace ringcast {
 namespace {
 
+// --pass-sends: a fan-out larger than one pass goes on over the next passes, oldest stream
+// first, and a request that arrives meanwhile is answered ahead of the streams still queued.
+TEST(ShardSimPasses, AFanOutSpansPassesAndARequestGoesFirst) {
+  Config config = SimShard::base_config();
+  config.pass_sends = 3;
+  SimShard s(config);
+  std::vector<std::uint32_t> subs;
+  for (int i = 0; i < 10; ++i) subs.push_back(s.subscribe("wide"));
+  s.io.auto_complete = false;
+  const std::uint32_t pub = s.io.connect();
+  s.io.client_write(pub, "POST /pub/wide HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+  s.shard->run_once(0);  // reads the publish and starts the first pass of the fan-out
+  s.shard->run_once(0);
+  const std::size_t after_two = s.io.inflight().size();
+  EXPECT_LT(after_two, 11u) << "the fan-out should not have gone out in one pass";
+  EXPECT_GT(s.metrics().passes_continued.get(), 0u);
+  // A request now: its answer is the next send, ahead of the streams still waiting.
+  const std::uint32_t probe = s.io.connect();
+  s.io.client_write(probe, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::size_t probe_at = SIZE_MAX;
+  for (int pass = 0; pass < 20 && probe_at == SIZE_MAX; ++pass) {
+    const std::size_t before = s.io.inflight().size();
+    s.shard->run_once(0);
+    for (std::size_t k = before; k < s.io.inflight().size(); ++k)
+      if (s.io.inflight()[k].fd == probe) probe_at = k;
+  }
+  ASSERT_NE(probe_at, SIZE_MAX) << "the request was never answered";
+  std::size_t streams_before_probe = 0;
+  for (std::size_t k = 0; k < probe_at; ++k)
+    for (std::uint32_t fd : subs) streams_before_probe += s.io.inflight()[k].fd == fd;
+  EXPECT_LT(streams_before_probe, subs.size()) << "the answer waited for the whole fan-out";
+  // Every stream still gets the event, and in the order the streams were queued.
+  s.io.auto_complete = true;
+  s.settle(20);
+  for (const std::uint32_t fd : subs) {
+    EXPECT_NE(s.io.received(fd).find("data: x\n\n"), std::string::npos) << "stream " << fd;
+  }
+  EXPECT_EQ(s.metrics().deliveries.get(), subs.size());
+  EXPECT_NE(s.io.received(probe).find("200"), std::string::npos) << s.io.received(probe);
+}
+
 TEST(ShardSimPipeline, PipelinedPublishesAreAnsweredInOrderAndCoalesce) {
   SimShard s;
   std::uint32_t sub = s.subscribe("pp");

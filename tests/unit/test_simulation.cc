@@ -78,6 +78,9 @@ class World {
     config_.retry_jitter_ms = 0;
     config_.max_streams = 10000;
     config_.drain_ms = 2000;
+    // Half the worlds cap a pass at 1-3 sends, so every fan-out spans passes with the shard's
+    // other work (closes, resumes, drains) in between.
+    if (seed % 2 == 0) config_.pass_sends = 1 + std::uint32_t(seed / 2 % 3);
     cluster_.config = &config_;
     cluster_.shards = kShards;
     cluster_.boot_unix_ms = wall_;
@@ -528,7 +531,7 @@ class World {
 // claims to test.
 struct Coverage {
   std::uint64_t reconnects = 0, resumes = 0, gaps = 0, slow_drops = 0, stalls = 0,
-                heartbeats = 0, nobufs = 0, events = 0;
+                heartbeats = 0, nobufs = 0, events = 0, continued = 0;
 };
 
 void run_world(std::uint64_t seed, int steps, Coverage* coverage = nullptr) {
@@ -545,6 +548,7 @@ void run_world(std::uint64_t seed, int steps, Coverage* coverage = nullptr) {
     coverage->stalls += world.total(&ShardMetrics::drops_stalled);
     coverage->heartbeats += world.total(&ShardMetrics::heartbeats);
     coverage->nobufs += world.total(&ShardMetrics::recv_nobufs);
+    coverage->continued += world.total(&ShardMetrics::passes_continued);
     coverage->events += world.events();
   }
   world.drain();
@@ -575,6 +579,7 @@ TEST(Simulation, SeededWorldsKeepEveryInvariant) {
   EXPECT_GT(c.stalls, 0u);
   EXPECT_GT(c.heartbeats, 0u);
   EXPECT_GT(c.nobufs, 0u);
+  EXPECT_GT(c.continued, 0u);  // fan-outs that spanned passes (--pass-sends)
 }
 
 TEST(Simulation, SameSeedSameWorld) {
