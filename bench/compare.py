@@ -125,6 +125,23 @@ def wait_healthy(port: int, proc: subprocess.Popen, pki: "Pki | None" = None,
     raise RuntimeError("server did not become healthy")
 
 
+def metric_sum(port: int, name: str, pki: "Pki | None" = None) -> float | None:
+    """The sum over a ringcast metric's series (its shards), or None if /metrics failed."""
+    scheme = "https" if pki else "http"
+    ctx = ssl.create_default_context(cafile=pki.ca) if pki else None
+    try:
+        with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/metrics", timeout=10,
+                                    context=ctx) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 class Pki:
     """A throwaway CA and a server certificate it signed (localhost, 127.0.0.1), made with the
     `openssl` command line in a temporary directory. ECDSA P-256, as most TLS sites serve now:
@@ -282,6 +299,8 @@ class Bench:
         cmd = [str(self.load), *argv, "--target", f"127.0.0.1:{server.port}", "--json",
                str(report), "--quiet", "--ids", server.ids]
         pids = server.pids()
+        ringcast = server.name.startswith("ringcast")
+        ser0 = metric_sum(server.port, "ringcast_serializations_total", server.tls) if ringcast else None
         cpu0, rss0, slab0 = cpu_seconds(pids), rss_bytes(pids), slab_bytes()
         peak_rss, peak_slab = rss0, slab0
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -300,6 +319,14 @@ class Bench:
         result["server"] = {"cpu_s": round(cpu1 - cpu0, 3), "rss_before": rss0,
                             "rss_peak": peak_rss, "slab_before": slab0, "slab_peak": peak_slab}
         result["exit"] = proc.returncode
+        if ringcast and ser0 is not None:
+            # One serialization per published event, whatever the number of streams.
+            ser1 = metric_sum(server.port, "ringcast_serializations_total", server.tls)
+            result["serializations"] = None if ser1 is None else int(ser1 - ser0)
+            published = result.get("events_published", 0)
+            if result["serializations"] != published:
+                self.failures.append(f"{server.name} {tag}: {result['serializations']} serializations "
+                                     f"for {published} events published")
         # ringcast must complete every run with nothing lost; a peer's losses (the Node server
         # has no replay, so a reconnect storm loses events) are reported, not failures.
         if proc.returncode != 0 and (server.name.startswith("ringcast") or not report.exists()):
@@ -343,6 +370,7 @@ class Bench:
                 "max_us": lat.get("max"), "last_delivery_p50_us": last_p50,
                 "lost": r.get("lost", -1), "server_cpu_s": r["server"]["cpu_s"],
                 "rate": rate, "floor_us": floor["time_us"] if floor else None,
+                "events_published": r.get("events_published"), "serializations": r.get("serializations"),
                 "floor_method": floor["method"] if floor else None,
                 "vs_floor": last_p50 / floor["time_us"] if floor and last_p50 else None}
 
@@ -371,7 +399,8 @@ class Bench:
                                    "--duration", str(self.size["w3_seconds"]), "--pipeline", "16",
                                    "--timeout", "300"], "w3")
         return {"streams": n, "deliveries_per_s": r.get("deliveries_per_s", 0),
-                "events_published": r.get("events_published", 0), "lost": r.get("lost", -1),
+                "events_published": r.get("events_published", 0),
+                "serializations": r.get("serializations"), "lost": r.get("lost", -1),
                 "duplicates": r.get("duplicates", -1), "reordered": r.get("reordered", -1),
                 "server_cpu_s": r["server"]["cpu_s"], "load_cpu": r.get("cpu")}
 
@@ -629,10 +658,18 @@ def summarize(results: dict) -> tuple[str, dict]:
     if "w2" in summary:
         methods = sorted({f["method"] for fl in results.get("w2_floors", {}).values() for f in fl})
         lines += ["", "\"kernel floor\": bench/floor/kernel_floor at the same N, run right before "
-                      "each W2 pass (5 rounds; the fastest of its methods by median: "
+                      "each W2 pass (the median of its rounds, from the fastest of its methods: "
                       f"{', '.join(methods) or '-'}). \"last ÷ floor\" is each pass's time to the last "
                       "subscriber divided by the floor taken just before it; median (min–max) "
                       "over the passes."]
+    checked = [(w.get("events_published"), w.get("serializations"))
+               for name in names if name.startswith("ringcast") for run in servers[name]
+               for w in [*run.get("w2", []), run.get("w3") or {}] if w.get("serializations") is not None]
+    if checked:
+        same = sum(1 for e, z in checked if e == z)
+        lines += ["", f"`ringcast_serializations_total` (scraped before and after each run) equalled "
+                      f"the events published in {same} of {len(checked)} ringcast W2/W3 runs "
+                      f"({sum(e for e, _ in checked):,} events in all)."]
     if floor_best:
         lines += ["", f"Kernel floor at {fmt(floor_best['streams'] or 0)} streams (start of the run): "
                       f"{fmt(1e9 / floor_best['ns_per_send'])} small sends/s "
