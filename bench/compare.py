@@ -301,6 +301,7 @@ class Bench:
         pids = server.pids()
         ringcast = server.name.startswith("ringcast")
         ser0 = metric_sum(server.port, "ringcast_serializations_total", server.tls) if ringcast else None
+        ovf0 = metric_sum(server.port, "ringcast_cq_overflows_total", server.tls) if ringcast else None
         cpu0, rss0, slab0 = cpu_seconds(pids), rss_bytes(pids), slab_bytes()
         peak_rss, peak_slab = rss0, slab0
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -323,6 +324,10 @@ class Bench:
             # One serialization per published event, whatever the number of streams.
             ser1 = metric_sum(server.port, "ringcast_serializations_total", server.tls)
             result["serializations"] = None if ser1 is None else int(ser1 - ser0)
+            # The metric is copied from the rings each tick (250 ms): wait one out first.
+            time.sleep(0.3)
+            ovf1 = metric_sum(server.port, "ringcast_cq_overflows_total", server.tls)
+            result["cq_overflows"] = None if ovf1 is None or ovf0 is None else int(ovf1 - ovf0)
             published = result.get("events_published", 0)
             if result["serializations"] != published:
                 self.failures.append(f"{server.name} {tag}: {result['serializations']} serializations "
@@ -371,6 +376,7 @@ class Bench:
                 "lost": r.get("lost", -1), "server_cpu_s": r["server"]["cpu_s"],
                 "rate": rate, "floor_us": floor["time_us"] if floor else None,
                 "events_published": r.get("events_published"), "serializations": r.get("serializations"),
+                "cq_overflows": r.get("cq_overflows"),
                 "floor_method": floor["method"] if floor else None,
                 "vs_floor": last_p50 / floor["time_us"] if floor and last_p50 else None}
 
@@ -400,7 +406,8 @@ class Bench:
                                    "--timeout", "300"], "w3")
         return {"streams": n, "deliveries_per_s": r.get("deliveries_per_s", 0),
                 "events_published": r.get("events_published", 0),
-                "serializations": r.get("serializations"), "lost": r.get("lost", -1),
+                "serializations": r.get("serializations"), "cq_overflows": r.get("cq_overflows"),
+                "lost": r.get("lost", -1),
                 "duplicates": r.get("duplicates", -1), "reordered": r.get("reordered", -1),
                 "server_cpu_s": r["server"]["cpu_s"], "load_cpu": r.get("cpu")}
 
@@ -670,6 +677,12 @@ def summarize(results: dict) -> tuple[str, dict]:
         lines += ["", f"`ringcast_serializations_total` (scraped before and after each run) equalled "
                       f"the events published in {same} of {len(checked)} ringcast W2/W3 runs "
                       f"({sum(e for e, _ in checked):,} events in all)."]
+    overflows = [w.get("cq_overflows") for name in names if name.startswith("ringcast")
+                 for run in servers[name] for w in [*run.get("w2", []), run.get("w3") or {}]
+                 if w.get("cq_overflows") is not None]
+    if overflows:
+        lines += ["", f"io_uring completion-queue overflows (`ringcast_cq_overflows_total`) over those "
+                      f"runs: {sum(overflows)}."]
     if floor_best:
         lines += ["", f"Kernel floor at {fmt(floor_best['streams'] or 0)} streams (start of the run): "
                       f"{fmt(1e9 / floor_best['ns_per_send'])} small sends/s "

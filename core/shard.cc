@@ -454,6 +454,7 @@ void Shard::refresh_gauges() {
   metrics_.descriptor_capacity.set(io_.descriptor_capacity());
   metrics_.zc_sends.set(io_.zc_sends());
   metrics_.zc_copied.set(io_.zc_copied());
+  metrics_.cq_overflows.set(io_.cq_overflows());
   if (const net::TlsStats* tls = io_.tls_stats()) {
     metrics_.tls_sessions.set(tls->sessions);
     metrics_.tls_handshakes.set(tls->handshakes);

@@ -88,6 +88,9 @@ class Io {
   // Zero-copy sends issued, and how many of them the kernel copied anyway (io_uring only).
   virtual std::uint64_t zc_sends() const { return 0; }
   virtual std::uint64_t zc_copied() const { return 0; }
+  // Waits that found a completion queue overflowed (io_uring only; the kernel kept the extra
+  // completions, IORING_FEAT_NODROP, but the CQ was sized too small for that moment).
+  virtual std::uint64_t cq_overflows() const { return 0; }
 };
 
 }  // namespace ringcast::net

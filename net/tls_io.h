@@ -52,6 +52,7 @@ class TlsIo final : public Io {
   const TlsStats* tls_stats() const override { return &stats_; }
   std::uint64_t zc_sends() const override { return inner_.zc_sends(); }
   std::uint64_t zc_copied() const override { return inner_.zc_copied(); }
+  std::uint64_t cq_overflows() const override { return inner_.cq_overflows(); }
 
   // Sessions not yet freed (tests: everything is freed once closes complete).
   std::size_t sessions() const { return by_fd_.size() + zombies_; }

@@ -290,6 +290,7 @@ std::span<const Completion> UringIo::wait(int timeout_ms) {
   iov_used_ = 0;
   sends_queued_ = 0;
   for (std::uint32_t k = 0; k < rings_.size(); ++k) {
+    if (io_uring_cq_has_overflow(rings_[k]->ring())) ++cq_overflows_;
     reap(k);
     // More completions than the CQ holds wait in the kernel's overflow list (IORING_FEAT_NODROP),
     // and only an enter with GETEVENTS on that ring moves them into the CQ: the primary's wait

@@ -75,6 +75,7 @@ class UringIo final : public Io {
   std::uint32_t rings() const override { return std::uint32_t(rings_.size()); }
   std::uint32_t descriptors_in_use() const override;
   std::uint64_t zc_sends() const override { return zc_.sends; }
+  std::uint64_t cq_overflows() const override { return cq_overflows_; }
   std::uint64_t zc_copied() const override { return zc_.copied; }
   bool send_zc_enabled() const { return options_.send_zc_min_bytes != 0; }
 
@@ -100,6 +101,7 @@ class UringIo final : public Io {
   std::size_t msg_used_ = 0;
   std::size_t iov_used_ = 0;
   std::uint32_t sends_queued_ = 0;  // since the last submit (see UringOptions::submit_batch)
+  std::uint64_t cq_overflows_ = 0;  // waits that found a ring's CQ overflowed
 
   std::vector<Completion> completions_;
   // Zero-copy sends whose first completion arrived: their result, until the notification.

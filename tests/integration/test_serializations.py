@@ -75,6 +75,15 @@ class SerializationsTest(RingcastTestCase):
         # And again on the same server, to see the counters keep exact per-event pace.
         self.check_fanout(server, "crowd2", 1000)
 
+    def test_overflowing_completion_queue_loses_nothing(self):
+        # io_uring only (whatever RINGCAST_IO says). A CQ of 64 for a fan-out to 1,000 streams: the send completions overflow it (the
+        # kernel keeps them, IORING_FEAT_NODROP) and the shard must still see every one, or
+        # streams would stall with a send "in flight" forever.
+        server = self.start_server("--io", "uring", "--ring-entries", "64", "--ring-cq-entries", "64")
+        self.check_fanout(server, "squeeze", 1000)
+        server.wait_metric("ringcast_cq_overflows_total", lambda v: v > 0, 5,
+                           "the small completion queue to have overflowed")
+
 
 if __name__ == "__main__":
     unittest.main()
