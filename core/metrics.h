@@ -41,8 +41,8 @@ struct alignas(64) ShardMetrics {
   Counter serializations;     // owner shard only: one per published event
   Counter deliveries;         // events completely written to one subscriber
   Counter sends;              // send operations issued
-  Counter passes_continued;
-  Counter cq_overflows;       // waits that found an io_uring CQ overflowed (copied each tick)   // loop passes that left ready streams for the next (--pass-sends)
+  Counter passes_continued;   // loop passes that left ready streams for the next (--pass-sends)
+  Counter cq_overflows;       // waits that found an io_uring CQ overflowed (copied each tick)
   Counter bytes_sent;
   Counter heartbeats;
   Counter drops_slow_consumer;

@@ -81,7 +81,8 @@ struct Options {
   // Machinery.
   std::uint32_t ring_files = 0;  // 0: RLIMIT_NOFILE - 64
   // Per ring. Each completion holds a buffer only until this pass has parsed it, and the
-  // parser needs no event to fit in one, so small buffers suffice (2 MiB per ring).
+  // parser needs no event to fit in one, so small buffers suffice; there should be one per
+  // stream, since a broadcast fills every stream's receive at once.
   std::uint32_t recv_buffers = 0;  // 0: sized per ring to its streams (recv_buffers_for)
   std::uint32_t recv_buffer_bytes = 2048;
   std::uint32_t connect_window = 512;  // per ring: connection attempts in flight
