@@ -39,7 +39,7 @@ std::atomic<std::int64_t> g_live_chunks{0};
 
 std::int64_t live_chunks() { return g_live_chunks.load(std::memory_order_relaxed); }
 
-Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::string_view event,
+Chunk* make_chunk(std::string_view topic, EventId id, std::string_view event,
                   std::string_view data, std::uint32_t refs) {
   RC_ASSERT(topic.size() <= 255);
   RC_ASSERT(refs > 0);
@@ -53,7 +53,6 @@ Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::st
   g_live_chunks.fetch_add(1, std::memory_order_relaxed);
   chunk->refs.store(refs, std::memory_order_relaxed);
   chunk->size = static_cast<std::uint32_t>(size);
-  chunk->seq = seq;
   chunk->id = id;
   chunk->topic_len = static_cast<std::uint8_t>(topic.size());
   char* tail = reinterpret_cast<char*>(chunk + 1);

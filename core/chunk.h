@@ -23,7 +23,6 @@ bool parse_event_id(std::string_view text, EventId& id);
 struct Chunk {
   std::atomic<std::uint32_t> refs;
   std::uint32_t size;   // wire bytes
-  std::uint64_t seq;    // per-topic ordinal assigned by the owner shard: 1, 2, 3, ...
   EventId id;
   std::uint8_t topic_len;
   // followed by topic_len bytes of topic name, then `size` wire bytes
@@ -35,7 +34,7 @@ struct Chunk {
 };
 
 // Serializes the event (see http/sse_encoder.h) into a new chunk holding `refs` references.
-Chunk* make_chunk(std::string_view topic, std::uint64_t seq, EventId id, std::string_view event,
+Chunk* make_chunk(std::string_view topic, EventId id, std::string_view event,
                   std::string_view data, std::uint32_t refs);
 
 // Drops one reference; frees the chunk when it was the last.

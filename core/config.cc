@@ -171,14 +171,15 @@ const TextFlag kTextFlags[] = {
      "scale out: publish to and read from Redis Streams"},
     {"--redis-password", "TEXT",
      [](std::string_view v, Config& c) { return c.redis_password = std::string(v), true; },
-     [](const Config& c) { return c.redis_password; }, "AUTH with this password (with --redis)"},
+     [](const Config& c) { return c.redis_password; },
+     "AUTH with this password (visible in ps: prefer --redis-password-file)"},
     {"--redis-prefix", "TEXT",
      [](std::string_view v, Config& c) { return v.size() <= 64 && (c.redis_prefix = std::string(v), true); },
      [](const Config& c) { return c.redis_prefix; },
      "stream key prefix, key = prefix + topic (default ringcast:)"},
 };
 
-// Text flags of the access controls: any non-empty value (empty: not set).
+// Text flags of the access controls and secrets: any non-empty value (empty: not set).
 struct StringFlag {
   const char* name;
   std::string Config::*field;
@@ -186,7 +187,11 @@ struct StringFlag {
 };
 const StringFlag kAccessFlags[] = {
     {"--publish-token", &Config::publish_token,
-     "bearer secret a publisher must send (visible in ps: prefer a JWT key file)"},
+     "bearer secret a publisher must send (visible in ps: prefer --publish-token-file)"},
+    {"--publish-token-file", &Config::publish_token_file,
+     "file holding the publish token (read once at start-up)"},
+    {"--redis-password-file", &Config::redis_password_file,
+     "file holding the Redis AUTH password (read once at start-up)"},
     {"--jwt-secret-file", &Config::jwt_secret_file, "file holding the HS256 secret (>= 32 bytes)"},
     {"--jwt-public-key", &Config::jwt_public_key,
      "PEM public key file: RSA verifies RS256, EC P-256 verifies ES256"},
@@ -217,6 +222,10 @@ int bad_value(std::string_view flag, std::string_view value, std::string* error)
 }
 
 }  // namespace
+
+bool is_secret_flag(std::string_view key) {
+  return key == "publish-token" || key == "redis-password";
+}
 
 std::vector<FlagInfo> flag_table() {
   std::vector<FlagInfo> table;
@@ -275,7 +284,8 @@ std::string usage() {
       "usage: ringcast [--config FILE] [flags]\n"
       "  --config FILE                 read settings from a TOML file (keys: flag names without\n"
       "                                '--'); flags given as well override it\n"
-      "  --print-config                print the effective settings as TOML and exit\n";
+      "  --print-config                print the effective settings as TOML and exit\n"
+      "  --print-routes                print every endpoint with its access class and exit\n";
   char line[256];
   for (const TextFlag& f : kTextFlags) {
     std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " " + f.metavar).c_str(),
@@ -327,6 +337,7 @@ int parse_flags(int argc, char** argv, Config& config) {
       print = true;
       continue;
     }
+    if (arg == "--print-routes") return kFlagsPrintRoutes;
     if (arg.substr(0, 2) != "--") {
       std::fprintf(stderr, "ringcast: unexpected argument %s (see --help)\n", argv[i]);
       return kFlagsError;
@@ -364,6 +375,10 @@ std::string validate_access(const Config& config) {
     if (!config.jwt_audience.empty()) return "--jwt-audience needs --jwt-secret-file or --jwt-public-key";
     if (!config.jwt_issuer.empty()) return "--jwt-issuer needs --jwt-secret-file or --jwt-public-key";
   }
+  if (!config.publish_token.empty() && !config.publish_token_file.empty())
+    return "--publish-token and --publish-token-file are alternatives: give one";
+  if (!config.redis_password.empty() && !config.redis_password_file.empty())
+    return "--redis-password and --redis-password-file are alternatives: give one";
   if (!config.cors_origin.empty()) {
     http::CorsPolicy cors;
     if (std::string err = cors.configure(config.cors_origin); !err.empty()) return "--cors-origin: " + err;

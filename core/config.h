@@ -54,6 +54,7 @@ struct Config {
 
   // Access control (README "Access control"). All empty/false: publish and subscribe are open.
   std::string publish_token;                // --publish-token: a publisher's bearer secret
+  std::string publish_token_file;           // --publish-token-file: the same, read from a file
   std::string jwt_secret_file;              // --jwt-secret-file: HS256 secret (file bytes)
   std::string jwt_public_key;               // --jwt-public-key: PEM file, RSA (RS256) or P-256 (ES256)
   std::uint32_t jwt_leeway_s = 30;          // --jwt-leeway-s: clock skew allowed on exp/nbf/iat
@@ -66,16 +67,21 @@ struct Config {
   std::string redis_host;
   std::uint16_t redis_port = 6379;
   std::string redis_password;               // AUTH on connect when set
+  std::string redis_password_file;          // --redis-password-file: the same, read from a file
   std::uint32_t redis_db = 0;               // SELECT on connect when nonzero
   std::string redis_prefix = "ringcast:";   // stream key = prefix + topic
   std::uint32_t redis_maxlen = 0;           // XADD MAXLEN ~ N (0: --history)
   bool redis() const { return !redis_host.empty(); }
 };
 
+// Flags whose value is a secret (--print-config redacts them).
+bool is_secret_flag(std::string_view key);
+
 inline constexpr int kFlagsOk = 0;
 inline constexpr int kFlagsHelp = 1;         // usage printed: exit 0
 inline constexpr int kFlagsError = 2;        // message printed: exit 2
 inline constexpr int kFlagsPrintConfig = 3;  // --print-config: print print_config() and exit 0
+inline constexpr int kFlagsPrintRoutes = 4;  // --print-routes: print http::describe_routes(), exit 0
 
 // Parses argv into `config`: first the file named by --config (if any), then every flag, so
 // flags override the file. On --help prints usage to stdout; on an unknown flag, key or bad

@@ -123,6 +123,11 @@ std::string print_config(const Config& config) {
       "# \"derived at start-up\" (see README, Flags).\n";
   for (const FlagInfo& f : flag_table()) {
     const std::string value = flag_value(config, f.key);
+    // Secrets never leave the process: a set secret is printed redacted, commented out.
+    if (is_secret_flag(f.key) && !value.empty()) {
+      out += "# " + std::string(f.key) + " = \"<redacted>\"\n";
+      continue;
+    }
     // An empty text setting is "not set" (flags refuse an empty value): shown, commented out.
     if (f.kind == FlagKind::text && value.empty()) out += "# ";
     out += std::string(f.key) + " = " + (f.kind == FlagKind::text ? toml_string(value) : value) + "\n";

@@ -38,7 +38,7 @@ void History::grow() {
 }
 
 void History::push(Chunk* chunk) {
-  RC_ASSERT(chunk->seq == end_);
+  RC_ASSERT(chunk != nullptr);
   if (end_ - phys_begin_ == ring_.size()) grow();
   entry(end_) = Entry{chunk, 0};
   ++end_;

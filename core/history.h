@@ -26,7 +26,7 @@ class History {
   History(const History&) = delete;
   ~History();
 
-  // Appends the next chunk (chunk->seq must be end()). Takes over one reference.
+  // Appends a chunk as sequence end(). Takes over one reference.
   // Advances begin() past the oldest entries while the count or byte limit is exceeded.
   void push(Chunk* chunk);
   // Evicts every event published before `oldest_ms` (wall clock, from the event id).
@@ -67,8 +67,8 @@ class History {
   void release_unpinned();
 
   std::vector<Entry> ring_;  // power-of-two size, grows on demand
-  // Every shard receives every chunk of a topic in order, starting at seq 1, so each shard's
-  // copy holds the same sequence numbers.
+  // Sequences are this copy's own (1, 2, 3, ... as chunks arrive): shards may free and
+  // re-create a topic independently (core/shard_topics.cc), so no number is shared between them.
   std::uint64_t phys_begin_ = 1;
   std::uint64_t begin_ = 1;
   std::uint64_t end_ = 1;

@@ -86,6 +86,15 @@ const Family kFamilies[] = {
      false},
     {"ringcast_polls_total", "counter", "Long polls received (GET /poll/{topic}).",
      &ShardMetrics::polls, false},
+    {"ringcast_topics_reclaimed_total", "counter",
+     "Topics freed because they had no subscribers and nothing left in their history.",
+     &ShardMetrics::topics_reclaimed, false},
+    {"ringcast_topic_table_full_total", "counter",
+     "Events a shard could not keep for later subscribers because its topic table was full.",
+     &ShardMetrics::topic_table_full, false},
+    {"ringcast_token_expired_streams_total", "counter",
+     "Streams ended because the token that opened them expired.",
+     &ShardMetrics::token_expired_streams, false},
 };
 
 void append_family(std::string& out, const Family& f,

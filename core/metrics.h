@@ -65,6 +65,9 @@ struct alignas(64) ShardMetrics {
   Counter zc_copied;          // of those, copied by the kernel anyway
   Counter auth_rejections[kAuthReasonSlots];  // 401/403 by http::AuthReason
   Counter polls;              // long polls received (GET /poll/{topic})
+  Counter topics_reclaimed;   // topics freed: no subscribers, nothing left in their history
+  Counter topic_table_full;   // chunks this shard could not keep: its topic table was full
+  Counter token_expired_streams;  // streams ended because their token expired
 };
 
 // Gauges of the whole process, read by the shard that renders /metrics.

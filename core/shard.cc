@@ -387,6 +387,7 @@ void Shard::tick() {
   if (draining_ && std::int32_t(now_ms_ - drain_deadline_ms_) >= 0) {
     while (timer_head_ != nil) begin_close(timer_head_);
   }
+  end_expired_streams();  // before heartbeats: a ping queued now would make the stream busy
   const std::uint32_t soonest = std::min({config_.heartbeat_ms, config_.request_timeout_ms,
                                           config_.stall_timeout_ms, config_.poll_timeout_ms,
                                           kLingerMs});
@@ -421,11 +422,7 @@ void Shard::tick() {
     }
     ci = next;
   }
-  if (config_.history_ttl_ms != 0) {
-    // O(topics) per tick; each expire() stops at the first young event.
-    const std::uint64_t cutoff = unix_ms() - std::min<std::uint64_t>(unix_ms(), config_.history_ttl_ms);
-    for (Topic& t : topics_) t.history.expire(cutoff);
-  }
+  sweep_topics();
   log_drops();
   refresh_gauges();
   metrics_.stats_streams.set(topics_[stats_topic_].subscribers);
@@ -447,7 +444,7 @@ void Shard::log_drops() {
 }
 
 void Shard::refresh_gauges() {
-  metrics_.topics.set(topics_.size());
+  metrics_.topics.set(live_topics());
   metrics_.conn_record_bytes.set(conns_.reserved_bytes() + subs_.reserved_bytes());
   metrics_.rings.set(io_.rings());
   metrics_.descriptors.set(io_.descriptors_in_use());

@@ -5,7 +5,9 @@
 // Split by concern across files:
 //   shard.cc       loop, connection lifecycle, completions, timers, cross-shard messages
 //   shard_http.cc  requests: parsing, routing, publish, subscribe, plain responses
+//   shard_topics.cc the topic table: creation, the per-tick sweep that frees unused topics
 //   shard_send.cc  fan-out: the ready list, building coalesced sends, send completions
+//   shard_access.cc the one access decision of every read route; streams whose token expires
 //   shard_poll.cc  the long-poll fallback: a held request woken like a stream, answered JSON
 #include <atomic>
 #include <cstdint>
@@ -21,8 +23,10 @@
 #include "core/history.h"
 #include "core/mailbox.h"
 #include "core/metrics.h"
+#include "core/token_expiry.h"
 #include "http/access.h"
 #include "http/request_parser.h"
+#include "http/routes.h"
 #include "net/io.h"
 
 namespace ringcast {
@@ -135,7 +139,6 @@ struct Topic {
   History history;
   std::uint32_t first_sub = nil;
   std::uint32_t subscribers = 0;
-  std::uint64_t next_seq = 1;  // owner shard only: sequence assignment
   // Redis mode. The history is a gapless run of the stream only from `contiguous_seq` on: a
   // topic the node stopped watching missed entries meanwhile, so a resume from before that
   // point is served from the stream instead.
@@ -159,6 +162,7 @@ class Shard {
   // Returns false once the shard has stopped and drained.
   bool run_once(int timeout_ms);
   std::uint32_t open_connections() const { return conns_.live(); }
+  std::size_t token_expiries_queued() const { return token_expiry_.size(); }
 
   static std::uint32_t owner_of(std::string_view topic, std::uint32_t shards);
 
@@ -193,7 +197,8 @@ class Shard {
   bool may_pipeline(std::uint32_t ci, const http::Request& req) const;
   std::string& response_buffer(std::uint32_t ci);
   void route(std::uint32_t ci, const http::Request& req, std::string_view body);
-  void handle_subscribe(std::uint32_t ci, const http::Request& req);
+  void refuse_method(std::uint32_t ci, const http::Route& r);
+  void handle_subscribe(std::uint32_t ci, const http::Request& req, const http::ReadTarget& target);
   void handle_publish(std::uint32_t ci, const http::Request& req, std::string_view topic,
                       std::string_view body);
   void respond(std::uint32_t ci, int status, std::string_view content_type, std::string_view body,
@@ -220,8 +225,14 @@ class Shard {
   };
   ResumePoint resume_point(const Topic& topic, bool parsed, EventId id, bool named) const;
 
+  // shard_access.cc: the read routes' access decision, token expiry
+  void route_read(std::uint32_t ci, const http::Request& req, const http::Route& r);
+  void watch_token_expiry(std::uint32_t ci, std::int64_t expires_s);
+  void end_expired_streams();
+  bool end_stream_token_expired(std::uint32_t ci, bool force);
+
   // shard_poll.cc: long poll
-  void handle_poll(std::uint32_t ci, const http::Request& req);
+  void handle_poll(std::uint32_t ci, const http::Request& req, const http::ReadTarget& target);
   void poll_woken(std::uint32_t ci);
   void answer_poll(std::uint32_t ci);
   void stash_input(std::uint32_t ci, std::string_view bytes);
@@ -237,8 +248,13 @@ class Shard {
   void on_redis_entry(RedisEntryMessage* m);
   void maybe_unwatch(Topic& topic);
 
-  // shard_send.cc: fan-out
+  // shard_topics.cc: the topic table
   std::uint32_t topic_index(std::string_view name, bool create);
+  std::uint32_t live_topics() const { return std::uint32_t(topics_.size() - free_topics_.size()); }
+  bool reclaimable(std::uint32_t index) const;
+  void sweep_topics();
+
+  // shard_send.cc: fan-out
   // `id`: the event's id when it comes from a Redis stream; else the node's clock assigns one.
   EventId publish_local(std::uint32_t topic, std::string_view event, std::string_view data,
                         const EventId* id = nullptr);
@@ -252,6 +268,11 @@ class Shard {
   void finish_response(std::uint32_t ci);
   void account_sent(std::uint32_t ci, std::uint32_t bytes);
   bool has_pending(std::uint32_t ci) const;
+  // The shard drains, or this stream alone is ending (its token expired): once nothing is
+  // pending it gets its last notice and then EOF.
+  bool ending(std::uint32_t ci) const {
+    return draining_ || (conns_[ci].more_flags & conn_flag2::drain_notice_sent);
+  }
   void subscribe(std::uint32_t ci, std::uint32_t topic);
   void unsubscribe_all(std::uint32_t ci);
   void free_subs(std::uint32_t ci);
@@ -270,7 +291,8 @@ class Shard {
 
   Slab<Conn> conns_;
   Slab<Sub> subs_;
-  std::vector<Topic> topics_;
+  std::vector<Topic> topics_;             // a slot with an empty name is free ...
+  std::vector<std::uint32_t> free_topics_;  // ... and listed here for reuse
   // Transparent hashing: lookups by string_view (every delivered chunk, every publish) do not
   // build a std::string.
   struct NameHash {
@@ -310,6 +332,8 @@ class Shard {
   std::uint64_t stats_last_events_ = 0;
   std::uint64_t stats_last_deliveries_ = 0;
   std::minstd_rand rng_;
+  TokenExpiry token_expiry_;                  // streams opened with a token, soonest exp first
+  std::vector<std::pair<std::int64_t, std::uint64_t>> expiry_retry_;  // scratch: busy at expiry
 };
 
 }  // namespace ringcast

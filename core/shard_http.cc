@@ -10,25 +10,11 @@
 #include "http/live_page.h"
 #include "http/names.h"
 #include "http/query.h"
+#include "http/routes.h"
 #include "http/response.h"
 #include "http/utf8.h"
 
 namespace ringcast {
-
-namespace {
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
-// Splits "/sse/news" into "news" for prefix "/sse/"; false if the path is not under it.
-bool path_param(std::string_view path, std::string_view prefix, std::string_view& param) {
-  if (!starts_with(path, prefix)) return false;
-  param = path.substr(prefix.size());
-  return true;
-}
-
-}  // namespace
 
 namespace {
 // Pipelined requests handled in one go (their responses leave in one send).
@@ -136,106 +122,74 @@ Shard::Handled Shard::handle_buffered(std::uint32_t ci, std::string_view bytes, 
 }
 
 void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view body) {
-  std::string_view topic;
-  const bool get = req.method == "GET";
   const http::AccessPolicy* access = cluster_.access;
   const bool cors = access != nullptr && access->cors.enabled();
   // Every answer on this connection carries the CORS headers its Origin earned (none if it
   // is not listed: the browser then refuses the page access to the answer).
   if (cors) conns_[ci].cors = access->cors.decide(req.origin).slot;
-  if (cors && req.method == "OPTIONS" &&
-      (req.path == "/sse" || starts_with(req.path, "/sse/") || starts_with(req.path, "/pub/"))) {
-    return handle_preflight(ci, req);
+  const http::Route* r = http::match_route(req.path);
+  if (r == nullptr || (r->id == http::RouteId::admin_drop && !config_.enable_admin))
+    return respond_error(ci, 404, "no such endpoint");
+  const bool preflight_route = r->access == http::Access::read_topics || r->id == http::RouteId::publish;
+  if (cors && req.method == "OPTIONS" && preflight_route) return handle_preflight(ci, req);
+  if (req.method != r->method) return refuse_method(ci, *r);
+  switch (r->access) {
+    case http::Access::read_topics: return route_read(ci, req, *r);
+    case http::Access::publish_topic: return handle_publish(ci, req, req.path.substr(r->path.size()), body);
+    case http::Access::admin: return handle_admin_drop(ci, req);
+    case http::Access::open: break;
   }
-  if (req.path == "/sse" || path_param(req.path, "/sse/", topic)) {
-    if (!get) return respond_error(ci, 405, "use GET to subscribe", "Allow: GET\r\n");
-    return handle_subscribe(ci, req);
+  switch (r->id) {
+    case http::RouteId::healthz:
+      return respond(ci, 200, "text/plain", draining_ ? "draining\n" : "ok\n");
+    case http::RouteId::metrics: {
+      refresh_gauges();
+      std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes()});
+      if (cluster_.redis != nullptr) text += render_redis_metrics(cluster_.redis->metrics());
+      return respond(ci, 200, "text/plain; version=0.0.4", text);
+    }
+    case http::RouteId::live_page:
+      return respond(ci, 200, "text/html; charset=utf-8", http::live_page_html());
+    default: RC_ASSERT(false);  // every other route has an access class handled above
   }
-  if (path_param(req.path, "/poll/", topic)) {
-    if (!get) return respond_error(ci, 405, "use GET to poll", "Allow: GET\r\n");
-    return handle_poll(ci, req);
-  }
-  if (path_param(req.path, "/pub/", topic)) {
-    if (req.method != "POST") return respond_error(ci, 405, "use POST to publish", "Allow: POST\r\n");
-    return handle_publish(ci, req, topic, body);
-  }
-  if (req.path == "/healthz") {
-    if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
-    return respond(ci, 200, "text/plain", draining_ ? "draining\n" : "ok\n");
-  }
-  if (req.path == "/metrics") {
-    if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
-    refresh_gauges();
-    std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes()});
-    if (cluster_.redis != nullptr) text += render_redis_metrics(cluster_.redis->metrics());
-    return respond(ci, 200, "text/plain; version=0.0.4", text);
-  }
-  if (req.path == "/") {
-    if (!get) return respond_error(ci, 405, "use GET", "Allow: GET\r\n");
-    return respond(ci, 200, "text/html; charset=utf-8", http::live_page_html());
-  }
-  if (req.path == "/admin/drop" && config_.enable_admin) {
-    if (req.method != "POST") return respond_error(ci, 405, "use POST", "Allow: POST\r\n");
-    return handle_admin_drop(ci, req);
-  }
-  respond_error(ci, 404, "no such endpoint");
 }
 
-void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req) {
-  std::vector<std::string> names;
-  std::string decoded, query_last_id;
-  if (req.path.size() > 5) {  // "/sse/{topic}"
-    if (!http::percent_decode(req.path.substr(5), decoded))
-      return respond_error(ci, 400, "malformed percent-encoding in topic");
-    names.push_back(decoded);
-  }
-  http::QueryIter it(req.query);
-  std::string_view key, value;
-  while (it.next(key, value)) {
-    if (key == "lastEventId") {
-      if (!http::percent_decode(value, query_last_id))
-        return respond_error(ci, 400, "malformed percent-encoding in lastEventId");
-      continue;
-    }
-    if (key != "topic") continue;
-    if (!http::percent_decode(value, decoded))
-      return respond_error(ci, 400, "malformed percent-encoding in topic");
-    if (std::find(names.begin(), names.end(), decoded) == names.end()) names.push_back(decoded);
-  }
-  if (names.empty()) return respond_error(ci, 400, "name a topic: /sse/{topic} or /sse?topic=a");
-  if (names.size() > config_.max_topics_per_stream)
-    return respond_error(ci, 400, "too many topics for one stream (--max-topics-per-stream)");
-  for (const std::string& name : names) {
-    if (!http::valid_topic(name))
-      return respond_error(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
-  }
-  if (cluster_.access != nullptr) {
-    const http::AuthOutcome auth =
-        cluster_.access->check_subscribe(req, names, std::int64_t(unix_ms() / 1000));
-    if (auth.status != 0) return refuse_auth(ci, req, auth);
-  }
+void Shard::refuse_method(std::uint32_t ci, const http::Route& r) {
+  char allow[32];
+  std::snprintf(allow, sizeof allow, "Allow: %.*s\r\n", int(r.method.size()), r.method.data());
+  const char* detail = r.id == http::RouteId::publish          ? "use POST to publish"
+                       : r.id == http::RouteId::poll           ? "use GET to poll"
+                       : r.access == http::Access::read_topics ? "use GET to subscribe"
+                       : r.method == "POST"                    ? "use POST"
+                                                               : "use GET";
+  respond_error(ci, 405, detail, allow);
+}
+
+void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req,
+                             const http::ReadTarget& target) {
   if (draining_) return respond_error(ci, 503, "server is shutting down", "Retry-After: 1\r\n");
   if (cluster_.streams_open.fetch_add(1, std::memory_order_relaxed) >= config_.max_streams) {
     cluster_.streams_open.fetch_sub(1, std::memory_order_relaxed);
     metrics_.rejected_streams.add();
     return respond_error(ci, 503, "stream limit reached (--max-streams)", "Retry-After: 5\r\n");
   }
-  std::vector<std::uint32_t> topics;
-  for (const std::string& name : names) {
-    std::uint32_t t = topic_index(name, true);
-    if (t == nil) {
+  std::uint32_t topics[64];
+  RC_ASSERT(target.topics.size() <= std::size(topics));  // --max-topics-per-stream <= 64
+  for (std::size_t i = 0; i < target.topics.size(); ++i) {
+    topics[i] = topic_index(target.topics[i], true);
+    if (topics[i] == nil) {
       cluster_.streams_open.fetch_sub(1, std::memory_order_relaxed);
       return respond_error(ci, 503, "topic limit reached (--max-topics)", "Retry-After: 5\r\n");
     }
-    topics.push_back(t);
   }
   Conn& c = conns_[ci];
   c.flags |= conn_flag::counted_stream;
   c.state = ConnState::streaming;
   metrics_.streams.add();
-  for (std::uint32_t t : topics) subscribe(ci, t);
+  for (std::size_t i = 0; i < target.topics.size(); ++i) subscribe(ci, topics[i]);
+  if (target.expires_s != 0) watch_token_expiry(ci, target.expires_s);
   // An EventSource reconnect sends the header; a first connection may use the query.
-  std::string_view last_id = req.has_last_event_id ? req.last_event_id : query_last_id;
+  std::string_view last_id = req.has_last_event_id ? req.last_event_id : target.query_last_event_id;
   if (config_.redis() && open_via_redis(ci, last_id)) return;  // starts when the bridge answers
   if (!last_id.empty()) {
     std::string gaps;
@@ -450,7 +404,7 @@ void Shard::handle_preflight(std::uint32_t ci, const http::Request& req) {
     metrics_.auth_rejections[std::size_t(http::AuthReason::cors_origin)].add();
     return respond_error(ci, 403, "this origin is not in --cors-origin");
   }
-  const bool publish = starts_with(req.path, "/pub/");
+  const bool publish = req.path.substr(0, 5) == "/pub/";
   const std::string headers =
       cluster_.access->cors.preflight_headers(d.slot, publish ? "POST, OPTIONS" : "GET, OPTIONS");
   Conn& c = conns_[ci];

@@ -13,7 +13,7 @@
 #include "core/shard.h"
 #include "http/names.h"
 #include "http/poll_json.h"
-#include "http/query.h"
+#include "http/routes.h"
 
 namespace ringcast {
 
@@ -35,16 +35,9 @@ std::uint8_t gap_bits(std::string_view reason) {
 
 }  // namespace
 
-void Shard::handle_poll(std::uint32_t ci, const http::Request& req) {
-  std::string name, query_last_id;
-  if (!http::percent_decode(req.path.substr(6), name) || !http::valid_topic(name))
-    return respond_error(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
-  http::QueryIter it(req.query);
-  std::string_view key, value;
-  while (it.next(key, value)) {
-    if (key == "lastEventId" && !http::percent_decode(value, query_last_id))
-      return respond_error(ci, 400, "malformed percent-encoding in lastEventId");
-  }
+void Shard::handle_poll(std::uint32_t ci, const http::Request& req, const http::ReadTarget& target) {
+  RC_ASSERT(target.topics.size() == 1);
+  const std::string& name = target.topics[0];
   if (draining_) return respond_error(ci, 503, "server is shutting down", "Retry-After: 1\r\n");
   const std::uint32_t t = topic_index(name, true);
   if (t == nil) return respond_error(ci, 503, "topic limit reached (--max-topics)", "Retry-After: 5\r\n");
@@ -52,7 +45,7 @@ void Shard::handle_poll(std::uint32_t ci, const http::Request& req) {
   c.state = ConnState::polling;
   c.more_flags &= ~conn_flag2::poll_gap_mask;
   subscribe(ci, t);  // at the end of the history: only events from now on ...
-  const std::string_view last_id = req.has_last_event_id ? req.last_event_id : query_last_id;
+  const std::string_view last_id = req.has_last_event_id ? req.last_event_id : target.query_last_event_id;
   if (!last_id.empty()) {  // ... unless the client says where it stopped
     EventId id;
     const bool parsed = parse_event_id(last_id, id);

@@ -1,6 +1,9 @@
 #include "http/access.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
 
 #include "http/query.h"
 #include "http/topic_scope.h"
@@ -51,6 +54,17 @@ AuthReason reason_of(TokenError e) {
     case TokenError::ok: break;
   }
   return AuthReason::malformed;  // unreachable: ok is not a refusal
+}
+
+// Compares a presented secret with the configured one in time that depends on neither's
+// content nor length: both are hashed to fixed-length digests first, then compared with
+// CRYPTO_memcmp (a length check up front would tell an attacker the token's length).
+bool same_secret(std::string_view presented, std::string_view secret) {
+  unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+  unsigned int a_len = 0, b_len = 0;
+  const bool ok = EVP_Digest(presented.data(), presented.size(), a, &a_len, EVP_sha256(), nullptr) == 1 &&
+                  EVP_Digest(secret.data(), secret.size(), b, &b_len, EVP_sha256(), nullptr) == 1;
+  return ok && a_len == b_len && CRYPTO_memcmp(a, b, a_len) == 0;
 }
 
 bool iequals_ascii(std::string_view a, std::string_view b) {
@@ -168,7 +182,9 @@ AuthOutcome AccessPolicy::check_subscribe(const Request& req, std::span<const st
     if (!scope_grants(claims.subscribe, topic))
       return refuse(403, AuthReason::out_of_scope, "the token does not grant this topic");
   }
-  return {};
+  AuthOutcome allowed;
+  allowed.expires_s = std::max<std::int64_t>(1, claims.exp + std::int64_t(settings.leeway_s));
+  return allowed;
 }
 
 AuthOutcome AccessPolicy::check_publish(const Request& req, std::string_view topic,
@@ -179,11 +195,7 @@ AuthOutcome AccessPolicy::check_publish(const Request& req, std::string_view top
   std::string_view token;
   if (!bearer_token(req.authorization, token))
     return refuse(401, AuthReason::malformed, "use Authorization: Bearer <token>");
-  const std::string& secret = settings.publish_token;
-  if (!secret.empty() && token.size() == secret.size() &&
-      CRYPTO_memcmp(token.data(), secret.data(), secret.size()) == 0) {
-    return {};
-  }
+  if (!settings.publish_token.empty() && same_secret(token, settings.publish_token)) return {};
   if (keys.empty()) return refuse(401, AuthReason::wrong_token, "wrong publish token");
   Claims claims;
   if (AuthOutcome v = verify(token, now_s, claims); v.status != 0) return v;

@@ -47,6 +47,9 @@ struct AuthOutcome {
   AuthReason reason = AuthReason::missing;
   std::string_view detail;            // static text for the error body
   std::string_view www_authenticate;  // "WWW-Authenticate: ..." CRLF (static), for 401/403
+  // Allowed by a token: the unix second after which it no longer is (its exp plus the
+  // leeway). A stream it opened is ended then. 0: no token was involved.
+  std::int64_t expires_s = 0;
 };
 
 class AccessPolicy {

@@ -29,6 +29,9 @@ bool all_of(std::string_view s, bool (*ok)(unsigned char)) {
 
 bool valid_topic(std::string_view topic) {
   if (topic.empty() || topic.size() > topic_bytes_max) return false;
+  // "/sse/." and "/sse/.." are dot-segments (RFC 3986 §5.2.4): proxies and caches normalize
+  // them away, so the topic a client names would not be the one the server sees.
+  if (topic == "." || topic == "..") return false;
   return all_of(topic, [](unsigned char c) { return kTopicChar[c]; });
 }
 

@@ -262,7 +262,7 @@ Fault apply_header(std::string_view name, std::string_view value, HeadState& st,
   if (iequals(name, "origin")) return set_once(st.saw_origin, value, &req.origin);
   // A user agent sends one Cookie line (RFC 6265 §5.4); two could carry two tokens.
   if (iequals(name, "cookie")) return set_once(st.saw_cookie, value, &req.cookie);
-  if (iequals(name, "host")) return set_once(st.saw_host, value, nullptr);
+  if (iequals(name, "host")) return set_once(st.saw_host, value, &req.host);
   if (iequals(name, "expect")) {
     // curl sends "Expect: 100-continue" before bodies over 1 KiB and waits for the go-ahead.
     if (!iequals(value, "100-continue")) return {417, "unsupported Expect"};
@@ -292,7 +292,11 @@ Fault parse_header_line(std::string_view line, HeadState& st, Request& req) {
 }
 
 // Checks that need the whole head, then derives keep_alive.
-Fault finish_head(const HeadState& st, Request& req) {
+Fault finish_head(const HeadState& st, const ParseLimits& limits, Request& req) {
+  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+  if (limits.require_host && req.version_minor >= 1 && !st.saw_host) {
+    return {400, "HTTP/1.1 request without Host"};
+  }
   // RFC 9112 §6.1: both framings at once is a smuggling attempt.
   if (req.has_content_length && req.chunked) {
     return {400, "both Content-Length and Transfer-Encoding"};
@@ -330,7 +334,7 @@ ParseResult parse_request(std::string_view bytes, const ParseLimits& limits, Req
     if (line.empty()) break;
     if (Fault f = parse_header_line(line, st, request)) return fail(f);
   }
-  if (Fault f = finish_head(st, request)) return fail(f);
+  if (Fault f = finish_head(st, limits, request)) return fail(f);
   request.head_bytes = pos;
   return {ParseStatus::complete, 0, {}};
 }

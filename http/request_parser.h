@@ -10,6 +10,8 @@ namespace ringcast::http {
 struct ParseLimits {
   std::size_t header_bytes_max = 8192;  // request line + headers + final blank line
   std::size_t url_bytes_max = 2048;     // request target
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Off only in tests of other rules.
+  bool require_host = true;
 };
 
 enum class ParseStatus : std::uint8_t {
@@ -34,6 +36,7 @@ struct Request {
   std::string_view authorization;  // header value or empty
   std::string_view origin;         // header value or empty
   std::string_view cookie;         // header value or empty (one Cookie line, RFC 6265 §5.4)
+  std::string_view host;           // header value or empty
   bool expect_continue = false;    // "Expect: 100-continue" (any other Expect value: 417)
   std::size_t head_bytes = 0;      // bytes of the request head, including the blank line
 };
@@ -50,7 +53,8 @@ struct ParseResult {
 //   line is known to be too long, even before the head is complete);
 // - error 431 if no complete head within header_bytes_max bytes;
 // - error 400 for a malformed request line, header line, duplicate or invalid
-//   Content-Length, both Content-Length and Transfer-Encoding, control characters;
+//   Content-Length, both Content-Length and Transfer-Encoding, control characters, an
+//   HTTP/1.1 request without Host (unless !limits.require_host), Host sent twice;
 // - error 505 for a version other than HTTP/1.0 or HTTP/1.1;
 // - error 501 for a Transfer-Encoding other than chunked;
 // - error 417 for an Expect other than 100-continue.

@@ -20,7 +20,7 @@ void BM_MakeChunk(benchmark::State& state) {
   const std::string data(std::size_t(state.range(0)), 'x');
   std::uint64_t seq = 1;
   for (auto _ : state) {
-    Chunk* c = make_chunk("bench", seq, EventId{1795450520683, seq}, "", data, 1);
+    Chunk* c = make_chunk("bench", EventId{1795450520683, seq}, "", data, 1);
     benchmark::DoNotOptimize(c);
     release(c);
     ++seq;
@@ -30,7 +30,7 @@ void BM_MakeChunk(benchmark::State& state) {
 BENCHMARK(BM_MakeChunk)->Arg(100)->Arg(4096)->Arg(65536);
 
 void BM_ChunkRefcount(benchmark::State& state) {
-  Chunk* c = make_chunk("bench", 1, EventId{1, 1}, "", "x", 1);
+  Chunk* c = make_chunk("bench", EventId{1, 1}, "", "x", 1);
   for (auto _ : state) {
     c->refs.fetch_add(1, std::memory_order_relaxed);
     release(c);
@@ -125,7 +125,7 @@ void BM_FanoutPerSubscriber(benchmark::State& state) {
   shard.start();
   for (int i = 0; i < 8; ++i) shard.run_once(0);  // accept, parse, send the stream heads
   RC_ASSERT(cluster.metrics[0]->streams.get() == subscribers);
-  const std::string publish = "POST /pub/wide HTTP/1.1\r\nContent-Length: 64\r\n\r\n" + std::string(64, 'e');
+  const std::string publish = "POST /pub/wide HTTP/1.1\r\nHost: t\r\nContent-Length: 64\r\n\r\n" + std::string(64, 'e');
   std::uint64_t published = 0;
   for (auto _ : state) {
     // Publishing over a fresh connection: accept, parse, serialize once, fan out, complete.

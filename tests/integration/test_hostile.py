@@ -70,7 +70,7 @@ class HostileClientsTest(RingcastTestCase):
         socks = []
         for i in range(300):
             s = socket.create_connection((HOST, server.port), timeout=10)
-            s.sendall(b"POST /pub/x HTTP/1.1\r\nContent-Length: 100\r\n\r\nhalf")
+            s.sendall(b"POST /pub/x HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhalf")
             socks.append(s)
         for s in socks:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")

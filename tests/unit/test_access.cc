@@ -125,7 +125,7 @@ class Decide : public ::testing::Test {
   // Parses `head` and keeps the bytes alive for the Request's views.
   const Request& parse(std::string head) {
     raw = std::move(head) + "\r\n";
-    ParseResult r = parse_request(raw, ParseLimits{16384, 8192}, req);
+    ParseResult r = parse_request(raw, ParseLimits{16384, 8192, false}, req);
     EXPECT_EQ(r.status, ParseStatus::complete) << raw;
     return req;
   }

@@ -25,6 +25,7 @@ TEST(ConfigFile, EveryFlagOfTheUsageHasAKeyInPrintConfig) {
   }
   flags.erase("config");
   flags.erase("print-config");
+  flags.erase("print-routes");
   EXPECT_GE(flags.size(), 30u);
   for (const std::string& f : flags) {
     // Unset text settings (empty) are printed commented out.
@@ -32,6 +33,25 @@ TEST(ConfigFile, EveryFlagOfTheUsageHasAKeyInPrintConfig) {
                        printed.find("\n# " + f + " = ") != std::string::npos;
     EXPECT_TRUE(found) << f;
   }
+}
+
+// Issue #15: --print-config must not reveal a secret (it ends up in tickets and chat logs).
+TEST(ConfigFile, PrintConfigRedactsSecrets) {
+  Config c;
+  ASSERT_EQ(parse({"--publish-token", "pub-s3cret-value", "--redis", "127.0.0.1:6379", "--redis-password",
+                   "redis-s3cret-value"},
+                  c),
+            kFlagsOk);
+  const std::string printed = print_config(c);
+  EXPECT_EQ(printed.find("s3cret"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("# publish-token = \"<redacted>\""), std::string::npos) << printed;
+  EXPECT_NE(printed.find("# redis-password = \"<redacted>\""), std::string::npos) << printed;
+}
+
+TEST(ConfigFile, SecretAndSecretFileAreAlternatives) {
+  Config c;
+  ASSERT_EQ(parse({"--publish-token", "a", "--publish-token-file", "/nonexistent"}, c), kFlagsOk);
+  EXPECT_NE(validate(c).find("alternatives"), std::string::npos);
 }
 
 TEST(ConfigFile, PrintConfigRoundTrips) {

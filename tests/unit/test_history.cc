@@ -9,7 +9,7 @@ namespace ringcast {
 namespace {
 
 Chunk* chunk(std::uint64_t seq, std::uint32_t refs = 1) {
-  return make_chunk("t", seq, EventId{1000, seq}, "", "x", refs);
+  return make_chunk("t", EventId{1000, seq}, "", "x", refs);
 }
 
 TEST(History, StartsEmptyAtSequenceOne) {
@@ -25,8 +25,8 @@ TEST(History, KeepsAtMostCapacityEvents) {
   EXPECT_EQ(h.end(), 11u);
   EXPECT_EQ(h.begin(), 8u);
   EXPECT_EQ(h.physical_begin(), 8u);  // nothing pinned: evicted entries were released
-  EXPECT_EQ(h.at(8)->seq, 8u);
-  EXPECT_EQ(h.at(10)->seq, 10u);
+  EXPECT_EQ(h.at(8)->id.n, 8u);
+  EXPECT_EQ(h.at(10)->id.n, 10u);
 }
 
 TEST(History, PinnedEntriesOutliveTheWindowUntilUnpinned) {
@@ -37,9 +37,9 @@ TEST(History, PinnedEntriesOutliveTheWindowUntilUnpinned) {
   for (std::uint64_t s = 3; s <= 20; ++s) h.push(chunk(s));  // forces growth past the pins
   EXPECT_EQ(h.begin(), 19u);
   EXPECT_EQ(h.physical_begin(), 1u);  // still readable by the send in flight
-  EXPECT_EQ(h.at(1)->seq, 1u);
-  EXPECT_EQ(h.at(2)->seq, 2u);
-  EXPECT_EQ(h.at(20)->seq, 20u);
+  EXPECT_EQ(h.at(1)->id.n, 1u);
+  EXPECT_EQ(h.at(2)->id.n, 2u);
+  EXPECT_EQ(h.at(20)->id.n, 20u);
   h.unpin(1, 3);
   EXPECT_EQ(h.physical_begin(), 19u);
 }
@@ -66,12 +66,18 @@ TEST(History, DestructorReleasesEverythingHeld) {
   release(shared);
 }
 
-TEST(History, PushRequiresTheNextSequence) {
-  History h({4});
-  h.push(chunk(1));
-  Chunk* wrong = chunk(3);
-  EXPECT_DEATH(h.push(wrong), "seq == end_");
-  release(wrong);
+// Sequences belong to one shard's copy: two copies of a topic number the same chunks from
+// wherever each started (a shard that freed and re-created the topic starts at 1 again).
+TEST(History, SequencesAreTheCopysOwn) {
+  History a({4}), b({4});
+  Chunk* shared = chunk(7, 2);
+  a.push(chunk(1));
+  a.push(shared);
+  b.push(shared);
+  EXPECT_EQ(a.at(2), shared);
+  EXPECT_EQ(b.at(1), shared);
+  EXPECT_EQ(a.end(), 3u);
+  EXPECT_EQ(b.end(), 2u);
 }
 
 TEST(History, ByteLimitEvictsOldestButKeepsTheNewest) {
@@ -91,7 +97,7 @@ TEST(History, ByteLimitEvictsOldestButKeepsTheNewest) {
 
 TEST(History, ExpireDropsEventsOlderThanTheCutoff) {
   History h({100});
-  for (std::uint64_t s = 1; s <= 4; ++s) h.push(make_chunk("t", s, EventId{1000 + s, 0}, "", "x", 1));
+  for (std::uint64_t s = 1; s <= 4; ++s) h.push(make_chunk("t", EventId{1000 + s, 0}, "", "x", 1));
   h.expire(1003);
   EXPECT_EQ(h.begin(), 3u);
   EXPECT_EQ(h.last_evicted(), (EventId{1002, 0}));
@@ -101,7 +107,7 @@ TEST(History, ExpireDropsEventsOlderThanTheCutoff) {
 
 TEST(History, FindsEventsById) {
   History h({3});
-  for (std::uint64_t s = 1; s <= 6; ++s) h.push(make_chunk("t", s, EventId{500, s * 2}, "", "x", 1));
+  for (std::uint64_t s = 1; s <= 6; ++s) h.push(make_chunk("t", EventId{500, s * 2}, "", "x", 1));
   // Window holds seq 4..6 with ids 500-8, 500-10, 500-12.
   EXPECT_EQ(h.find(EventId{500, 8}), 4u);
   EXPECT_EQ(h.find(EventId{500, 12}), 6u);

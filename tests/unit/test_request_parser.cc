@@ -13,7 +13,14 @@
 namespace ringcast::http {
 namespace {
 
-ParseResult parse(std::string_view bytes, Request& req, ParseLimits limits = {}) {
+// Most cases here test other rules and leave Host out; the Host rule has its own tests below.
+ParseLimits lenient() {
+  ParseLimits limits;
+  limits.require_host = false;
+  return limits;
+}
+
+ParseResult parse(std::string_view bytes, Request& req, ParseLimits limits = lenient()) {
   return parse_request(bytes, limits, req);
 }
 
@@ -396,7 +403,7 @@ TEST(ParseLimits, TooLongTargetRefusedBeforeLineEnds) {
 }
 
 TEST(ParseLimits, CustomUrlLimit) {
-  ParseLimits limits;
+  ParseLimits limits = lenient();
   limits.url_bytes_max = 4;
   Request req;
   EXPECT_EQ(parse("GET /abc HTTP/1.1\r\n\r\n", req, limits).status, ParseStatus::complete);
@@ -461,7 +468,7 @@ TEST(ParseLimits, ErrorInEarlierLineBeats431) {
 }
 
 TEST(ParseLimits, TinyLimits) {
-  ParseLimits limits;
+  ParseLimits limits = lenient();
   limits.header_bytes_max = 18;
   Request req;
   EXPECT_EQ(parse("GET / HTTP/1.1\r\n\r\n", req, limits).status, ParseStatus::complete);
@@ -511,7 +518,7 @@ TEST(ParseRequest, MutatedInputsKeepInvariants) {
   };
   const std::string alphabet = std::string("\r\n :\t\0\x7f\xff/?*AaG0-,", 17);
   std::mt19937 rng(12345);
-  ParseLimits limits;
+  ParseLimits limits = lenient();
   limits.header_bytes_max = 96;
   limits.url_bytes_max = 24;
   for (int iter = 0; iter < 3000; ++iter) {
@@ -542,6 +549,36 @@ TEST(ParseRequest, MutatedInputsKeepInvariants) {
       EXPECT_FALSE(req.has_content_length && req.chunked);
     }
   }
+}
+
+// RFC 9112 §3.2: Host is required in HTTP/1.1 and may appear once.
+TEST(RequestParserHost, Http11WithoutHostIs400) {
+  Request req;
+  const ParseResult r = parse_request("GET /sse/a HTTP/1.1\r\n\r\n", ParseLimits{}, req);
+  EXPECT_EQ(r.status, ParseStatus::error);
+  EXPECT_EQ(r.error_status, 400);
+  EXPECT_EQ(r.error_reason, "HTTP/1.1 request without Host");
+}
+
+TEST(RequestParserHost, Http10WithoutHostIsFine) {
+  Request req;
+  EXPECT_EQ(parse_request("GET /sse/a HTTP/1.0\r\n\r\n", ParseLimits{}, req).status,
+            ParseStatus::complete);
+}
+
+TEST(RequestParserHost, HostIsRecorded) {
+  Request req;
+  ASSERT_EQ(parse_request("GET / HTTP/1.1\r\nhOsT:  example.com:8080 \r\n\r\n", ParseLimits{}, req).status,
+            ParseStatus::complete);
+  EXPECT_EQ(req.host, "example.com:8080");
+}
+
+TEST(RequestParserHost, TwoHostLinesAre400) {
+  Request req;
+  const ParseResult r =
+      parse_request("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", ParseLimits{}, req);
+  EXPECT_EQ(r.status, ParseStatus::error);
+  EXPECT_EQ(r.error_status, 400);
 }
 
 }  // namespace

@@ -5,94 +5,10 @@
 #include <memory>
 #include <string>
 
-#include "core/clock.h"
-#include "core/shard.h"
-#include "http/response.h"
-#include "net/sim_io.h"
-#include "tests/unit/single_cluster.h"
+#include "tests/unit/sim_shard.h"
 
 namespace ringcast {
 namespace {
-
-class SimShard {
- public:
-  explicit SimShard(Config config = base_config(), std::uint32_t buffers = 8) : config_(config), io(buffers) {
-    init_single_cluster(cluster_, config_);
-    shard = std::make_unique<Shard>(0, cluster_, io);
-    shard->start();
-  }
-  static Config base_config() {
-    Config c;
-    c.retry_jitter_ms = 0;  // one prelude, so expected bytes are exact
-    c.retry_ms = 2000;
-    c.max_streams = 1000;
-    return c;
-  }
-  void settle(int passes = 6) {
-    for (int i = 0; i < passes; ++i) shard->run_once(0);
-  }
-  std::uint32_t request(const std::string& bytes) {
-    std::uint32_t fd = io.connect();
-    io.client_write(fd, bytes);
-    settle();
-    return fd;
-  }
-  std::uint32_t subscribe(const std::string& topic) {
-    return request("GET /sse/" + topic + " HTTP/1.1\r\nHost: t\r\n\r\n");
-  }
-  std::string publish(const std::string& topic, const std::string& body) {
-    std::uint32_t fd = request("POST /pub/" + topic + " HTTP/1.1\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\n\r\n" + body);
-    return io.received(fd);
-  }
-  // Publishes over a new connection and completes only that connection's reply, leaving every
-  // stream's send in flight (for tests with auto_complete off). Returns the reply.
-  std::string publish_holding_streams(const std::string& topic, const std::string& body);
-  ShardMetrics& metrics() { return *cluster_.metrics[0]; }
-  static std::string prelude() { return std::string(http::stream_head()) + "retry: 2000\n\n"; }
-
- private:
-  Config config_;
-  Cluster cluster_;
-
- public:
-  net::SimIo io;
-  std::unique_ptr<Shard> shard;
-};
-
-// Completes, in full, every send in flight to client `fd` (leaving the others in flight).
-void complete_sends_of(net::SimIo& io, std::uint32_t fd) {
-  for (std::size_t k = 0; k < io.inflight().size();) {
-    if (io.inflight()[k].fd == fd) io.complete_send(k, int(io.inflight()[k].bytes.size()));
-    else ++k;
-  }
-}
-
-// Completes every send in flight except those to client `fd`.
-void complete_sends_except(net::SimIo& io, std::uint32_t fd) {
-  for (std::size_t k = 0; k < io.inflight().size();) {
-    if (io.inflight()[k].fd != fd) io.complete_send(k, int(io.inflight()[k].bytes.size()));
-    else ++k;
-  }
-}
-
-std::string SimShard::publish_holding_streams(const std::string& topic, const std::string& body) {
-  std::uint32_t p = io.connect();
-  io.client_write(p, "POST /pub/" + topic + " HTTP/1.1\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body);
-  settle();
-  complete_sends_of(io, p);
-  settle();
-  return io.received(p);
-}
-
-// Pulls the id out of a 202 response body {"topic":"...","id":"..."}.
-std::string id_of(const std::string& response) {
-  auto at = response.find("\"id\":\"");
-  EXPECT_NE(at, std::string::npos) << response;
-  auto end = response.find('"', at + 6);
-  return response.substr(at + 6, end - at - 6);
-}
 
 TEST(ShardSim, SubscriberReceivesExactWireBytes) {
   SimShard s;
@@ -174,7 +90,7 @@ TEST(ShardSim, ASlowConsumerIsDisconnectedAndFreed) {
   s.io.auto_complete = false;
   for (int i = 0; i < 6; ++i) {
     std::uint32_t p = s.io.connect();
-    s.io.client_write(p, "POST /pub/t HTTP/1.1\r\nContent-Length: 1\r\n\r\nz");
+    s.io.client_write(p, "POST /pub/t HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nz");
     s.settle();
     // Everyone but the slow stream gets its sends completed.
     complete_sends_except(s.io, slow);
@@ -213,7 +129,7 @@ TEST(ShardSim, BadRequestGets400ThenLingeringClose) {
 
 TEST(ShardSim, PipelinedKeepAliveRequestsAreAnsweredInOrder) {
   SimShard s;
-  std::uint32_t fd = s.request("GET /healthz HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n");
+  std::uint32_t fd = s.request("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
   const std::string& got = s.io.received(fd);
   auto ok = got.find("HTTP/1.1 200 OK");
   auto missing = got.find("HTTP/1.1 404 ");
@@ -226,7 +142,7 @@ TEST(ShardSim, RequestSplitAcrossReadsIsReassembled) {
   SimShard s;
   std::uint32_t fd = s.io.connect();
   s.settle();
-  const std::string req = "POST /pub/split HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde";
+  const std::string req = "POST /pub/split HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcde";
   for (char ch : req) {
     s.io.client_write(fd, std::string(1, ch));
     s.settle(2);
@@ -240,7 +156,7 @@ TEST(ShardSim, ExhaustedReceiveBuffersAreRetried) {
   for (int i = 0; i < 4; ++i) {
     std::uint32_t fd = s.io.connect();
     fds.push_back(fd);
-    s.io.client_write(fd, "GET /healthz HTTP/1.1\r\n\r\n");
+    s.io.client_write(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
   }
   s.settle(20);
   for (std::uint32_t fd : fds) EXPECT_EQ(s.io.received(fd).rfind("HTTP/1.1 200 ", 0), 0u);
@@ -395,7 +311,7 @@ TEST(ShardSimResume, APartSentEventIsFinishedEvenAfterItLeavesTheHistory) {
   std::uint32_t sub = s.subscribe("p");
   s.io.auto_complete = false;
   std::uint32_t p = s.io.connect();
-  s.io.client_write(p, "POST /pub/p HTTP/1.1\r\nContent-Length: 5\r\n\r\nfirst");
+  s.io.client_write(p, "POST /pub/p HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nfirst");
   s.settle();
   // Complete the publisher's reply; write only 3 bytes of the stream's event send.
   complete_sends_of(s.io, p);
@@ -460,8 +376,8 @@ TEST(ShardSimResume, AResumePointEvictedBeforeTheFirstSendIsAGapNotADrop) {
   for (int i = 0; i < 3; ++i) pubs.push_back(s.io.connect());
   std::uint32_t sub = s.io.connect();
   s.settle();
-  s.io.client_write(sub, "GET /sse/e HTTP/1.1\r\nLast-Event-ID: " + ids[1] + "\r\n\r\n");
-  for (std::uint32_t p : pubs) s.io.client_write(p, "POST /pub/e HTTP/1.1\r\nContent-Length: 3\r\n\r\nnew");
+  s.io.client_write(sub, "GET /sse/e HTTP/1.1\r\nHost: t\r\nLast-Event-ID: " + ids[1] + "\r\n\r\n");
+  for (std::uint32_t p : pubs) s.io.client_write(p, "POST /pub/e HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nnew");
   s.settle();
   const std::string& got = s.io.received(sub);
   EXPECT_FALSE(s.io.closed_by_server(sub));
@@ -490,7 +406,7 @@ TEST(ShardSimPasses, AFanOutSpansPassesAndARequestGoesFirst) {
   for (int i = 0; i < 10; ++i) subs.push_back(s.subscribe("wide"));
   s.io.auto_complete = false;
   const std::uint32_t pub = s.io.connect();
-  s.io.client_write(pub, "POST /pub/wide HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+  s.io.client_write(pub, "POST /pub/wide HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
   s.shard->run_once(0);  // reads the publish and starts the first pass of the fan-out
   s.shard->run_once(0);
   const std::size_t after_two = s.io.inflight().size();
@@ -527,8 +443,8 @@ TEST(ShardSimPipeline, PipelinedPublishesAreAnsweredInOrderAndCoalesce) {
   s.io.auto_complete = false;
   std::string requests;
   for (int i = 0; i < 10; ++i)
-    requests += "POST /pub/pp HTTP/1.1\r\nContent-Length: 2\r\n\r\n" + std::string(1, char('a' + i)) + "!";
-  requests += "GET /sse/pp HTTP/1.1\r\n\r\n";  // must wait until the ten answers are written
+    requests += "POST /pub/pp HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n" + std::string(1, char('a' + i)) + "!";
+  requests += "GET /sse/pp HTTP/1.1\r\nHost: t\r\n\r\n";  // must wait until the ten answers are written
   std::uint32_t p = s.io.connect();
   s.io.client_write(p, requests);
   s.settle();

@@ -348,7 +348,7 @@ class World {
     const std::string topic = kTopics[pick(4)];
     const std::string body = topic + "|" + std::to_string(++published_) + "|" +
                              std::string(pick(300), char('a' + pick(26)));
-    io.client_write(pub.fd - 1, "POST /pub/" + topic + " HTTP/1.1\r\nContent-Length: " +
+    io.client_write(pub.fd - 1, "POST /pub/" + topic + " HTTP/1.1\r\nHost: t\r\nContent-Length: " +
                                     std::to_string(body.size()) + "\r\n\r\n" + body);
     pub.busy = true;
     trace("publish shard %u fd %u %s", s, pub.fd - 1, body.substr(0, 12).c_str());

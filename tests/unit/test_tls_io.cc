@@ -215,7 +215,7 @@ TEST_P(TlsIoModes, HandshakeThenStreamCarriesTheSameBytesAsPlain) {
 
   Client pub(cc.ctx);
   const std::uint32_t pfd = s.connect(pub);
-  pub.write("POST /pub/news HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+  pub.write("POST /pub/news HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
   ASSERT_TRUE(s.pump(pub, pfd));
   EXPECT_NE(pub.plaintext.find("202 Accepted"), std::string::npos) << pub.plaintext;
   ASSERT_TRUE(s.pump(sub, fd));
@@ -253,7 +253,7 @@ TEST_P(TlsIoModes, ShortWritesOfCiphertextStillDeliverEveryByte) {
     ASSERT_TRUE(sub.feed(s.io.received(fd)));
     s.io.clear_received(fd);
     if (pub.handshake_done() && !posted) {
-      pub.write("POST /pub/a HTTP/1.1\r\nContent-Length: 40000\r\n\r\n" + body);
+      pub.write("POST /pub/a HTTP/1.1\r\nHost: t\r\nContent-Length: 40000\r\n\r\n" + body);
       posted = true;
     }
     if (sub.plaintext.find(body + "\n\n") != std::string::npos) break;
@@ -391,7 +391,7 @@ TEST(TlsOffload, Tls13HandsOverToTheRecordLayerAndTls12StaysOnOpenSsl) {
   Client pub(cc.ctx);
   const std::uint32_t pfd = s.connect(pub);
   const std::string big(50000, 'z');  // four records
-  pub.write("POST /pub/o HTTP/1.1\r\nContent-Length: 50000\r\n\r\n" + big);
+  pub.write("POST /pub/o HTTP/1.1\r\nHost: t\r\nContent-Length: 50000\r\n\r\n" + big);
   ASSERT_TRUE(s.pump(pub, pfd));
   ASSERT_TRUE(s.pump(v13, fd));
   ASSERT_TRUE(s.pump(v12, fd12));

@@ -1,0 +1,59 @@
+// The topic table: names to slots, created on demand and freed again. A topic is freed
+// (reclaimed) once nothing refers to it: no subscriber or held poll, nothing in its history
+// (nor pinned by a send in flight), no Redis watch, and not a topic the server itself uses.
+// Requests refused by access control never get here, so they create nothing.
+#include <algorithm>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/shard.h"
+
+namespace ringcast {
+
+std::uint32_t Shard::topic_index(std::string_view name, bool create) {
+  if (auto it = topic_by_name_.find(name); it != topic_by_name_.end()) return it->second;
+  if (!create) return nil;
+  // The limit holds for every creation: a request's and a chunk's from the owner alike
+  // (deliver() copes with a full table).
+  if (live_topics() >= config_.max_topics) return nil;
+  Topic fresh{std::string(name), History({config_.history, config_.history_bytes})};
+  std::uint32_t index;
+  if (!free_topics_.empty()) {
+    index = free_topics_.back();
+    free_topics_.pop_back();
+    RC_ASSERT(topics_[index].name.empty());
+    topics_[index] = std::move(fresh);
+  } else {
+    index = static_cast<std::uint32_t>(topics_.size());
+    topics_.push_back(std::move(fresh));
+  }
+  topic_by_name_.emplace(std::string(name), index);
+  return index;
+}
+
+bool Shard::reclaimable(std::uint32_t index) const {
+  const Topic& t = topics_[index];
+  return !t.name.empty() && t.subscribers == 0 && t.first_sub == nil && t.history.empty() &&
+         t.history.physical_begin() == t.history.end() && t.watch == Watch::off &&
+         index != stats_topic_;
+}
+
+// Once per tick: expires old events (--history-ttl-ms) and frees the topics nothing refers to
+// any more. O(topics); each expire() stops at the first young event.
+void Shard::sweep_topics() {
+  const std::uint64_t now = unix_ms();
+  const std::uint64_t cutoff =
+      config_.history_ttl_ms == 0 ? 0 : now - std::min<std::uint64_t>(now, config_.history_ttl_ms);
+  for (std::uint32_t i = 0; i < topics_.size(); ++i) {
+    Topic& t = topics_[i];
+    if (t.name.empty()) continue;  // a free slot
+    if (cutoff != 0) t.history.expire(cutoff);
+    if (!reclaimable(i)) continue;
+    topic_by_name_.erase(t.name);
+    t = Topic{std::string(), History({config_.history, config_.history_bytes})};
+    free_topics_.push_back(i);
+    metrics_.topics_reclaimed.add();
+  }
+}
+
+}  // namespace ringcast
