@@ -50,6 +50,8 @@ REQUIRED = {
     "usr/share/doc/ringcast/changelog.Debian.gz": 0o644,
     "usr/share/doc/ringcast/docs/PROTOCOL.md": 0o644,
     "usr/share/doc/ringcast/docs/deploy/README.md": 0o644,
+    "usr/share/doc/ringcast/docs/deploy/alerts.yml": 0o644,
+    "usr/share/doc/ringcast/docs/deploy/grafana-dashboard.json": 0o644,
 }
 ALLOWED_PREFIXES = ("etc/ringcast/", "lib/systemd/system/", "usr/bin/", "usr/share/doc/ringcast/",
                     "usr/share/ringcast/")
