@@ -2,9 +2,10 @@
 # Builds the Debian package ringcast_<version>_<arch>.deb from a Release build.
 #
 # Usage: tools/package.sh [--build-dir DIR] [--out DIR] [--no-build]
-#   --build-dir DIR  the CMake build to package (default build/release; configured and its
-#                    two binaries built unless --no-build). Must be Release or RelWithDebInfo:
-#                    a sanitizer build links its runtime and is no server to ship.
+#   --build-dir DIR  the CMake build to package (default build/release). Unless --no-build:
+#                    tools/setup.sh --server first, then DIR configured and its two binaries
+#                    built. Must be Release or RelWithDebInfo: a sanitizer build links its
+#                    runtime and is no server to ship.
 #   --out DIR        where the .deb goes (default: the build dir)
 #   --no-build       package what DIR already holds (the test does this)
 # Prints the path of the .deb on the last line of stdout.
@@ -39,6 +40,7 @@ for tool in dpkg-deb dpkg-shlibdeps strip; do
 done
 
 if ((do_build)); then
+  "$root/tools/setup.sh" --server >&2   # what building needs (dpkg-dev comes with build-essential)
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j"${RINGCAST_JOBS:-$(nproc)}" --target ringcast ringcast-load >&2
 fi

@@ -124,7 +124,7 @@ class PackageTest(RingcastTestCase):
     def setUpClass(cls):
         for tool in ("dpkg", "dpkg-deb", "dpkg-shlibdeps", "ldd"):
             if shutil.which(tool) is None:
-                raise AssertionError(f"{tool} is missing (tools/setup.sh installs dpkg-dev)")
+                raise AssertionError(f"{tool} is missing (build-essential brings dpkg-dev)")
         cls.bin = os.path.abspath(ringcast_bin())
         cls.build = os.path.dirname(cls.bin)
         with open(os.path.join(cls.build, "CMakeCache.txt")) as f:
