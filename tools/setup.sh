@@ -17,6 +17,11 @@ packages=(
 bench_packages=(nginx-light libnginx-mod-nchan gnuplot-nox redis-server)
 # The reverse-proxy test (tests/integration/test_proxy.py) puts these in front of ringcast.
 bench_packages+=(haproxy)
+# The monitoring tests: a real Prometheus scrapes ringcast (test_prometheus.py) and promtool
+# checks and unit-tests docs/deploy/alerts.yml (the packaged service is not used: the test runs
+# its own prometheus on its own port). (Packaging needs dpkg-shlibdeps: dpkg-dev, which
+# build-essential brings.)
+bench_packages+=(prometheus)
 if [[ ${1:-} != --server ]]; then packages+=("${bench_packages[@]}"); fi
 
 missing=()

@@ -609,6 +609,8 @@ class Server:
         if os.environ.get("RINGCAST_IO") and not any(f.startswith("--io") for f in flags):
             self.argv += ["--io", os.environ["RINGCAST_IO"]]
         self.proc: subprocess.Popen | None = None
+        # Extra subprocess.Popen arguments, e.g. user= and group= to run as another user.
+        self.popen_kwargs: dict = {}
         self.port: int | None = None
         self.returncode: int | None = None
         self._lines: list[str] = []
@@ -620,7 +622,8 @@ class Server:
     # ---- lifecycle ----
     def start(self, timeout: float = 10.0) -> "Server":
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     **self.popen_kwargs)
         for pipe, tag in ((self.proc.stderr, ""), (self.proc.stdout, "[stdout] ")):
             t = threading.Thread(target=self._read_pipe, args=(pipe, tag), daemon=True)
             t.start()

@@ -20,13 +20,13 @@ class SystemdUnitTest(unittest.TestCase):
             self.skipTest("systemd-analyze is not installed")
         with open(UNIT) as f:
             text = f.read()
-        self.assertIn("ExecStart=/usr/local/bin/ringcast ", text)
+        self.assertIn("ExecStart=/usr/bin/ringcast ", text)
         self.assertIn("LimitNOFILE=", text)
         self.assertNotIn("ExecReload", text.split("# No ExecReload")[0])  # no reload to offer
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "ringcast.service")
             with open(path, "w") as f:
-                f.write(text.replace("/usr/local/bin/ringcast", os.path.abspath(ringcast_bin())))
+                f.write(text.replace("/usr/bin/ringcast", os.path.abspath(ringcast_bin())))
             done = subprocess.run(["systemd-analyze", "verify", path], capture_output=True,
                                   text=True, timeout=60)
         complaints = [l for l in (done.stdout + done.stderr).splitlines() if "ringcast.service" in l]
