@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/redis_link.h"
 #include "core/redis_protocol.h"
+#include "core/redis_replay.h"
 #include "core/shard.h"
 
 namespace ringcast {
@@ -50,6 +51,9 @@ std::string render_redis_metrics(const RedisMetrics& m) {
       {"ringcast_redis_wrong_type_keys_total", "counter",
        "Watched keys found holding something else than a stream (left out of XREAD for 5 s).",
        &m.wrong_type_keys},
+      {"ringcast_redis_replays_truncated_total", "counter",
+       "Replays cut short by --history, --history-bytes or the per-stream cap (a gap event).",
+       &m.replays_truncated},
   };
   std::string out;
   char text[320];
@@ -261,7 +265,8 @@ void RedisBridge::handle_open(StreamOpenMessage* m) {
   ack->watches = std::move(m->watches);
   for (const std::string& topic : m->replays) {
     ack->replays.emplace_back();
-    fetch_replay(topic, m->after, ack->replays.back());
+    fetch_replay(topic, m->after, redis::replay_budget_bytes(config_.history_bytes, m->replays.size()),
+                 ack->replays.back());
   }
   post(m->origin_shard, ack, writer_doorbell_);
 }
@@ -308,35 +313,42 @@ void RedisBridge::handle_unwatch(UnwatchMessage* m) {
   watched_.erase(m->topic);
 }
 
-// The newest --history entries after `after`, oldest first, and whether any were left out.
-void RedisBridge::fetch_replay(const std::string& topic, EventId after,
+// The newest entries after `after` that fit the replay's bounds (core/redis_replay.h), oldest
+// first, and whether any were left out. Paged newest first, so the bridge holds at most one
+// page beyond what it keeps; the first page travels with the exact-id check.
+void RedisBridge::fetch_replay(const std::string& topic, EventId after, std::uint64_t budget_bytes,
                                StreamOpenAckMessage::Replay& out) {
   out.topic = topic;
   if (!writer_ready()) return;
   const std::string k = key(topic);
+  redis::ReplayWindow window(after, config_.history, budget_bytes, config_.max_event_bytes);
+  std::uint32_t asked = window.page_count();
   writer_link_->append(redis::xrange_exact(k, after));
-  writer_link_->append(redis::xrevrange_after(k, after, config_.history + 1));
+  writer_link_->append(redis::xrevrange_after(k, after, asked, window.page_end()));
   redis::Reply exact = writer_link_->reply();
-  redis::Reply newest = writer_link_->reply();
-  std::vector<redis::ReadEntry> found, read;
-  if (!exact || !newest || !redis::parse_entries(exact.get(), config_.max_event_bytes, found) ||
-      !redis::parse_entries(newest.get(), config_.max_event_bytes, read)) {
+  redis::Reply page_reply = writer_link_->reply();  // both read before either is judged
+  std::vector<redis::ReadEntry> found, page;
+  bool ok = exact && redis::parse_entries(exact.get(), config_.max_event_bytes, found);
+  while (ok) {
+    page.clear();
+    ok = page_reply && redis::parse_entries(page_reply.get(), config_.max_event_bytes, page);
+    if (!ok) break;
+    for (const redis::ReadEntry& e : page)
+      if (e.reject != redis::Reject::none) rejected(k, e, metrics_.rejected_replay, writer_rejects_);
+    if (!window.feed(page, asked)) break;
+    asked = window.page_count();
+    page_reply = writer_link_->command(redis::xrevrange_after(k, after, asked, window.page_end()));
+  }
+  if (!ok) {  // Redis went away, or refused (e.g. WRONGTYPE): the client gets "unavailable"
     if (!writer_link_->connected()) link_state(*writer_link_, false);
     return;
   }
-  // Newest first: a rejected entry is skipped (and counted), never replayed.
-  for (redis::ReadEntry& e : read) {
-    if (e.reject != redis::Reject::none) rejected(k, e, metrics_.rejected_replay, writer_rejects_);
-    else out.entries.push_back(std::move(e.entry));
-  }
-  std::reverse(out.entries.begin(), out.entries.end());
-  if (read.size() > config_.history) {
-    out.truncated = true;
-    if (read.back().reject == redis::Reject::none) out.entries.erase(out.entries.begin());
-  }
-  out.found = !found.empty();
+  out.entries = window.take_entries();
+  out.truncated = window.truncated();
+  out.found = !found.empty();  // the resume id is still in the stream, whatever its fields
   out.ok = true;
   metrics_.replays.add();
+  if (out.truncated) metrics_.replays_truncated.add();
 }
 
 // ---- reader -------------------------------------------------------------------------------

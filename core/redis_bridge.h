@@ -45,6 +45,7 @@ struct RedisMetrics {
   Counter xadd_errors;     // XADDs Redis refused with an error reply
   Counter entries_read;    // entries XREAD handed to the shards
   Counter replays;         // resumes served from the stream
+  Counter replays_truncated;  // of those, cut short by their bounds (the client got a gap)
   Counter wrong_type_keys;    // watched keys found holding something else than a stream
   // Entries read and not fanned out, by redis::Reject (slot 0 unused). One array per bridge
   // thread, since a Counter has one writer; /metrics shows their sum per reason.
@@ -80,7 +81,8 @@ class RedisBridge {
   void handle_open(StreamOpenMessage* m);
   void handle_unwatch(UnwatchMessage* m);
   void watch(const std::string& topic, std::uint32_t shard);
-  void fetch_replay(const std::string& topic, EventId after, StreamOpenAckMessage::Replay& out);
+  void fetch_replay(const std::string& topic, EventId after, std::uint64_t budget_bytes,
+                    StreamOpenAckMessage::Replay& out);
   bool writer_ready();
   // reader thread
   void reader_loop();

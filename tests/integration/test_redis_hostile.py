@@ -1,6 +1,6 @@
 """Redis stream entries are data from outside: whoever can write the stream keys (a shared Redis,
 another tenant, a bug in another service) writes them, so every entry read is held to the rules
-of a publish. A real redis-server on loopback;
+of a publish, and a resume replayed from a stream is bounded. A real redis-server on loopback;
 the hostile entries are written into it directly (XADD over a raw socket), never through
 ringcast. See docs/SECURITY.md ("Redis mode").
 
@@ -12,11 +12,15 @@ Checks:
   * a long poll over the history after such entries answers (the process does not abort);
   * an entry whose id is a full 64-bit Redis id, or a watched key overwritten with a string,
     does not stall the node's other topics;
+  * a resume from 0-1 on 8 topics whose streams hold ~75 MB replays at most --history-bytes
+    per topic: the process's resident size stays bounded, and each topic gets the gap event
+    (reason "expired", firstId the first entry replayed) followed by the newest entries.
 """
 
+import json
 import unittest
 
-from ringcast_harness import RingcastTestCase, pump, wait_until
+from ringcast_harness import RingcastTestCase, SseStream, pump, wait_until
 from redis_peer import RedisServer
 
 PREFIX = "ringcast:"
@@ -106,6 +110,66 @@ class RedisHostileEntriesTest(RingcastTestCase):
         back = self.redis.xadd(PREFIX + "bad", {"d": "back"})
         bad.wait(lambda s: s.events, 20, "the bad topic, a stream again")
         self.assertEqual([(b.id, b.data) for b in bad.events], [(back, b"back")])
+
+
+class RedisReplayBoundTest(RingcastTestCase):
+    TOPICS = 8
+    ENTRIES = 160            # per topic, well under --history (1024): only bytes can cap it
+    DATA_BYTES = 60_000      # per entry: ~9.6 MB per stream, ~77 MB over the 8
+    HISTORY_BYTES = 1 << 20  # --history-bytes: what one topic's replay may hold
+
+    def setUp(self):
+        self.redis = RedisServer().start()
+        self.addCleanup(self.redis.cleanup)
+
+    def fill_streams(self) -> dict[str, list[str]]:
+        ids = {}
+        for t in range(self.TOPICS):
+            topic = f"r{t}"
+            cmds = [("XADD", PREFIX + topic, "*", "d", f"{topic} {i} ".ljust(self.DATA_BYTES, "x"))
+                    for i in range(self.ENTRIES)]
+            replies = self.redis.pipeline(cmds, timeout=60)
+            self.assertTrue(all(isinstance(r, bytes) for r in replies), replies[:3])
+            ids[topic] = [r.decode() for r in replies]
+        return ids
+
+    def test_resume_from_stream_start_on_eight_topics_is_bounded(self):
+        ids = self.fill_streams()
+        node = self.start_server("--redis", self.redis.address, "--history-bytes",
+                                 str(self.HISTORY_BYTES))
+        rss_before = node.metrics().sum("ringcast_resident_bytes")
+        # A client that does not read yet: whatever the replay holds stays in the server.
+        query = "&".join(f"topic={t}" for t in ids)
+        stream = node._track(SseStream(node.port, f"/sse?{query}", recv_buffer_bytes=4096,
+                                       headers=[("Last-Event-ID", "0-1")]))
+        node.wait_metric("ringcast_redis_replays_total", lambda v: v >= self.TOPICS, 30,
+                         "the replays")
+        # The head goes out only once the shard has put the replay into the stream's output.
+        stream.wait(lambda s: s.parser.head is not None, 30, "the stream head")
+        # The streams hold ~73 MiB, all of which the replay used to copy into the stream's
+        # output; now it holds at most 8 x 1 MiB (plus transient copies and allocator slack).
+        grown = node.metrics().sum("ringcast_resident_bytes") - rss_before
+        self.assertLess(grown, 64 << 20, f"RSS grew by {grown / 2**20:.1f} MiB for one resume")
+        self.drain_and_check(stream, ids)
+
+    def drain_and_check(self, stream: SseStream, ids: dict[str, list[str]]) -> None:
+        def complete():  # every topic's newest entry has arrived
+            seen = {b.id for b in stream.events}
+            return all(v[-1] in seen for v in ids.values())
+        pump([stream], complete, 60, "every topic's newest entry")
+        gaps = [json.loads(b.data) for b in stream.events if b.event == "gap"]
+        self.assertEqual(sorted(g["topic"] for g in gaps), sorted(ids), "one gap event per topic")
+        position = {i: (t, k) for t, v in ids.items() for k, i in enumerate(v)}
+        for g in gaps:
+            self.assertEqual((g["reason"], g["lastEventId"]), ("expired", "0-1"), g)
+            topic, first = position[g["firstId"]]
+            self.assertEqual(topic, g["topic"])
+            replayed = [b for b in stream.events if b.event != "gap" and position[b.id][0] == topic]
+            # The newest entries, contiguous from firstId, within the topic's byte cap.
+            self.assertEqual([b.id for b in replayed], ids[topic][first:], topic)
+            self.assertGreater(len(replayed), 0, topic)
+            self.assertLessEqual(sum(len(b.raw) for b in replayed), self.HISTORY_BYTES, topic)
+        self.assertGreaterEqual(len(gaps), self.TOPICS)
 
 
 if __name__ == "__main__":
