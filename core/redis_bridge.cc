@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/redis_link.h"
 #include "core/redis_protocol.h"
+#include "core/redis_replay.h"
 #include "core/shard.h"
 
 namespace ringcast {
@@ -47,12 +48,29 @@ std::string render_redis_metrics(const RedisMetrics& m) {
        &m.entries_read},
       {"ringcast_redis_replays_total", "counter", "Resumes served from a stream (XREVRANGE).",
        &m.replays},
+      {"ringcast_redis_wrong_type_keys_total", "counter",
+       "Watched keys found holding something else than a stream (left out of XREAD for 5 s).",
+       &m.wrong_type_keys},
+      {"ringcast_redis_replays_truncated_total", "counter",
+       "Replays cut short by --history, --history-bytes or the per-stream cap (a gap event).",
+       &m.replays_truncated},
   };
   std::string out;
   char text[320];
   for (const Line& l : lines) {
     std::snprintf(text, sizeof text, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", l.name, l.help, l.name,
                   l.type, l.name, static_cast<unsigned long long>(l.value->get()));
+    out += text;
+  }
+  out += "# HELP ringcast_redis_entries_rejected_total Stream entries read and not fanned out "
+         "because they break the rules of a publish.\n"
+         "# TYPE ringcast_redis_entries_rejected_total counter\n";
+  for (std::size_t r = 1; r < redis::kRejectReasons; ++r) {
+    const std::string_view reason = redis::reject_name(redis::Reject(r));
+    std::snprintf(text, sizeof text, "ringcast_redis_entries_rejected_total{reason=\"%.*s\"} %llu\n",
+                  int(reason.size()), reason.data(),
+                  static_cast<unsigned long long>(m.rejected_read[r].get() +
+                                                  m.rejected_replay[r].get()));
     out += text;
   }
   return out;
@@ -132,6 +150,25 @@ void RedisBridge::link_state(redis::Link& link, bool up_now) {
               quoted(config_.redis_prefix).c_str());
   }
   ever_up_ = true;
+}
+
+void RedisBridge::rejected(std::string_view key, const redis::ReadEntry& e, Counter* counts,
+                           RejectLog& log) {
+  RC_ASSERT(e.reject != redis::Reject::none);
+  counts[std::size_t(e.reject)].add();
+  const std::uint64_t now = monotonic_ms();
+  if (now < log.next_ms) {
+    ++log.suppressed;
+    return;
+  }
+  log.next_ms = now + 1000;
+  char id[42] = "-";
+  if (e.has_id) id[format_event_id(e.entry.id, id)] = '\0';
+  // The key comes from the reply: quoted, and cut short (a key can be 512 MB).
+  log_event(LogLevel::warn, "redis_entry_rejected", "key=%s id=%s reason=%s suppressed=%llu",
+            quoted(key.substr(0, 200)).c_str(), id, redis::reject_name(e.reject).data(),
+            static_cast<unsigned long long>(log.suppressed));
+  log.suppressed = 0;
 }
 
 bool RedisBridge::writer_ready() {
@@ -228,7 +265,8 @@ void RedisBridge::handle_open(StreamOpenMessage* m) {
   ack->watches = std::move(m->watches);
   for (const std::string& topic : m->replays) {
     ack->replays.emplace_back();
-    fetch_replay(topic, m->after, ack->replays.back());
+    fetch_replay(topic, m->after, redis::replay_budget_bytes(config_.history_bytes, m->replays.size()),
+                 ack->replays.back());
   }
   post(m->origin_shard, ack, writer_doorbell_);
 }
@@ -245,8 +283,12 @@ void RedisBridge::watch(const std::string& topic, std::uint32_t shard) {
   EventId start{unix_ms(), 0};  // Redis down: the node clock stands in (documented)
   if (writer_ready()) {
     if (redis::Reply r = writer_link_->command(redis::xrevrange_last(key(topic))); r) {
-      std::vector<StreamEntry> newest;
-      if (redis::parse_entries(r.get(), newest)) start = newest.empty() ? EventId{} : newest[0].id;
+      // The newest entry's id, whatever its fields: reading starts after it either way.
+      std::vector<redis::ReadEntry> newest;
+      if (redis::parse_entries(r.get(), config_.max_event_bytes, newest)) {
+        if (newest.empty()) start = EventId{};
+        else if (newest[0].has_id) start = newest[0].entry.id;
+      }
     } else {
       link_state(*writer_link_, false);
     }
@@ -271,31 +313,42 @@ void RedisBridge::handle_unwatch(UnwatchMessage* m) {
   watched_.erase(m->topic);
 }
 
-// The newest --history entries after `after`, oldest first, and whether any were left out.
-void RedisBridge::fetch_replay(const std::string& topic, EventId after,
+// The newest entries after `after` that fit the replay's bounds (core/redis_replay.h), oldest
+// first, and whether any were left out. Paged newest first, so the bridge holds at most one
+// page beyond what it keeps; the first page travels with the exact-id check.
+void RedisBridge::fetch_replay(const std::string& topic, EventId after, std::uint64_t budget_bytes,
                                StreamOpenAckMessage::Replay& out) {
   out.topic = topic;
   if (!writer_ready()) return;
   const std::string k = key(topic);
+  redis::ReplayWindow window(after, config_.history, budget_bytes, config_.max_event_bytes);
+  std::uint32_t asked = window.page_count();
   writer_link_->append(redis::xrange_exact(k, after));
-  writer_link_->append(redis::xrevrange_after(k, after, config_.history + 1));
+  writer_link_->append(redis::xrevrange_after(k, after, asked, window.page_end()));
   redis::Reply exact = writer_link_->reply();
-  redis::Reply newest = writer_link_->reply();
-  std::vector<StreamEntry> found;
-  if (!exact || !newest || !redis::parse_entries(exact.get(), found) ||
-      !redis::parse_entries(newest.get(), out.entries)) {
+  redis::Reply page_reply = writer_link_->reply();  // both read before either is judged
+  std::vector<redis::ReadEntry> found, page;
+  bool ok = exact && redis::parse_entries(exact.get(), config_.max_event_bytes, found);
+  while (ok) {
+    page.clear();
+    ok = page_reply && redis::parse_entries(page_reply.get(), config_.max_event_bytes, page);
+    if (!ok) break;
+    for (const redis::ReadEntry& e : page)
+      if (e.reject != redis::Reject::none) rejected(k, e, metrics_.rejected_replay, writer_rejects_);
+    if (!window.feed(page, asked)) break;
+    asked = window.page_count();
+    page_reply = writer_link_->command(redis::xrevrange_after(k, after, asked, window.page_end()));
+  }
+  if (!ok) {  // Redis went away, or refused (e.g. WRONGTYPE): the client gets "unavailable"
     if (!writer_link_->connected()) link_state(*writer_link_, false);
-    out.entries.clear();
     return;
   }
-  std::reverse(out.entries.begin(), out.entries.end());
-  if (out.entries.size() > config_.history) {
-    out.truncated = true;
-    out.entries.erase(out.entries.begin());
-  }
-  out.found = !found.empty();
+  out.entries = window.take_entries();
+  out.truncated = window.truncated();
+  out.found = !found.empty();  // the resume id is still in the stream, whatever its fields
   out.ok = true;
   metrics_.replays.add();
+  if (out.truncated) metrics_.replays_truncated.add();
 }
 
 // ---- reader -------------------------------------------------------------------------------
@@ -333,45 +386,99 @@ bool RedisBridge::read_once() {
   std::unordered_map<std::string, std::uint32_t> gens;  // topic -> watch generation read
   {
     std::unique_lock<std::mutex> lock(watch_mutex_);
-    if (watched_.empty()) {
-      watch_changed_.wait_for(lock, std::chrono::milliseconds(kBlockMs));
-      if (watched_.empty()) {
-        lock.unlock();
-        return bool(reader_link_->command({"PING"}));  // notices an outage while idle
-      }
-    }
+    // Expired ones are looked at again (a key may be a stream by now), and are forgotten if
+    // their topic is no longer watched: the map never outgrows what was found in 5 s.
+    const std::uint64_t now = monotonic_ms();
+    std::erase_if(wrong_type_until_ms_, [now](const auto& kv) { return kv.second <= now; });
     for (const auto& [topic, w] : watched_) {
-      keys.push_back(key(topic));
+      std::string k = key(topic);
+      if (wrong_type_until_ms_.contains(k)) continue;
+      keys.push_back(std::move(k));
       after.push_back(w.last);
       gens.emplace(topic, w.gen);
+    }
+    if (keys.empty()) {  // nothing (readable) is watched
+      watch_changed_.wait_for(lock, std::chrono::milliseconds(kBlockMs));
+      lock.unlock();
+      return bool(reader_link_->command({"PING"}));  // notices an outage while idle
     }
   }
   redis::Reply r = reader_link_->command(redis::xread(keys, after, config_.history, kBlockMs));
   if (!r) return false;
+  if (redis::error_text(r.get()).starts_with("WRONGTYPE")) return skip_wrong_types(keys);
   std::vector<redis::KeyedEntry> entries;
-  if (!redis::parse_xread(r.get(), entries)) {
+  if (!redis::parse_xread(r.get(), config_.max_event_bytes, entries)) {
     log_event(LogLevel::warn, "redis_xread_failed", "error=%s",
               quoted(r->type == REDIS_REPLY_ERROR ? redis::error_text(r.get())
                                                   : std::string("unexpected reply")).c_str());
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // e.g. WRONGTYPE: not a hot loop
     return true;
   }
-  std::lock_guard<std::mutex> lock(watch_mutex_);
-  for (redis::KeyedEntry& e : entries) {
-    const std::string topic = e.key.substr(config_.redis_prefix.size());
-    auto it = watched_.find(topic);
-    auto read_gen = gens.find(topic);
-    // Unwatched or watched afresh since this read began: the entry belongs to a stale read.
-    if (it == watched_.end() || read_gen == gens.end() || it->second.gen != read_gen->second)
-      continue;
-    if (e.entry.id <= it->second.last) continue;
-    it->second.last = e.entry.id;
-    auto* m = new RedisEntryMessage();
-    m->topic = topic;
-    m->entry = std::move(e.entry);
-    post(Shard::owner_of(topic, cluster_.shards), m, reader_doorbell_);
-    metrics_.entries_read.add();
+  bool stuck = false;
+  {
+    std::lock_guard<std::mutex> lock(watch_mutex_);
+    for (redis::KeyedEntry& e : entries) stuck |= !take_read(e, gens);
   }
+  // An entry no cursor can move past comes back every round: not a hot loop either.
+  if (stuck) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return true;
+}
+
+// XREAD was refused because a key holds something else than a stream: finds which (TYPE, one
+// pipelined round trip) and leaves those out for 5 s, so the other topics go on. Returns
+// false if the link failed.
+bool RedisBridge::skip_wrong_types(const std::vector<std::string>& keys) {
+  for (const std::string& k : keys) reader_link_->append({"TYPE", k});
+  bool found = false;
+  for (const std::string& k : keys) {
+    redis::Reply type = reader_link_->reply();
+    if (!type) return false;
+    const bool stream = type->type == REDIS_REPLY_STATUS &&
+                        (std::string_view(type->str, type->len) == "stream" ||
+                         std::string_view(type->str, type->len) == "none");
+    if (stream) continue;
+    found = true;
+    wrong_type_until_ms_[k] = monotonic_ms() + 5000;
+    metrics_.wrong_type_keys.add();
+    log_event(LogLevel::warn, "redis_key_wrong_type", "key=%s type=%s", quoted(k).c_str(),
+              quoted(type->type == REDIS_REPLY_STATUS ? std::string(type->str, type->len)
+                                                      : std::string("?")).c_str());
+  }
+  // Refused for another reason after all: not a hot loop.
+  if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return true;
+}
+
+// One entry of an XREAD reply, under watch_mutex_: hands it to the topic's owner shard if it
+// is new and valid. Returns false if the reader cannot move past it (no id to continue from).
+bool RedisBridge::take_read(redis::KeyedEntry& e,
+                            const std::unordered_map<std::string, std::uint32_t>& gens) {
+  const std::string& prefix = config_.redis_prefix;
+  // XREAD answers with the keys it was asked for; anything else is not a stream of ours.
+  const bool ours = e.key.size() > prefix.size() && e.key.compare(0, prefix.size(), prefix) == 0;
+  if (!ours || !e.read.has_id) {  // only a broken or hostile server sends this
+    if (!ours) e.read.reject = redis::Reject::malformed;
+    rejected(e.key, e.read, metrics_.rejected_read, reader_rejects_);
+    return false;
+  }
+  const std::string topic = e.key.substr(prefix.size());
+  auto it = watched_.find(topic);
+  auto read_gen = gens.find(topic);
+  // Unwatched or watched afresh since this read began: the entry belongs to a stale read.
+  if (it == watched_.end() || read_gen == gens.end() || it->second.gen != read_gen->second)
+    return true;
+  if (e.read.entry.id <= it->second.last) return true;
+  // Past it, accepted or not: a rejected entry is read (and counted) once.
+  it->second.last = e.read.entry.id;
+  if (e.read.reject != redis::Reject::none) {
+    rejected(e.key, e.read, metrics_.rejected_read, reader_rejects_);
+    return true;
+  }
+  auto* m = new RedisEntryMessage();
+  m->topic = topic;
+  m->entry = std::move(e.read.entry);
+  post(Shard::owner_of(topic, cluster_.shards), m, reader_doorbell_);
+  metrics_.entries_read.add();
   return true;
 }
 

@@ -27,6 +27,7 @@
 
 #include "core/mailbox.h"
 #include "core/metrics.h"
+#include "core/redis_protocol.h"
 #include "net/doorbell.h"
 
 namespace ringcast {
@@ -44,6 +45,12 @@ struct RedisMetrics {
   Counter xadd_errors;     // XADDs Redis refused with an error reply
   Counter entries_read;    // entries XREAD handed to the shards
   Counter replays;         // resumes served from the stream
+  Counter replays_truncated;  // of those, cut short by their bounds (the client got a gap)
+  Counter wrong_type_keys;    // watched keys found holding something else than a stream
+  // Entries read and not fanned out, by redis::Reject (slot 0 unused). One array per bridge
+  // thread, since a Counter has one writer; /metrics shows their sum per reason.
+  Counter rejected_read[redis::kRejectReasons];    // reader: XREAD
+  Counter rejected_replay[redis::kRejectReasons];  // writer: replays and watch starts
 };
 std::string render_redis_metrics(const RedisMetrics& m);
 
@@ -74,11 +81,21 @@ class RedisBridge {
   void handle_open(StreamOpenMessage* m);
   void handle_unwatch(UnwatchMessage* m);
   void watch(const std::string& topic, std::uint32_t shard);
-  void fetch_replay(const std::string& topic, EventId after, StreamOpenAckMessage::Replay& out);
+  void fetch_replay(const std::string& topic, EventId after, std::uint64_t budget_bytes,
+                    StreamOpenAckMessage::Replay& out);
   bool writer_ready();
   // reader thread
   void reader_loop();
   bool read_once();
+  bool take_read(redis::KeyedEntry& e, const std::unordered_map<std::string, std::uint32_t>& gens);
+  bool skip_wrong_types(const std::vector<std::string>& keys);
+  // both: an entry that is not fanned out is counted, and logged at most once a second per
+  // thread (a stream full of bad entries must not flood the log; /metrics counts them all).
+  struct RejectLog {
+    std::uint64_t next_ms = 0;
+    std::uint64_t suppressed = 0;  // lines skipped since the last one written
+  };
+  void rejected(std::string_view key, const redis::ReadEntry& e, Counter* counts, RejectLog& log);
   // both
   void post(std::uint32_t shard, Message* m, net::ForeignDoorbell& doorbell);
   void link_state(redis::Link& link, bool up_now);
@@ -105,6 +122,10 @@ class RedisBridge {
   std::map<std::string, Watched> watched_;
   std::uint32_t watch_gen_ = 0;
   std::atomic<long long> reader_client_id_{-1};
+  // Reader only: watched keys that hold something else than a stream (anyone who can write
+  // the keys can do that), left out of XREAD until the given time: one such key makes
+  // Redis refuse the whole XREAD, which would stop every topic of the node.
+  std::unordered_map<std::string, std::uint64_t> wrong_type_until_ms_;
 
   // Writer only: which shards watch each topic.
   std::unordered_map<std::string, std::vector<std::uint8_t>> watchers_;
@@ -112,6 +133,8 @@ class RedisBridge {
   std::unique_ptr<redis::Link> reader_link_;
   net::ForeignDoorbell writer_doorbell_;
   net::ForeignDoorbell reader_doorbell_;
+  RejectLog writer_rejects_;
+  RejectLog reader_rejects_;
 
   std::mutex state_mutex_;  // the up/down transitions and their log lines
   bool writer_up_ = false, reader_up_ = false, was_up_ = false, ever_up_ = false;

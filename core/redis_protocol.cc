@@ -2,7 +2,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include <array>
 #include <cstdlib>
+
+#include "http/names.h"
+#include "http/utf8.h"
 
 namespace ringcast::redis {
 
@@ -40,8 +44,10 @@ Command xread(const std::vector<std::string>& keys, const std::vector<EventId>& 
   return c;
 }
 
-Command xrevrange_after(std::string_view key, EventId after, std::uint32_t count) {
-  return {"XREVRANGE", std::string(key), "+", "(" + id_text(after), "COUNT", std::to_string(count)};
+Command xrevrange_after(std::string_view key, EventId after, std::uint32_t count,
+                        const EventId* before) {
+  return {"XREVRANGE", std::string(key), before != nullptr ? "(" + id_text(*before) : "+",
+          "(" + id_text(after), "COUNT", std::to_string(count)};
 }
 
 Command xrevrange_last(std::string_view key) {
@@ -49,7 +55,7 @@ Command xrevrange_last(std::string_view key) {
 }
 
 Command xrange_exact(std::string_view key, EventId id) {
-  return {"XRANGE", std::string(key), id_text(id), id_text(id)};
+  return {"XRANGE", std::string(key), id_text(id), id_text(id), "COUNT", "1"};
 }
 
 Command auth(std::string_view password) { return {"AUTH", std::string(password)}; }
@@ -76,41 +82,90 @@ std::string error_text(const redisReply* reply) {
   return std::string(view(reply));
 }
 
-bool parse_xadd(const redisReply* reply, EventId& id) {
-  return is_string(reply) && parse_event_id(view(reply), id);
+bool parse_stream_id(std::string_view text, EventId& id) {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) return false;
+  auto parse = [](std::string_view digits, std::uint64_t& out) {
+    if (digits.empty() || digits.size() > 20) return false;
+    out = 0;
+    for (char ch : digits) {
+      if (ch < '0' || ch > '9') return false;
+      const auto digit = std::uint64_t(ch - '0');
+      if (out > (UINT64_MAX - digit) / 10) return false;  // past 2^64 - 1
+      out = out * 10 + digit;
+    }
+    return true;
+  };
+  return parse(text.substr(0, dash), id.ms) && parse(text.substr(dash + 1), id.n);
 }
 
-bool parse_entry(const redisReply* reply, StreamEntry& entry) {
-  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return false;
-  const redisReply* id = reply->element[0];
-  const redisReply* fields = reply->element[1];
-  if (!is_string(id) || !parse_event_id(view(id), entry.id)) return false;
-  entry.event.clear();
-  entry.data.clear();
+bool parse_xadd(const redisReply* reply, EventId& id) {
+  return is_string(reply) && parse_stream_id(view(reply), id);
+}
+
+std::string_view reject_name(Reject reason) {
+  static constexpr std::array<std::string_view, kRejectReasons> kNames = {
+      "none", "malformed", "id", "event_type", "utf8", "too_large"};
+  return kNames[std::size_t(reason)];
+}
+
+namespace {
+
+// The fields of an entry whose id was read, held to the checks of a publish.
+Reject read_fields(const redisReply* fields, std::uint32_t max_event_bytes, StreamEntry& entry) {
   // A trimmed-and-deleted entry can come back with nil fields; treat it as an empty event.
-  if (fields->type == REDIS_REPLY_NIL) return true;
-  if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) return false;
+  if (fields->type == REDIS_REPLY_NIL) return Reject::none;
+  if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) return Reject::malformed;
+  const redisReply* event = nullptr;
+  const redisReply* data = nullptr;
   for (std::size_t i = 0; i < fields->elements; i += 2) {
     const redisReply* name = fields->element[i];
     const redisReply* value = fields->element[i + 1];
-    if (!is_string(name) || !is_string(value)) return false;
-    if (view(name) == kDataField) entry.data.assign(view(value));
-    else if (view(name) == kEventField) entry.event.assign(view(value));
+    if (!is_string(name) || !is_string(value)) return Reject::malformed;
+    if (view(name) == kDataField) data = value;
+    else if (view(name) == kEventField) event = value;
   }
-  return true;
+  // The size first, as a publish's Content-Length is judged before its body is read: an
+  // oversized value is neither scanned nor copied.
+  if (data != nullptr && data->len > max_event_bytes) return Reject::too_large;
+  // An empty "e" is what a publish without ?event= would be: no event line.
+  if (event != nullptr && event->len != 0 && !http::valid_event_type(view(event)))
+    return Reject::event_type;
+  if (data != nullptr && !http::valid_utf8(view(data))) return Reject::utf8;
+  if (event != nullptr) entry.event.assign(view(event));
+  if (data != nullptr) entry.data.assign(view(data));
+  return Reject::none;
 }
 
-bool parse_entries(const redisReply* reply, std::vector<StreamEntry>& entries) {
+}  // namespace
+
+ReadEntry read_entry(const redisReply* reply, std::uint32_t max_event_bytes) {
+  ReadEntry out;
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+    out.reject = Reject::malformed;
+    return out;
+  }
+  const redisReply* id = reply->element[0];
+  if (!is_string(id) || !parse_stream_id(view(id), out.entry.id)) {
+    out.entry.id = {};
+    out.reject = Reject::id;
+    return out;
+  }
+  out.has_id = true;
+  out.reject = read_fields(reply->element[1], max_event_bytes, out.entry);
+  return out;
+}
+
+bool parse_entries(const redisReply* reply, std::uint32_t max_event_bytes,
+                   std::vector<ReadEntry>& entries) {
   if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return false;
-  for (std::size_t i = 0; i < reply->elements; ++i) {
-    StreamEntry e;
-    if (!parse_entry(reply->element[i], e)) return false;
-    entries.push_back(std::move(e));
-  }
+  for (std::size_t i = 0; i < reply->elements; ++i)
+    entries.push_back(read_entry(reply->element[i], max_event_bytes));
   return true;
 }
 
-bool parse_xread(const redisReply* reply, std::vector<KeyedEntry>& out) {
+bool parse_xread(const redisReply* reply, std::uint32_t max_event_bytes,
+                 std::vector<KeyedEntry>& out) {
   if (reply == nullptr) return false;
   if (reply->type == REDIS_REPLY_NIL) return true;  // BLOCK timed out, or CLIENT UNBLOCK
   if (reply->type != REDIS_REPLY_ARRAY) return false;
@@ -118,10 +173,11 @@ bool parse_xread(const redisReply* reply, std::vector<KeyedEntry>& out) {
     const redisReply* stream = reply->element[i];
     if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) return false;
     if (!is_string(stream->element[0])) return false;
-    std::vector<StreamEntry> entries;
-    if (!parse_entries(stream->element[1], entries)) return false;
-    for (StreamEntry& e : entries)
-      out.push_back({std::string(view(stream->element[0])), std::move(e)});
+    const redisReply* entries = stream->element[1];
+    if (entries->type != REDIS_REPLY_ARRAY) return false;
+    for (std::size_t k = 0; k < entries->elements; ++k)
+      out.push_back({std::string(view(stream->element[0])),
+                     read_entry(entries->element[k], max_event_bytes)});
   }
   return true;
 }

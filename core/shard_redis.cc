@@ -89,6 +89,24 @@ bool Shard::open_via_redis(std::uint32_t ci, std::string_view last_id) {
   return true;
 }
 
+namespace {
+
+// The wire bytes of every replayed entry, plus room for one gap event per topic (at most
+// about 320 bytes: a 128-byte topic, a 64-byte echoed id, a first id, the fixed text).
+std::size_t replay_wire_bytes(const std::vector<StreamOpenAckMessage::Replay>& replays) {
+  std::size_t bytes = 0;
+  for (const auto& r : replays) {
+    bytes += 320;
+    for (const StreamEntry& e : r.entries) {
+      char id_text[42];
+      bytes += http::encoded_size({id_text, format_event_id(e.id, id_text)}, e.event, e.data);
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
 void Shard::on_stream_open_ack(StreamOpenAckMessage* m) {
   for (const StreamOpenMessage::Watch& w : m->watches) {
     const std::uint32_t ti = topic_index(w.topic, false);
@@ -100,15 +118,19 @@ void Shard::on_stream_open_ack(StreamOpenAckMessage* m) {
   if (ci == nil || conns_[ci].state != ConnState::opening) return;  // the client left
   bool found_anywhere = m->id_known;  // ids are per stream: the id names one topic's entry
   for (const auto& r : m->replays) found_anywhere |= r.found;
+  // The replay is bounded by the bridge (core/redis_replay.h) and written once, into a buffer
+  // of its final size that becomes the stream's output: no growth copies, no second copy.
   std::string out;
+  out.reserve(replay_wire_bytes(m->replays));
   for (const auto& r : m->replays) apply_replay(ci, r, m->last_id, found_anywhere, out);
   Conn& c = conns_[ci];
   if (!out.empty()) {
     if (c.out == nullptr) {
-      c.out = new std::string();
+      c.out = new std::string(std::move(out));
       c.out_off = 0;
+    } else {
+      *c.out += out;
     }
-    *c.out += out;
   }
   start_stream(ci);
 }

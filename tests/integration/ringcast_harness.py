@@ -403,9 +403,15 @@ class SseStream:
     After construction the socket is non-blocking; read with pump() or wait()."""
 
     def __init__(self, port: int, target: str, headers: Iterable[tuple[str, str]] = (),
-                 connect_timeout: float = 10.0):
+                 connect_timeout: float = 10.0, recv_buffer_bytes: int | None = None):
         self.target = target
-        self.sock = socket.create_connection((HOST, port), timeout=connect_timeout)
+        # recv_buffer_bytes: set before connecting, so the kernel absorbs little of what the
+        # server sends to a client that does not read (the rest stays in the server).
+        self.sock = socket.socket()
+        if recv_buffer_bytes is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer_bytes)
+        self.sock.settimeout(connect_timeout)
+        self.sock.connect((HOST, port))
         lines = [f"GET {target} HTTP/1.1", f"Host: {HOST}:{port}", "Accept: text/event-stream"]
         lines += [f"{k}: {v}" for k, v in headers]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
