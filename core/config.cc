@@ -50,6 +50,12 @@ const U32Flag kU32Flags[] = {
     {"--drain-ms", &Config::drain_ms, 0, 3600000, "shutdown grace before streams are cut"},
     {"--poll-timeout-ms", &Config::poll_timeout_ms, 100, kU32Max / 4,
      "a long poll (GET /poll/{topic}) with no event answers after this long"},
+    {"--occupancy-interval-ms", &Config::occupancy_interval_ms, 100, 3600000,
+     "occupancy events: at most one count event per topic per interval"},
+    {"--occupancy-grace-ms", &Config::occupancy_grace_ms, 0, 3600000,
+     "occupancy events: a topic must stay empty this long before 'vacated'"},
+    {"--occupancy-ttl-ms", &Config::occupancy_ttl_ms, 2000, 3600000,
+     "Redis mode: a node's subscriber counts expire this long after its last heartbeat"},
     {"--recv-buffer-bytes", &Config::recv_buffer_bytes, 1024, 1u << 20, "size of one receive buffer"},
     {"--recv-buffers", &Config::recv_buffers, 8, 32768, "receive buffers per shard (power of 2)"},
     {"--sndbuf", &Config::sndbuf, 0, 1u << 30, "SO_SNDBUF of accepted sockets (0: kernel default)"},
@@ -210,6 +216,8 @@ struct SwitchFlag {
 
 const SwitchFlag kSwitchFlags[] = {
     {"--enable-admin", &Config::enable_admin, "serve POST /admin/drop?topic=T (closes T's streams)"},
+    {"--occupancy-events", &Config::occupancy_events,
+     "publish subscriber-count changes of topic T as events on '_occupancy.T'"},
     {"--require-subscribe-token", &Config::require_subscribe_token,
      "streams need a JWT (else a token is checked if sent)"},
 };

@@ -71,6 +71,11 @@ struct Config {
   std::uint32_t redis_db = 0;               // SELECT on connect when nonzero
   std::string redis_prefix = "ringcast:";   // stream key = prefix + topic
   std::uint32_t redis_maxlen = 0;           // XADD MAXLEN ~ N (0: --history)
+  // Who is listening (README "Who is listening"): occupancy events on "_occupancy.T".
+  bool occupancy_events = false;            // --occupancy-events
+  std::uint32_t occupancy_interval_ms = 1000;  // at most one count event per topic per interval
+  std::uint32_t occupancy_grace_ms = 5000;  // a topic must stay empty this long before "vacated"
+  std::uint32_t occupancy_ttl_ms = 5000;    // Redis mode: a node's counts expire after this
   bool redis() const { return !redis_host.empty(); }
 };
 

@@ -28,6 +28,11 @@ enum class MessageKind : std::uint8_t {
   stream_open,      // shard -> bridge: watch topics and/or fetch missed entries for a stream
   stream_open_ack,  // bridge -> shard: the watches are in effect; here are the missed entries
   unwatch,          // shard -> bridge: the shard's last subscriber of a topic left
+  // Who is listening (core/topic_messages.h).
+  topic_info,        // shard -> every other shard: your counts of a topic, or a page of topics
+  topic_info_ack,    // -> origin shard: the answer
+  occupancy_counts,  // shard -> occupancy aggregator shard / Redis occupancy thread: counts
+  cluster_counts,    // Redis occupancy thread -> every shard: the other nodes' counts
 };
 
 struct Message {

@@ -95,6 +95,9 @@ const Family kFamilies[] = {
     {"ringcast_token_expired_streams_total", "counter",
      "Streams ended because the token that opened them expired.",
      &ShardMetrics::token_expired_streams, false},
+    {"ringcast_occupancy_events_total", "counter",
+     "Occupancy events published on _occupancy.<topic> (--occupancy-events).",
+     &ShardMetrics::occupancy_events, false},
 };
 
 void append_family(std::string& out, const Family& f,

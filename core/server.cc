@@ -17,6 +17,7 @@
 #include "core/host_limits.h"
 #include "core/log.h"
 #include "core/redis_bridge.h"
+#include "core/redis_occupancy.h"
 #include "core/shard.h"
 #include "net/listener.h"
 #include "net/probe.h"
@@ -182,9 +183,12 @@ int run_server(const Config& requested) {
     cluster.metrics.push_back(std::make_unique<ShardMetrics>());
   }
   std::unique_ptr<RedisBridge> bridge;
+  std::unique_ptr<RedisOccupancy> occupancy;
   if (config.redis()) {
     bridge = std::make_unique<RedisBridge>(config, cluster);
     cluster.redis = bridge.get();
+    occupancy = std::make_unique<RedisOccupancy>(config, cluster);
+    cluster.occupancy = occupancy.get();
   }
 
   // Signals go to the main thread only: block them before any shard thread exists.
@@ -255,6 +259,7 @@ int run_server(const Config& requested) {
       start_ok = false;
     }
   }
+  if (start_ok && occupancy) occupancy->start();
   go.arrive_and_wait();
   if (!start_ok) {
     for (auto& t : threads) t.join();
@@ -278,6 +283,7 @@ int run_server(const Config& requested) {
   cluster.stop.store(true);
   for (auto& t : threads) t.join();
   if (bridge) bridge->stop();  // after the shards: they post to it until they stop
+  if (occupancy) occupancy->stop();
   // Messages posted to a shard after it finished still hold chunk references: release them.
   for (auto& box : cluster.mailboxes) {
     while (Message* m = box->pop()) {

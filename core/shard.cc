@@ -370,6 +370,12 @@ void Shard::drain_mailbox() {
       case MessageKind::stream_open_ack:
         on_stream_open_ack(static_cast<StreamOpenAckMessage*>(m));
         break;
+      case MessageKind::topic_info: on_topic_info(static_cast<TopicInfoMessage*>(m)); break;
+      case MessageKind::topic_info_ack: on_topic_info_ack(static_cast<TopicInfoAckMessage*>(m)); break;
+      case MessageKind::occupancy_counts:
+        on_occupancy_counts(static_cast<OccupancyCountsMessage*>(m));
+        break;
+      case MessageKind::cluster_counts: on_cluster_counts(static_cast<ClusterCountsMessage*>(m)); break;
       case MessageKind::stream_open:  // shard -> bridge only
       case MessageKind::unwatch:
       case MessageKind::stub: RC_ASSERT(false);
@@ -422,6 +428,8 @@ void Shard::tick() {
     }
     ci = next;
   }
+  report_occupancy();  // before the sweep: a topic whose last subscriber left reports its 0
+  publish_occupancy();
   sweep_topics();
   log_drops();
   refresh_gauges();

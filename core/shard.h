@@ -9,6 +9,8 @@
 //   shard_send.cc  fan-out: the ready list, building coalesced sends, send completions
 //   shard_access.cc the one access decision of every read route; streams whose token expires
 //   shard_poll.cc  the long-poll fallback: a held request woken like a stream, answered JSON
+//   shard_topic_info.cc GET /topics/{topic} and GET /topics: counts summed over every shard
+//   shard_occupancy.cc  subscriber counts reported each tick; occupancy events on "_occupancy.T"
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -24,6 +26,7 @@
 #include "core/mailbox.h"
 #include "core/metrics.h"
 #include "core/token_expiry.h"
+#include "core/topic_messages.h"
 #include "http/access.h"
 #include "http/request_parser.h"
 #include "http/routes.h"
@@ -33,11 +36,13 @@ namespace ringcast {
 
 // What every shard can see of the others. Built once before the shards start.
 class RedisBridge;
+class RedisOccupancy;
 
 struct Cluster {
   const Config* config = nullptr;
   const http::AccessPolicy* access = nullptr;  // null: open publish and subscribe, no CORS
   RedisBridge* redis = nullptr;  // set with --redis (core/redis_bridge.h)
+  RedisOccupancy* occupancy = nullptr;  // set with --redis: node counts in Redis (core/redis_occupancy.h)
   std::uint32_t shards = 1;
   std::vector<std::unique_ptr<Mailbox>> mailboxes;       // one per shard
   std::vector<std::unique_ptr<ShardMetrics>> metrics;    // one per shard
@@ -146,12 +151,16 @@ struct Topic {
   std::uint32_t watch_gen = 0;
   std::uint64_t contiguous_seq = 1;
   EventId last_id;  // owner shard: the newest id published (stream ids only ever grow)
+  bool occupancy_dirty = false;  // `subscribers` changed since the last report (shard_occupancy.cc)
 };
+
+struct OccupancyTable;  // shard_occupancy.cc: the occupancy topics this shard publishes
 
 class Shard {
  public:
   Shard(std::uint32_t index, Cluster& cluster, net::Io& io);
   Shard(const Shard&) = delete;
+  ~Shard();
 
   // Runs the loop until the cluster is stopped and every connection has drained.
   void run();
@@ -248,6 +257,25 @@ class Shard {
   void on_redis_entry(RedisEntryMessage* m);
   void maybe_unwatch(Topic& topic);
 
+  // shard_topic_info.cc: who is listening, on request
+  void handle_topic_info(std::uint32_t ci, const std::string& topic);
+  void handle_topic_list(std::uint32_t ci, const http::Request& req);
+  void start_topic_info(std::uint32_t ci, TopicInfoMessage& request);
+  TopicSample sample_topic(std::uint32_t index) const;
+  std::vector<TopicSample> local_samples(const TopicInfoMessage& request) const;
+  void on_topic_info(TopicInfoMessage* m);
+  void on_topic_info_ack(TopicInfoAckMessage* m);
+  void answer_topic_info(std::uint32_t ci, std::vector<TopicSample>& samples, bool list,
+                         std::uint32_t limit);
+  std::uint64_t cluster_subscribers(std::string_view topic, std::uint64_t node) const;
+
+  // shard_occupancy.cc: counts reported each tick, occupancy events
+  void occupancy_touch(std::uint32_t topic);
+  void report_occupancy();
+  void on_occupancy_counts(OccupancyCountsMessage* m);
+  void on_cluster_counts(ClusterCountsMessage* m);
+  void publish_occupancy();
+
   // shard_topics.cc: the topic table
   std::uint32_t topic_index(std::string_view name, bool create);
   std::uint32_t live_topics() const { return std::uint32_t(topics_.size() - free_topics_.size()); }
@@ -334,6 +362,18 @@ class Shard {
   std::minstd_rand rng_;
   TokenExpiry token_expiry_;                  // streams opened with a token, soonest exp first
   std::vector<std::pair<std::int64_t, std::uint64_t>> expiry_retry_;  // scratch: busy at expiry
+  // Who is listening. Info requests waiting on other shards: token -> (acks owed, samples).
+  struct InfoPending {
+    std::uint32_t acks = 0;
+    bool list = false;
+    std::uint32_t limit = 0;
+    std::vector<TopicSample> samples;
+  };
+  std::unordered_map<std::uint64_t, InfoPending> infos_;
+  std::vector<std::uint32_t> occupancy_dirty_;    // topics whose count changed since the tick
+  std::shared_ptr<OccupancyTable> occupancy_;     // aggregator state (--occupancy-events);
+                                                  // shared_ptr: complete only in its own file
+  std::shared_ptr<const ClusterCounts> cluster_counts_;  // other nodes' counts (Redis mode)
 };
 
 }  // namespace ringcast

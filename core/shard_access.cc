@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/shard.h"
+#include "http/names.h"
 
 namespace ringcast {
 
@@ -15,12 +16,17 @@ void Shard::route_read(std::uint32_t ci, const http::Request& req, const http::R
   if (!http::parse_read_target(r, req, config_.max_topics_per_stream, target))
     return respond_error(ci, target.error_status, target.error_detail);
   if (cluster_.access != nullptr) {
+    // "_occupancy.T" is read with the rights to read T (http::access_subject).
+    std::vector<std::string> subjects;
+    subjects.reserve(target.topics.size());
+    for (const std::string& t : target.topics) subjects.emplace_back(http::access_subject(t));
     const http::AuthOutcome auth =
-        cluster_.access->check_subscribe(req, target.topics, std::int64_t(unix_ms() / 1000));
+        cluster_.access->check_subscribe(req, subjects, std::int64_t(unix_ms() / 1000));
     if (auth.status != 0) return refuse_auth(ci, req, auth);
     if (auth.expires_s != 0) target.expires_s = auth.expires_s;
   }
   if (r.id == http::RouteId::poll) return handle_poll(ci, req, target);
+  if (r.id == http::RouteId::topic_info) return handle_topic_info(ci, target.topics[0]);
   handle_subscribe(ci, req, target);
 }
 

@@ -137,6 +137,7 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
     case http::Access::read_topics: return route_read(ci, req, *r);
     case http::Access::publish_topic: return handle_publish(ci, req, req.path.substr(r->path.size()), body);
     case http::Access::admin: return handle_admin_drop(ci, req);
+    case http::Access::list_topics: return handle_topic_list(ci, req);
     case http::Access::open: break;
   }
   switch (r->id) {

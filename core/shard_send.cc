@@ -78,6 +78,7 @@ void Shard::subscribe(std::uint32_t ci, std::uint32_t ti) {
   if (topic.first_sub != nil) subs_[topic.first_sub].topic_prev = si;
   topic.first_sub = si;
   ++topic.subscribers;
+  occupancy_touch(ti);
   Conn& c = conns_[ci];
   s.conn_next = c.first_sub;
   c.first_sub = si;
@@ -92,6 +93,7 @@ void Shard::unsubscribe_all(std::uint32_t ci) {
     if (s.topic_next != nil) subs_[s.topic_next].topic_prev = s.topic_prev;
     s.topic_prev = s.topic_next = nil;
     --topic.subscribers;
+    occupancy_touch(s.topic);
     if (topic.subscribers == 0) maybe_unwatch(topic);
   }
   // The records stay on the connection until its last send completes and unpins them.

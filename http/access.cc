@@ -187,6 +187,24 @@ AuthOutcome AccessPolicy::check_subscribe(const Request& req, std::span<const st
   return allowed;
 }
 
+AuthOutcome AccessPolicy::subscribe_scope(const Request& req, std::int64_t now_s,
+                                          TopicScope& scope) const {
+  scope = TopicScope{};
+  scope.all = true;
+  if (keys.empty()) return {};  // as check_subscribe: subscribing is open
+  std::string token;
+  AuthOutcome bad;
+  if (!subscriber_token(req, settings.cookie_name, token, bad)) return bad;
+  if (token.empty()) {
+    if (!settings.require_subscribe_token) return {};
+    return refuse(401, AuthReason::missing, "this server needs a token to subscribe");
+  }
+  Claims claims;
+  if (AuthOutcome v = verify(token, now_s, claims); v.status != 0) return v;
+  scope = std::move(claims.subscribe);
+  return {};
+}
+
 AuthOutcome AccessPolicy::check_publish(const Request& req, std::string_view topic,
                                         std::int64_t now_s) const {
   if (publish_open()) return {};

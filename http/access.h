@@ -66,6 +66,10 @@ class AccessPolicy {
   // always checked (a client that sends a bad token is told so).
   AuthOutcome check_subscribe(const Request& req, std::span<const std::string> topics,
                               std::int64_t now_s) const;
+  // The topics a caller may see listed (GET /topics): `scope.all` when subscribing is open
+  // to it (no JWT key, or no token sent and none required), else its token's "subscribe"
+  // claim. A bad token, or none where one is required, is refused like a stream would be.
+  AuthOutcome subscribe_scope(const Request& req, std::int64_t now_s, TopicScope& scope) const;
   // The bearer must be --publish-token, or a JWT whose "publish" claim grants `topic`.
   AuthOutcome check_publish(const Request& req, std::string_view topic, std::int64_t now_s) const;
 

@@ -42,4 +42,12 @@ bool valid_event_type(std::string_view type) {
   return all_of(type, [](unsigned char c) { return c >= 0x21 && c <= 0x7e && c != ':'; });
 }
 
+std::string_view access_subject(std::string_view topic) {
+  // Stripped repeatedly: "_occupancy._occupancy.T" needs the right to read T too (it never
+  // carries events, but asking for it must not bypass T's check).
+  while (topic.size() > kOccupancyPrefix.size() && topic.substr(0, kOccupancyPrefix.size()) == kOccupancyPrefix)
+    topic.remove_prefix(kOccupancyPrefix.size());
+  return topic;
+}
+
 }  // namespace ringcast::http

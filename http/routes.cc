@@ -42,6 +42,7 @@ std::string_view access_name(Access access) {
     case Access::read_topics: return "read_topics";
     case Access::publish_topic: return "publish_topic";
     case Access::admin: return "admin";
+    case Access::list_topics: return "list_topics";
   }
   return "unknown";
 }
@@ -70,17 +71,19 @@ bool parse_read_target(const Route& route, const Request& req, std::size_t topic
     if (key == "lastEventId") {
       if (!percent_decode(value, out.query_last_event_id))
         return fail(out, 400, "malformed percent-encoding in lastEventId");
-    } else if (key == "topic" && route.id != RouteId::poll) {
+    } else if (key == "topic" && (route.id == RouteId::stream || route.id == RouteId::stream_query)) {
       if (!add_topic(out, value)) return false;
     }
   }
   if (out.topics.empty()) {
-    return fail(out, 400, route.id == RouteId::poll ? "name a topic: /poll/{topic}"
-                                                    : "name a topic: /sse/{topic} or /sse?topic=a");
+    return fail(out, 400, route.id == RouteId::poll         ? "name a topic: /poll/{topic}"
+                          : route.id == RouteId::topic_info ? "name a topic: /topics/{topic}"
+                                                            : "name a topic: /sse/{topic} or /sse?topic=a");
   }
   if (out.topics.size() > topics_max)
     return fail(out, 400, "too many topics for one stream (--max-topics-per-stream)");
-  RC_ASSERT(route.id != RouteId::poll || out.topics.size() == 1);
+  // One topic in the path, none from the query: a poll or an info request names exactly one.
+  RC_ASSERT((route.id != RouteId::poll && route.id != RouteId::topic_info) || out.topics.size() == 1);
   return true;
 }
 

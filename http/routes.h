@@ -5,6 +5,8 @@
 //   read_topics    reads events of the topics the target names: the subscriber check
 //                  (AccessPolicy::check_subscribe) over every one of them
 //   publish_topic  the publisher check for the topic in the path
+//   list_topics    names topics, reads no events: with access control on, only topics the
+//                  caller's token may subscribe to are listed (AccessPolicy::subscribe_scope)
 //   admin          the publisher check for ?topic= (only served with --enable-admin)
 //   open           no topic data (health, metrics, the page's static HTML)
 // `ringcast --print-routes` prints this table; tests/integration/test_read_routes.py walks it
@@ -28,9 +30,11 @@ enum class RouteId : std::uint8_t {
   metrics,       // GET /metrics
   live_page,     // GET /
   admin_drop,    // POST /admin/drop?topic=T
+  topic_info,    // GET /topics/{topic}: subscriber counts and history of one topic
+  topic_list,    // GET /topics?prefix=P&limit=L&after=CURSOR
 };
 
-enum class Access : std::uint8_t { open, read_topics, publish_topic, admin };
+enum class Access : std::uint8_t { open, read_topics, publish_topic, admin, list_topics };
 
 struct Route {
   RouteId id;
@@ -41,7 +45,7 @@ struct Route {
   std::string_view example;  // a target naming the topic "{topic}", for tests and docs
 };
 
-inline constexpr std::array<Route, 8> kRoutes = {{
+inline constexpr std::array<Route, 10> kRoutes = {{
     {RouteId::stream_query, "/sse", false, "GET", Access::read_topics, "/sse?topic={topic}"},
     {RouteId::stream, "/sse/", true, "GET", Access::read_topics, "/sse/{topic}"},
     {RouteId::poll, "/poll/", true, "GET", Access::read_topics, "/poll/{topic}?lastEventId=0-0"},
@@ -50,6 +54,8 @@ inline constexpr std::array<Route, 8> kRoutes = {{
     {RouteId::metrics, "/metrics", false, "GET", Access::open, "/metrics"},
     {RouteId::live_page, "/", false, "GET", Access::open, "/?topic={topic}"},
     {RouteId::admin_drop, "/admin/drop", false, "POST", Access::admin, "/admin/drop?topic={topic}"},
+    {RouteId::topic_info, "/topics/", true, "GET", Access::read_topics, "/topics/{topic}"},
+    {RouteId::topic_list, "/topics", false, "GET", Access::list_topics, "/topics?prefix={topic}"},
 }};
 
 // The route serving `path` (whatever the method), or null: 404.
@@ -71,7 +77,7 @@ struct ReadTarget {
 };
 
 // Parses the topics of a read_topics route (`route.access` must be read_topics):
-// /sse/{topic}[?topic=…], /sse?topic=…, /poll/{topic}. False with `error_*` set on bad input.
+// /sse/{topic}[?topic=…], /sse?topic=…, /poll/{topic}, /topics/{topic}. False with `error_*` set on bad input.
 bool parse_read_target(const Route& route, const Request& req, std::size_t topics_max,
                        ReadTarget& out);
 

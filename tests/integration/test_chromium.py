@@ -9,7 +9,7 @@ Checks:
     no duplicate, no loss, no gap event;
   * the live page `GET /?topic=demo` (HTML built into the binary) opens its streams, shows
     each published event as an `<li>` of `<ol id="events">` whose own text is the event data,
-    and fills `stat-streams` (>= 1), `stat-events`, `stat-deliveries`, `stat-bytes` from the
+    and fills `stat-streams` (>= 1), `stat-events`, `stat-deliveries` (and the charts) from the
     `_stats` topic; a screenshot goes to $RINGCAST_ARTIFACTS/live_page.png (default
     build/test-artifacts); publishing to the reserved `_stats` topic answers 403.
 
@@ -66,7 +66,10 @@ LIVE_DOM_JS = """(() => {
     items: list ? Array.from(list.querySelectorAll('li')).map(own) : [],
     itemsFull: list ? Array.from(list.querySelectorAll('li')).map((li) => li.textContent) : [],
     stats: { streams: text('stat-streams'), events: text('stat-events'),
-             deliveries: text('stat-deliveries'), bytes: text('stat-bytes') },
+             deliveries: text('stat-deliveries'), listeners: text('stat-listeners') },
+    bytes: text('stat-bytes'),
+    charts: ['streams', 'events', 'deliveries', 'rss'].map(
+        (k) => document.querySelectorAll('#chart-' + k + ' polyline').length),
     opened: window.__rcOpened,
   };
 })()"""
@@ -162,6 +165,9 @@ class ChromiumTest(RingcastTestCase):
                 server.publish("demo", d.encode("utf-8"))
             browser.wait(f"document.querySelectorAll('ol#events li').length >= {len(datas)}",
                          20, f"{len(datas)} <li> in <ol id=events>", LIVE_DOM_JS)
+            listeners = NUMBER_JS % "document.getElementById('stat-listeners')?.textContent"
+            browser.wait(f"(() => {{ const n = {listeners}; return Number.isFinite(n) && n >= 1; }})()",
+                         20, "stat-listeners to count the page's own stream", LIVE_DOM_JS)
             streams = NUMBER_JS % "document.getElementById('stat-streams')?.textContent"
             browser.wait(f"(() => {{ const n = {streams};"
                          f" return Number.isFinite(n) && n >= 1; }})()",
@@ -179,6 +185,11 @@ class ChromiumTest(RingcastTestCase):
             self.assertIsNotNone(value, f"no element stat-{name}: {dom}")
             self.assertRegex(value, r"\d", f"stat-{name} shows no number: {dom}")
         self.assertGreaterEqual(float(value_number(dom["stats"]["streams"])), 1, dom)
+        # The page's own stream listens to the topic; bytes per stream means nothing at a
+        # handful of streams and is not shown.
+        self.assertGreaterEqual(float(value_number(dom["stats"]["listeners"])), 1, dom)
+        self.assertEqual(dom["bytes"], "-", dom)
+        self.assertEqual(dom["charts"], [1, 1, 1, 1], f"a chart is not drawn: {dom}")
         self.assertTrue(os.path.getsize(shot) > 0, f"empty screenshot {shot}")
 
         resp = server.request("POST", "/pub/_stats", b"not allowed")

@@ -3,9 +3,10 @@ refused requests create nothing, unused topics are reclaimed, secrets stay secre
 
   * The routes come from the binary itself (`ringcast --print-routes`), so a route added
     later is walked too: with --require-subscribe-token every read route answers 401 without
-    a token, and no route at all (read, publish, admin, open) returns the bytes of an event
-    published to the protected topic. A read_topics route must exist for /sse, /sse?topic=
-    and /poll (a table that lost one would fail here, not pass quietly).
+    a token, and no route at all (read, list, publish, admin, open) returns the bytes of an
+    event published to the protected topic. A read_topics route must exist for /sse,
+    /sse?topic=, /poll and /topics/{topic}, and the listing /topics must be list_topics (a
+    table that lost one would fail here, not pass quietly).
   * With --max-topics 20, 25 anonymous polls and streams are refused (401) and create no
     topic; a publish with the token then succeeds (before the fix: 503 until restart).
   * Without access control, topics whose last subscriber left and whose history is empty are
@@ -78,7 +79,9 @@ class ReadRoutesTest(RingcastTestCase):
     def test_the_route_table_lists_every_read_route(self):
         table = routes()
         reads = {example.split("?")[0] for _, example, access in table if access == "read_topics"}
-        self.assertEqual(reads, {"/sse", "/sse/{topic}", "/poll/{topic}"})
+        self.assertEqual(reads, {"/sse", "/sse/{topic}", "/poll/{topic}", "/topics/{topic}"})
+        lists = {example.split("?")[0] for _, example, access in table if access == "list_topics"}
+        self.assertEqual(lists, {"/topics"})
         self.assertEqual(len({example for _, example, _ in table}), len(table))
 
     def test_every_route_without_a_token_is_refused_or_reveals_nothing(self):
@@ -102,13 +105,14 @@ class ReadRoutesTest(RingcastTestCase):
                     raw += chunk
             status = raw[9:12].decode("ascii", "replace")
             self.assertNotIn(MARKER.encode(), raw, f"{method} {target} ({access}) leaked the event")
-            if access in ("read_topics", "publish_topic", "admin"):
+            if access in ("read_topics", "list_topics", "publish_topic", "admin"):
                 self.assertEqual(status, "401", f"{method} {target} ({access}): {raw[:200]!r}")
 
     def test_refused_reads_create_no_topics(self):
         server = self.protected("--max-topics", "20")
         for i in range(25):
-            for target in (f"/poll/t{i}?lastEventId=0-0", f"/sse/t{i}", f"/sse?topic=t{i}"):
+            for target in (f"/poll/t{i}?lastEventId=0-0", f"/sse/t{i}", f"/sse?topic=t{i}",
+                           f"/topics/t{i}", f"/sse/_occupancy.t{i}"):
                 r = http_request(server.port, "GET", target)
                 self.assertEqual(r.status, 401, (target, r))
         r = self.publish(server.port, "authorised", b"hello")
