@@ -8,7 +8,7 @@
 #include <string>
 
 #include "net/tls_io.h"
-#include "net/tls_record.h"
+#include "net/tls_record_layer.h"  // TlsOffload
 
 namespace ringcast::net {
 
@@ -23,16 +23,6 @@ constexpr std::uint16_t closed = 1 << 6;         // the shard closed the descrip
 constexpr std::uint16_t eof = 1 << 7;            // close_notify seen: reads return 0 from now on
 constexpr std::uint16_t offloaded = 1 << 8;      // ssl freed: records are ringcast's own
 }  // namespace tls_flag
-
-// Traffic keys of a TLS 1.3 connection: filled from OpenSSL's key log during the handshake,
-// used by tls_offload.cc after it.
-struct TlsOffload {
-  Aead aead = Aead::none;
-  bool have_rx = false;  // the client's application traffic secret arrived
-  bool have_tx = false;  // the server's
-  TrafficKeys rx;        // client -> server
-  TrafficKeys tx;        // server -> client
-};
 
 struct TlsIo::Session {
   SSL* ssl = nullptr;
@@ -50,7 +40,7 @@ struct TlsIo::Session {
   std::string* in = nullptr;        // ciphertext received but not yet consumed by OpenSSL
   const char* feed = nullptr;       // what the BIO hands OpenSSL during one call
   std::uint32_t feed_len = 0;
-  TlsOffload* offload = nullptr;    // keys; set during a TLS 1.3 handshake
+  TlsOffload* offload = nullptr;    // record layer; set during a TLS 1.3 handshake
 };
 
 }  // namespace ringcast::net
