@@ -257,12 +257,33 @@ void TlsIo::close(std::uint64_t token, std::uint32_t fd) {
   RC_ASSERT(!(s.flags & (tls_flag::want_recv | tls_flag::want_send)));  // the shard waited for them
   s.flags |= tls_flag::closed;
   --stats_.sessions;
+  if (s.flags & (tls_flag::inner_recv | tls_flag::inner_send)) {
+    // Our own operations are still out (an answer to a KeyUpdate, an alert to a peer that does
+    // not read): the shard had nothing in flight, so it did not cancel. A backend closes only
+    // a descriptor with nothing on it (and io_uring must not cancel by a slot that a close has
+    // already given to another connection): cancel first, close once the cancel has completed.
+    s.flags |= tls_flag::inner_cancel | tls_flag::close_deferred;
+    s.close_token = token;
+    return inner_.cancel(kTokenTag | s.index, fd);
+  }
   inner_.close(token, fd);
   maybe_free(s);
 }
 
+void TlsIo::on_inner_cancel(Session& s) {
+  RC_ASSERT(s.flags & tls_flag::inner_cancel);
+  s.flags &= ~tls_flag::inner_cancel;
+  if (s.flags & tls_flag::close_deferred) {
+    s.flags &= ~tls_flag::close_deferred;
+    inner_.close(s.close_token, s.fd);
+  }
+  maybe_free(s);
+}
+
 void TlsIo::maybe_free(Session& s) {
-  if (!(s.flags & tls_flag::closed) || (s.flags & (tls_flag::inner_recv | tls_flag::inner_send))) return;
+  constexpr std::uint16_t busy = tls_flag::inner_recv | tls_flag::inner_send |
+                                 tls_flag::inner_cancel | tls_flag::close_deferred;
+  if (!(s.flags & tls_flag::closed) || (s.flags & busy)) return;
   SSL_free(s.ssl);
   delete s.sending;
   delete s.out;
@@ -315,6 +336,7 @@ void TlsIo::on_inner(const Completion& c) {
   RC_ASSERT(index < sessions_.size() && sessions_[index] != nullptr);
   Session& s = *sessions_[index];
   if (c.op == Op::recv) return on_inner_recv(s, c);
+  if (c.op == Op::cancel) return on_inner_cancel(s);  // its result (0, -ENOENT...) is no news
   RC_ASSERT(c.op == Op::send);
   on_inner_send(s, c.res);
 }

@@ -82,6 +82,7 @@ class TlsIo final : public Io {
   void on_inner(const Completion& c);
   void on_inner_recv(Session& s, const Completion& c);
   void on_inner_send(Session& s, std::int32_t res);
+  void on_inner_cancel(Session& s);
   void advance(Session& s);
   int read_openssl(Session& s, char* buf, std::size_t& got);
   // tls_offload.cc: the record layer after the handshake

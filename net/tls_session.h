@@ -22,6 +22,8 @@ constexpr std::uint16_t handshake_done = 1 << 5;
 constexpr std::uint16_t closed = 1 << 6;         // the shard closed the descriptor
 constexpr std::uint16_t eof = 1 << 7;            // close_notify seen: reads return 0 from now on
 constexpr std::uint16_t offloaded = 1 << 8;      // ssl freed: records are ringcast's own
+constexpr std::uint16_t inner_cancel = 1 << 9;   // our cancel of our own operations is out
+constexpr std::uint16_t close_deferred = 1 << 10;  // the shard's close waits for that cancel
 }  // namespace tls_flag
 
 struct TlsIo::Session {
@@ -33,6 +35,7 @@ struct TlsIo::Session {
   std::uint64_t recv_token = 0;
   std::uint64_t send_token = 0;
   std::uint64_t shutdown_token = 0;
+  std::uint64_t close_token = 0;    // the shard's close, while deferred
   std::uint32_t send_plain = 0;     // plaintext bytes the shard's send carried
   std::uint32_t sending_off = 0;    // bytes of *sending already written
   std::string* sending = nullptr;   // ciphertext in the inner send in flight (frozen)

@@ -88,6 +88,29 @@ TEST_P(TlsKeyUpdateFlood, APeerThatAsksAndNeverReadsIsCutOffWithBoundedOutput) {
   EXPECT_EQ(s.shard->open_connections(), 0u);
 }
 
+// The shard closes a connection it has nothing in flight on; the TLS layer may still have its
+// own send out (here a KeyUpdate answer to a client that left without reading it). The epoll
+// backend refuses to close a descriptor with a send armed (it asserts), and io_uring must not
+// be left cancelling by a slot that the close gave to another connection: the layer cancels
+// its own operations, then closes.
+TEST(TlsOffload, ACloseWhileOurOwnSendIsOutCancelsItFirst) {
+  ClientCtx cc;
+  TlsShard s(true);
+  Client sub(cc.ctx);
+  const std::uint32_t fd = open_stream(s, sub, "gone");
+  s.io.auto_complete = false;
+  sub.key_update(true);
+  s.io.client_write(fd, sub.take_output());
+  s.settle();
+  ASSERT_EQ(s.io.inflight().size(), 1u);  // the answer, not read
+  s.io.client_close(fd);                  // the client leaves: the shard closes the stream
+  s.settle(12);
+  EXPECT_TRUE(s.io.inflight().empty());
+  EXPECT_TRUE(s.io.closed_by_server(fd));
+  EXPECT_EQ(s.tls.sessions(), 0u);
+  EXPECT_EQ(s.shard->open_connections(), 0u);
+}
+
 TEST(TlsOffload, MoreThanThirtyTwoKeyUpdatesWithoutDataEndWithUnexpectedMessage) {
   ClientCtx cc;
   TlsShard s(true);
