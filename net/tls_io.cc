@@ -85,15 +85,19 @@ bool is_plain_http(unsigned long err) {
 
 }  // namespace
 
-TlsIo::TlsIo(Io& inner, SSL_CTX* ctx, std::uint32_t plain_buffer_bytes)
+TlsIo::TlsIo(Io& inner, SSL_CTX* ctx, std::uint32_t plain_buffer_bytes,
+             std::uint64_t tx_records_per_key)
     : inner_(inner),
       ctx_(ctx),
       // Room for a whole record's plaintext: the offloaded record layer opens one at a time.
       plain_bytes_(std::max<std::uint32_t>(plain_buffer_bytes, kMaxCiphertext)),
+      tx_records_per_key_(tx_records_per_key),
       scratch_(kRecord),
       seal_ctx_(EVP_CIPHER_CTX_new()),
       open_ctx_(EVP_CIPHER_CTX_new()) {
   RC_ASSERT(seal_ctx_ != nullptr && open_ctx_ != nullptr);
+  // Two records at least (one of them the KeyUpdate); more than the §5.5 margin never.
+  RC_ASSERT(tx_records_per_key >= 2 && tx_records_per_key <= kTxRecordsPerKey);
 }
 
 TlsIo::~TlsIo() {
@@ -103,7 +107,7 @@ TlsIo::~TlsIo() {
     delete s->sending;
     delete s->out;
     delete s->in;
-    delete s->offload;
+    delete s->offload;  // wipes the keys (~TrafficKeys)
     delete s;
   }
   EVP_CIPHER_CTX_free(seal_ctx_);
@@ -253,18 +257,38 @@ void TlsIo::close(std::uint64_t token, std::uint32_t fd) {
   RC_ASSERT(!(s.flags & (tls_flag::want_recv | tls_flag::want_send)));  // the shard waited for them
   s.flags |= tls_flag::closed;
   --stats_.sessions;
+  if (s.flags & (tls_flag::inner_recv | tls_flag::inner_send)) {
+    // Our own operations are still out (an answer to a KeyUpdate, an alert to a peer that does
+    // not read): the shard had nothing in flight, so it did not cancel. A backend closes only
+    // a descriptor with nothing on it (and io_uring must not cancel by a slot that a close has
+    // already given to another connection): cancel first, close once the cancel has completed.
+    s.flags |= tls_flag::inner_cancel | tls_flag::close_deferred;
+    s.close_token = token;
+    return inner_.cancel(kTokenTag | s.index, fd);
+  }
   inner_.close(token, fd);
   maybe_free(s);
 }
 
+void TlsIo::on_inner_cancel(Session& s) {
+  RC_ASSERT(s.flags & tls_flag::inner_cancel);
+  s.flags &= ~tls_flag::inner_cancel;
+  if (s.flags & tls_flag::close_deferred) {
+    s.flags &= ~tls_flag::close_deferred;
+    inner_.close(s.close_token, s.fd);
+  }
+  maybe_free(s);
+}
+
 void TlsIo::maybe_free(Session& s) {
-  if (!(s.flags & tls_flag::closed) || (s.flags & (tls_flag::inner_recv | tls_flag::inner_send))) return;
+  constexpr std::uint16_t busy = tls_flag::inner_recv | tls_flag::inner_send |
+                                 tls_flag::inner_cancel | tls_flag::close_deferred;
+  if (!(s.flags & tls_flag::closed) || (s.flags & busy)) return;
   SSL_free(s.ssl);
   delete s.sending;
   delete s.out;
   delete s.in;
-  if (s.offload != nullptr) OPENSSL_cleanse(s.offload, sizeof *s.offload);
-  delete s.offload;
+  delete s.offload;  // wipes the keys (~TrafficKeys)
   sessions_[s.index] = nullptr;
   free_sessions_.push_back(s.index);
   --zombies_;
@@ -312,6 +336,7 @@ void TlsIo::on_inner(const Completion& c) {
   RC_ASSERT(index < sessions_.size() && sessions_[index] != nullptr);
   Session& s = *sessions_[index];
   if (c.op == Op::recv) return on_inner_recv(s, c);
+  if (c.op == Op::cancel) return on_inner_cancel(s);  // its result (0, -ENOENT...) is no news
   RC_ASSERT(c.op == Op::send);
   on_inner_send(s, c.res);
 }
@@ -324,6 +349,12 @@ void TlsIo::on_inner_recv(Session& s, const Completion& c) {
     return maybe_free(s);
   }
   RC_ASSERT(s.flags & tls_flag::want_recv);
+  if (c.res > 0 && s.fatal != 0) {
+    // Cut off (overflow) while this receive was out: nothing more is read from the peer.
+    inner_.release_buffer(c.buffer);
+    s.flags &= ~tls_flag::want_recv;
+    return complete(Op::recv, s.recv_token, s.fatal);
+  }
   if (c.res <= 0) {
     // EOF, a reset, -ENOBUFS (the shard retries), -ECANCELED: the shard decides.
     s.flags &= ~tls_flag::want_recv;
@@ -447,7 +478,12 @@ void TlsIo::fail(Session& s, std::int32_t err) {
 }
 
 void TlsIo::flush(Session& s) {
-  if ((s.flags & tls_flag::inner_send) || s.out == nullptr) return;
+  if (s.out != nullptr && (s.flags & tls_flag::handshake_done) &&
+      s.out->size() > queued_output_max(s))
+    return overflow(s);
+  if (s.flags & tls_flag::inner_send) return;
+  if (!answer_key_update(s)) return fail(s, -EPROTO);
+  if (s.out == nullptr) return;
   RC_ASSERT(s.sending == nullptr);
   s.sending = s.out;
   s.out = nullptr;
@@ -455,6 +491,35 @@ void TlsIo::flush(Session& s) {
   s.flags |= tls_flag::inner_send;
   const iovec v{s.sending->data(), s.sending->size()};
   inner_.send(kTokenTag | s.index, s.fd, std::span<const iovec>(&v, 1));
+}
+
+// What `out` may hold while a send is in flight: the shard's send sealed (TLS grows a record by
+// at most 256 bytes, RFC 8446 §5.2 — TLS 1.2's suites and our KeyUpdates stay inside that),
+// plus what the peer can cause. The handshake's own flights are OpenSSL's and not counted.
+std::size_t TlsIo::queued_output_max(const Session& s) const {
+  if (!(s.flags & tls_flag::want_send)) return kTlsControlOutputMax;
+  const std::size_t records = (std::size_t(s.send_plain) + kRecord - 1) / kRecord;
+  return kTlsControlOutputMax + s.send_plain +
+         records * (kRecordHeader + kMaxCiphertext - kMaxPlaintext);
+}
+
+// The peer made this connection queue more than an honest one can: it asks for answers (say
+// KeyUpdates, which OpenSSL's record layer answers one by one) and does not read them. Nothing queued would reach it,
+// so the shard hears now instead of behind a send that never completes.
+void TlsIo::overflow(Session& s) {
+  log_event(LogLevel::debug, "tls_output_overflow", "bytes=%zu", s.out->size());
+  delete s.out;
+  s.out = nullptr;
+  if (s.fatal == 0) ++stats_.failures;
+  s.fatal = -EPROTO;
+  if (s.flags & tls_flag::want_send) {  // its ciphertext is ours: the shard's bytes are free
+    s.flags &= ~tls_flag::want_send;
+    complete(Op::send, s.send_token, s.fatal);
+  }
+  if ((s.flags & tls_flag::want_recv) && !(s.flags & tls_flag::inner_recv)) {
+    s.flags &= ~tls_flag::want_recv;
+    complete(Op::recv, s.recv_token, s.fatal);
+  }
 }
 
 void TlsIo::on_inner_send(Session& s, std::int32_t res) {

@@ -14,7 +14,11 @@
 //   - cancel/close: passed down; every operation the shard started still completes exactly once.
 //
 // Memory: a connection costs its SSL object; ciphertext buffers exist only while bytes are in
-// flight (SSL_MODE_RELEASE_BUFFERS frees OpenSSL's own when idle).
+// flight (SSL_MODE_RELEASE_BUFFERS frees OpenSSL's own when idle). A connection's queued
+// ciphertext is bounded: the sealed form of the shard's one send in flight, plus at most
+// kTlsControlOutputMax bytes the peer can cause (KeyUpdate answers, alerts, the session
+// ticket). A peer that pushes past it — it asks for answers and does not read them — is cut
+// off at once (-EPROTO to the shard), since nothing queued would ever reach it.
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
@@ -25,13 +29,22 @@
 #include <vector>
 
 #include "net/io.h"
+#include "net/tls_record_layer.h"
 
 namespace ringcast::net {
+
+// Output a peer can make a connection queue beyond the shard's send (see above). An honest
+// peer causes a few hundred bytes (a ticket, a KeyUpdate answer); a KeyUpdate flood answered
+// by OpenSSL's record layer (TLS 1.3 with --tls-offload off) reaches it after ~600 requests.
+inline constexpr std::size_t kTlsControlOutputMax = 16384;
 
 class TlsIo final : public Io {
  public:
   // `ctx` must outlive this object. Plaintext receive buffers are `plain_buffer_bytes` each.
-  TlsIo(Io& inner, SSL_CTX* ctx, std::uint32_t plain_buffer_bytes);
+  // Offloaded connections retire their sending key with a KeyUpdate after `tx_records_per_key`
+  // records (at most kTxRecordsPerKey, the RFC 8446 §5.5 margin; tests pass a handful).
+  TlsIo(Io& inner, SSL_CTX* ctx, std::uint32_t plain_buffer_bytes,
+        std::uint64_t tx_records_per_key = kTxRecordsPerKey);
   ~TlsIo() override;
   TlsIo(const TlsIo&) = delete;
   TlsIo& operator=(const TlsIo&) = delete;
@@ -69,6 +82,7 @@ class TlsIo final : public Io {
   void on_inner(const Completion& c);
   void on_inner_recv(Session& s, const Completion& c);
   void on_inner_send(Session& s, std::int32_t res);
+  void on_inner_cancel(Session& s);
   void advance(Session& s);
   int read_openssl(Session& s, char* buf, std::size_t& got);
   // tls_offload.cc: the record layer after the handshake
@@ -77,8 +91,11 @@ class TlsIo final : public Io {
   int read_records(Session& s, char* buf, std::size_t& got);
   bool seal_plaintext(Session& s, std::span<const iovec> iov);
   void seal_close_notify(Session& s);
+  bool answer_key_update(Session& s);
   void fail(Session& s, std::int32_t err);
   void flush(Session& s);
+  std::size_t queued_output_max(const Session& s) const;
+  void overflow(Session& s);
   void after_drain(Session& s);
   void arm_inner_recv(Session& s);
   void complete(Op op, std::uint64_t token, std::int32_t res, std::uint32_t buffer = 0,
@@ -90,6 +107,7 @@ class TlsIo final : public Io {
   Io& inner_;
   SSL_CTX* ctx_;
   std::uint32_t plain_bytes_;
+  std::uint64_t tx_records_per_key_;
   std::vector<Session*> sessions_;          // by session index (inner operations' tokens)
   std::vector<std::uint32_t> free_sessions_;
   std::unordered_map<std::uint32_t, std::uint32_t> by_fd_;  // open descriptor -> session index
@@ -98,7 +116,7 @@ class TlsIo final : public Io {
   std::vector<std::uint32_t> free_plain_;
   std::vector<char> scratch_;               // plaintext coalesced into full TLS records
   EVP_CIPHER_CTX* seal_ctx_;                // offloaded records: one cipher context each way,
-  EVP_CIPHER_CTX* open_ctx_;                //   re-keyed per record
+  EVP_CIPHER_CTX* open_ctx_;                //   keyed per record, reset (wiped) after it
   std::vector<iovec> record_iov_;           // one record's pieces of a send
   std::vector<Completion> ready_;           // completions for the shard's next wait()
   std::vector<Completion> out_;

@@ -12,8 +12,6 @@ namespace ringcast::net {
 
 namespace {
 
-constexpr std::uint8_t kKeyUpdate = 24;  // handshake message type (RFC 8446 §4.6.3)
-
 int session_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
@@ -90,8 +88,7 @@ void TlsIo::try_offload(Session& s, std::size_t out_before) {
     OPENSSL_cleanse(secret, sizeof secret);
   }
   if (!ok) {  // TLS 1.2, or an unknown suite: OpenSSL keeps the connection
-    OPENSSL_cleanse(s.offload, sizeof *s.offload);
-    delete s.offload;
+    delete s.offload;  // wipes the secrets (~TrafficKeys)
     s.offload = nullptr;
     return;
   }
@@ -117,75 +114,42 @@ void TlsIo::try_offload(Session& s, std::size_t out_before) {
 }
 
 // Opens the whole records in the feed into `buf`. Returns 0 (more ciphertext needed, or `buf`
-// is full), 1 (close_notify) or -1 (a record failed, or a message the server does not take).
+// is full), 1 (close_notify) or -1 (a record refused: its alert is queued).
 int TlsIo::read_records(Session& s, char* buf, std::size_t& got) {
   TlsOffload& o = *s.offload;
-  for (;;) {
-    const std::string_view avail(s.feed, s.feed_len);
-    const long length = record_length(avail);
-    if (length < 0) return -1;
-    if (length == 0 || got + kMaxCiphertext > plain_bytes_) return 0;
-    std::uint8_t type = 0;
-    const long n = open_record(open_ctx_, o.aead, o.rx, avail.substr(0, std::size_t(length)),
-                               buf + got, type);
-    if (n < 0) return -1;
-    s.feed += length;
-    s.feed_len -= std::uint32_t(length);
-    if (type == kApplicationData) {
-      got += std::size_t(n);
-      continue;
-    }
-    if (type == kAlert) return n == 2 && buf[got + 1] == 0 ? 1 : -1;  // close_notify, or fatal
-    if (type != kHandshake) return -1;
-    // Post-handshake messages: only KeyUpdate is the server's business (no client tickets,
-    // no renegotiation in TLS 1.3); one message per record is all a client ever sends.
-    const auto* m = reinterpret_cast<const std::uint8_t*>(buf + got);
-    if (n != 5 || m[0] != kKeyUpdate || m[1] != 0 || m[2] != 0 || m[3] != 1 || m[4] > 1)
-      return -1;
-    if (!update_traffic_secret(o.aead, o.rx)) return -1;
-    if (m[4] == 1) {  // update_requested: answer with ours (not requesting), then switch
-      static const char kUpdateNotRequested[] = {char(kKeyUpdate), 0, 0, 1, 0};
-      const iovec v{const_cast<char*>(kUpdateNotRequested), sizeof kUpdateNotRequested};
-      if (s.out == nullptr) s.out = new std::string();
-      if (!seal_record(seal_ctx_, o.aead, o.tx, kHandshake, {&v, 1}, *s.out)) return -1;
-      if (!update_traffic_secret(o.aead, o.tx)) return -1;
-    }
+  std::string_view feed(s.feed, s.feed_len);
+  const Opened end = open_records(o, open_ctx_, feed, buf, plain_bytes_, got);
+  s.feed = feed.data();
+  s.feed_len = std::uint32_t(feed.size());
+  if (end == Opened::more) return 0;
+  if (end == Opened::close_notify) return 1;
+  if (o.alert != 0) {
+    if (s.out == nullptr) s.out = new std::string();
+    if (!seal_alert(o, seal_ctx_, tx_records_per_key_, 2, o.alert, *s.out))
+      log_event(LogLevel::debug, "tls_alert_failed", "%s", "");
   }
+  return -1;
+}
+
+// A KeyUpdate the peer requested goes out as soon as nothing is in flight; while something is,
+// it stays owed (one, however many the peer asks for) and precedes our next record.
+bool TlsIo::answer_key_update(Session& s) {
+  if (!(s.flags & tls_flag::offloaded) || s.fatal != 0 || !s.offload->key_update_owed)
+    return true;
+  if (s.out == nullptr) s.out = new std::string();
+  return seal_owed_key_update(*s.offload, seal_ctx_, *s.out);
 }
 
 // Protects the shard's plaintext into records of at most 16 KiB (one per send for typical
 // events), reading the pieces in place: no copy before the cipher.
 bool TlsIo::seal_plaintext(Session& s, std::span<const iovec> iov) {
-  TlsOffload& o = *s.offload;
   if (s.out == nullptr) s.out = new std::string();
-  record_iov_.clear();
-  std::size_t in_record = 0;
-  for (const iovec& v : iov) {
-    const char* p = static_cast<const char*>(v.iov_base);
-    std::size_t left = v.iov_len;
-    while (left > 0) {
-      const std::size_t take = std::min(left, kMaxPlaintext - in_record);
-      record_iov_.push_back({const_cast<char*>(p), take});
-      in_record += take;
-      p += take;
-      left -= take;
-      if (in_record == kMaxPlaintext) {
-        if (!seal_record(seal_ctx_, o.aead, o.tx, kApplicationData, record_iov_, *s.out))
-          return false;
-        record_iov_.clear();
-        in_record = 0;
-      }
-    }
-  }
-  return in_record == 0 ||
-         seal_record(seal_ctx_, o.aead, o.tx, kApplicationData, record_iov_, *s.out);
+  return seal_records(*s.offload, seal_ctx_, tx_records_per_key_, iov, record_iov_, *s.out);
 }
 
 void TlsIo::seal_close_notify(Session& s) {
-  static const char kCloseNotify[] = {1, 0};  // warning, close_notify
-  const iovec v{const_cast<char*>(kCloseNotify), sizeof kCloseNotify};
   if (s.out == nullptr) s.out = new std::string();
-  if (!seal_record(seal_ctx_, s.offload->aead, s.offload->tx, kAlert, {&v, 1}, *s.out))
+  if (!seal_alert(*s.offload, seal_ctx_, tx_records_per_key_, 1, 0, *s.out))
     log_event(LogLevel::debug, "tls_close_notify_failed", "%s", "");
 }
 

@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 
 #include <cstring>
+#include <limits>
 
 namespace ringcast::net {
 
@@ -44,16 +45,25 @@ bool expand_label(Aead aead, const std::uint8_t* secret, std::size_t secret_len,
   n += label.size();
   info[n++] = 0;  // empty context
   info[n++] = 1;  // HKDF-Expand's block counter T(1)
-  std::uint8_t block[64];
+  std::uint8_t block[64];  // key material: wiped before the frame goes
   std::size_t block_len = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, digest_name(aead), nullptr, secret, secret_len, info, n,
-                block, sizeof block, &block_len) == nullptr ||
-      block_len < length) {
-    return false;
-  }
-  std::memcpy(out, block, length);
-  return true;
+  const bool ok = EVP_Q_mac(nullptr, "HMAC", nullptr, digest_name(aead), nullptr, secret,
+                            secret_len, info, n, block, sizeof block, &block_len) != nullptr &&
+                  block_len >= length;
+  if (ok) std::memcpy(out, block, length);
+  OPENSSL_cleanse(block, sizeof block);
+  return ok;
 }
+
+// The sequence number that must never be used: the next one would wrap (RFC 8446 §5.3).
+constexpr std::uint64_t kSeqLast = std::numeric_limits<std::uint64_t>::max();
+
+// Resets a scratch cipher context on every way out of a record operation: the provider's
+// context (the expanded key) is freed with OPENSSL_clear_free, so no key outlives the call.
+struct ResetOnExit {
+  EVP_CIPHER_CTX* ctx;
+  ~ResetOnExit() { EVP_CIPHER_CTX_reset(ctx); }
+};
 
 bool derive_keys(Aead aead, TrafficKeys& keys) {
   keys.seq = 0;
@@ -86,30 +96,24 @@ bool set_traffic_secret(Aead aead, std::span<const std::uint8_t> secret, Traffic
 
 bool update_traffic_secret(Aead aead, TrafficKeys& keys) {
   std::uint8_t next[48];
-  if (!expand_label(aead, keys.secret, keys.secret_len, "traffic upd", keys.secret_len, next))
-    return false;
-  std::memcpy(keys.secret, next, keys.secret_len);
-  return derive_keys(aead, keys);
+  const bool ok =
+      expand_label(aead, keys.secret, keys.secret_len, "traffic upd", keys.secret_len, next);
+  if (ok) std::memcpy(keys.secret, next, keys.secret_len);
+  OPENSSL_cleanse(next, sizeof next);
+  return ok && derive_keys(aead, keys);
 }
 
-bool seal_record(EVP_CIPHER_CTX* ctx, Aead aead, TrafficKeys& keys, std::uint8_t type,
-                 std::span<const iovec> iov, std::string& out) {
-  std::size_t plain = 0;
-  for (const iovec& v : iov) plain += v.iov_len;
-  if (plain > kMaxPlaintext) return false;
-  const std::size_t body = plain + 1 + kTag;  // content, inner type, tag
-  const std::size_t at = out.size();
-  out.resize(at + kRecordHeader + body);
-  auto* p = reinterpret_cast<std::uint8_t*>(out.data() + at);
-  p[0] = kApplicationData;  // every protected record's outer type
-  p[1] = 0x03;
-  p[2] = 0x03;
-  p[3] = std::uint8_t(body >> 8);
-  p[4] = std::uint8_t(body);
+namespace {
+
+// Encrypts the record whose header is at `p` (room for the header and `body` bytes).
+bool encrypt_record(EVP_CIPHER_CTX* ctx, Aead aead, const TrafficKeys& keys, std::uint8_t type,
+                    std::span<const iovec> iov, std::uint8_t* p, std::size_t body) {
   std::uint8_t iv[12];
   nonce(keys, iv);
   int len = 0;
-  if (EVP_CipherInit_ex2(ctx, cipher(aead), keys.key, iv, 1, nullptr) != 1) return false;
+  const bool init = EVP_CipherInit_ex2(ctx, cipher(aead), keys.key, iv, 1, nullptr) == 1;
+  OPENSSL_cleanse(iv, sizeof iv);
+  if (!init) return false;
   if (EVP_EncryptUpdate(ctx, nullptr, &len, p, int(kRecordHeader)) != 1) return false;  // AAD
   std::uint8_t* w = p + kRecordHeader;
   for (const iovec& v : iov) {
@@ -124,7 +128,30 @@ bool seal_record(EVP_CIPHER_CTX* ctx, Aead aead, TrafficKeys& keys, std::uint8_t
   if (EVP_EncryptFinal_ex(ctx, w, &len) != 1) return false;
   w += len;
   if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, int(kTag), w) != 1) return false;
-  if (w + kTag != p + kRecordHeader + body) return false;
+  return w + kTag == p + kRecordHeader + body;
+}
+
+}  // namespace
+
+bool seal_record(EVP_CIPHER_CTX* ctx, Aead aead, TrafficKeys& keys, std::uint8_t type,
+                 std::span<const iovec> iov, std::string& out) {
+  const ResetOnExit reset{ctx};
+  std::size_t plain = 0;
+  for (const iovec& v : iov) plain += v.iov_len;
+  if (plain > kMaxPlaintext || keys.seq == kSeqLast) return false;
+  const std::size_t body = plain + 1 + kTag;  // content, inner type, tag
+  const std::size_t at = out.size();
+  out.resize(at + kRecordHeader + body);
+  auto* p = reinterpret_cast<std::uint8_t*>(out.data() + at);
+  p[0] = kApplicationData;  // every protected record's outer type
+  p[1] = 0x03;
+  p[2] = 0x03;
+  p[3] = std::uint8_t(body >> 8);
+  p[4] = std::uint8_t(body);
+  if (!encrypt_record(ctx, aead, keys, type, iov, p, body)) {
+    out.resize(at);  // no half-made record goes out behind a failure
+    return false;
+  }
   ++keys.seq;
   return true;
 }
@@ -141,6 +168,8 @@ long record_length(std::string_view bytes) {
 
 long open_record(EVP_CIPHER_CTX* ctx, Aead aead, TrafficKeys& keys, std::string_view record,
                  char* plain, std::uint8_t& type) {
+  const ResetOnExit reset{ctx};
+  if (keys.seq == kSeqLast) return -1;
   const auto* p = reinterpret_cast<const std::uint8_t*>(record.data());
   const std::size_t body = record.size() - kRecordHeader;
   const std::size_t sealed = body - kTag;
@@ -148,7 +177,9 @@ long open_record(EVP_CIPHER_CTX* ctx, Aead aead, TrafficKeys& keys, std::string_
   nonce(keys, iv);
   int len = 0, total = 0;
   auto* out = reinterpret_cast<std::uint8_t*>(plain);
-  if (EVP_CipherInit_ex2(ctx, cipher(aead), keys.key, iv, 0, nullptr) != 1) return -1;
+  const bool init = EVP_CipherInit_ex2(ctx, cipher(aead), keys.key, iv, 0, nullptr) == 1;
+  OPENSSL_cleanse(iv, sizeof iv);
+  if (!init) return -1;
   if (EVP_DecryptUpdate(ctx, nullptr, &len, p, int(kRecordHeader)) != 1) return -1;
   if (EVP_DecryptUpdate(ctx, out, &len, p + kRecordHeader, int(sealed)) != 1) return -1;
   total = len;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "net/tls_io.h"
-#include "net/tls_record.h"
+#include "net/tls_record_layer.h"  // TlsOffload
 
 namespace ringcast::net {
 
@@ -22,17 +22,9 @@ constexpr std::uint16_t handshake_done = 1 << 5;
 constexpr std::uint16_t closed = 1 << 6;         // the shard closed the descriptor
 constexpr std::uint16_t eof = 1 << 7;            // close_notify seen: reads return 0 from now on
 constexpr std::uint16_t offloaded = 1 << 8;      // ssl freed: records are ringcast's own
+constexpr std::uint16_t inner_cancel = 1 << 9;   // our cancel of our own operations is out
+constexpr std::uint16_t close_deferred = 1 << 10;  // the shard's close waits for that cancel
 }  // namespace tls_flag
-
-// Traffic keys of a TLS 1.3 connection: filled from OpenSSL's key log during the handshake,
-// used by tls_offload.cc after it.
-struct TlsOffload {
-  Aead aead = Aead::none;
-  bool have_rx = false;  // the client's application traffic secret arrived
-  bool have_tx = false;  // the server's
-  TrafficKeys rx;        // client -> server
-  TrafficKeys tx;        // server -> client
-};
 
 struct TlsIo::Session {
   SSL* ssl = nullptr;
@@ -43,6 +35,7 @@ struct TlsIo::Session {
   std::uint64_t recv_token = 0;
   std::uint64_t send_token = 0;
   std::uint64_t shutdown_token = 0;
+  std::uint64_t close_token = 0;    // the shard's close, while deferred
   std::uint32_t send_plain = 0;     // plaintext bytes the shard's send carried
   std::uint32_t sending_off = 0;    // bytes of *sending already written
   std::string* sending = nullptr;   // ciphertext in the inner send in flight (frozen)
@@ -50,7 +43,7 @@ struct TlsIo::Session {
   std::string* in = nullptr;        // ciphertext received but not yet consumed by OpenSSL
   const char* feed = nullptr;       // what the BIO hands OpenSSL during one call
   std::uint32_t feed_len = 0;
-  TlsOffload* offload = nullptr;    // keys; set during a TLS 1.3 handshake
+  TlsOffload* offload = nullptr;    // record layer; set during a TLS 1.3 handshake
 };
 
 }  // namespace ringcast::net
