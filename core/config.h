@@ -18,6 +18,8 @@ struct Config {
   std::uint32_t max_connections = 0;        // per shard; 0: derived (see server.cc)
   std::uint32_t ring_files = 0;             // fixed-file table per ring; 0: min(RLIMIT_NOFILE, need)
   std::uint32_t max_event_bytes = 65536;    // POST body limit
+  std::uint32_t max_batch_bytes = 1u << 20; // POST /pub (batch) body limit
+  std::uint32_t max_batch_events = 1000;    // events in one batch publish
   std::uint32_t header_bytes_max = 8192;    // request line + headers
   std::uint32_t url_bytes_max = 2048;       // request target
   std::uint32_t max_topics = 65536;         // topics per process

@@ -56,6 +56,7 @@ struct PublishMessage final : Message {
   int reject_status = 0;              // nonzero: not a publish, an in-order refusal to echo
   const char* reject_detail = nullptr;
   const char* reject_headers = "";    // extra header lines of the refusal (static text)
+  std::uint32_t batch_index = 0;      // 1 + the event's line in a batch publish (0: none)
 };
 
 struct PublishAckMessage final : Message {
@@ -66,6 +67,7 @@ struct PublishAckMessage final : Message {
   std::string topic;
   const char* detail = nullptr;  // set for an echoed refusal (static text)
   const char* headers = "";      // its extra header lines (static text)
+  std::uint32_t batch_index = 0;  // echoed from the PublishMessage
 };
 
 // One entry of a topic's Redis stream, or of a replay.

@@ -68,6 +68,7 @@ struct alignas(64) ShardMetrics {
   Counter topics_reclaimed;   // topics freed: no subscribers, nothing left in their history
   Counter topic_table_full;   // chunks this shard could not keep: its topic table was full
   Counter token_expired_streams;  // streams ended because their token expired
+  Counter batch_publishes;    // batch publish requests (POST /pub) accepted
   Counter occupancy_events;   // events published on "_occupancy.T" (--occupancy-events)
 };
 

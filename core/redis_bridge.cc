@@ -229,6 +229,7 @@ void RedisBridge::handle_publishes(std::vector<PublishMessage*>& batch) {
   for (PublishMessage* m : batch) {
     auto* ack = new PublishAckMessage();
     ack->conn_token = m->conn_token;
+    ack->batch_index = m->batch_index;
     ack->topic = std::move(m->topic);
     if (m->reject_status != 0) {  // an in-order refusal, echoed
       ack->status = m->reject_status;

@@ -28,6 +28,7 @@
 #include "core/token_expiry.h"
 #include "core/topic_messages.h"
 #include "http/access.h"
+#include "http/publish_batch.h"
 #include "http/request_parser.h"
 #include "http/routes.h"
 #include "net/io.h"
@@ -218,6 +219,15 @@ class Shard {
                                   std::string& scratch) const;
   void reject_publish(std::uint32_t ci, int status, const char* detail, const char* headers = "");
   void on_publish_message(PublishMessage* m);
+  // shard_batch.cc: POST /pub with many events
+  struct Batch {
+    std::vector<http::BatchEvent> events;
+    std::vector<EventId> ids;
+    std::vector<std::uint8_t> failed_line;  // 1: its owner could not take the event
+  };
+  void handle_publish_batch(std::uint32_t ci, const http::Request& req, std::string_view body);
+  bool on_batch_ack(PublishAckMessage* m);
+  void answer_batch(std::uint32_t ci, const Batch& b);
   void on_publish_ack(PublishAckMessage* m);
   void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);
   void handle_admin_drop(std::uint32_t ci, const http::Request& req);
@@ -360,6 +370,7 @@ class Shard {
   std::uint64_t stats_last_events_ = 0;
   std::uint64_t stats_last_deliveries_ = 0;
   std::minstd_rand rng_;
+  std::unordered_map<std::uint64_t, Batch> batches_;  // connection token -> batch awaiting acks
   TokenExpiry token_expiry_;                  // streams opened with a token, soonest exp first
   std::vector<std::pair<std::int64_t, std::uint64_t>> expiry_retry_;  // scratch: busy at expiry
   // Who is listening. Info requests waiting on other shards: token -> (acks owed, samples).

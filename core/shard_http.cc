@@ -61,6 +61,7 @@ void Shard::on_request_bytes(std::uint32_t ci, std::string_view bytes) {
 // waits until the responses before it have been written.
 bool Shard::may_pipeline(std::uint32_t ci, const http::Request& req) const {
   const Conn& c = conns_[ci];
+  if (c.pending_acks > 0 && batches_.count(token(ci)) != 0) return false;  // a batch goes alone
   std::string_view topic;
   if (req.method == "POST" && req.path.substr(0, 5) == "/pub/") {
     std::string decoded;
@@ -89,16 +90,18 @@ Shard::Handled Shard::handle_buffered(std::uint32_t ci, std::string_view bytes, 
     return Handled::done;
   }
   if (pipelined && !may_pipeline(ci, req)) return Handled::deferred;
-  if ((req.chunked || req.content_length > config_.max_event_bytes) && acks_owed)
-    return Handled::deferred;
+  // A batch publish (POST /pub) may carry more than one event's bytes.
+  const std::uint64_t body_max = req.path == "/pub" ? config_.max_batch_bytes : config_.max_event_bytes;
+  if ((req.chunked || req.content_length > body_max) && acks_owed) return Handled::deferred;
   if (req.chunked) {
     consumed = bytes.size();
     respond_error(ci, 411, "send the body with Content-Length, not chunked");
     return Handled::done;
   }
-  if (req.content_length > config_.max_event_bytes) {
+  if (req.content_length > body_max) {
     consumed = bytes.size();
-    respond_error(ci, 413, "body larger than --max-event-bytes");
+    respond_error(ci, 413, body_max == config_.max_event_bytes ? "body larger than --max-event-bytes"
+                                                               : "body larger than --max-batch-bytes");
     return Handled::done;
   }
   const std::size_t total = req.head_bytes + req.content_length;
@@ -135,7 +138,9 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
   if (req.method != r->method) return refuse_method(ci, *r);
   switch (r->access) {
     case http::Access::read_topics: return route_read(ci, req, *r);
-    case http::Access::publish_topic: return handle_publish(ci, req, req.path.substr(r->path.size()), body);
+    case http::Access::publish_topic:
+      if (r->id == http::RouteId::publish_batch) return handle_publish_batch(ci, req, body);
+      return handle_publish(ci, req, req.path.substr(r->path.size()), body);
     case http::Access::admin: return handle_admin_drop(ci, req);
     case http::Access::list_topics: return handle_topic_list(ci, req);
     case http::Access::open: break;
@@ -284,6 +289,7 @@ void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, con
 void Shard::on_publish_message(PublishMessage* m) {
   auto* ack = new PublishAckMessage();
   ack->conn_token = m->conn_token;
+  ack->batch_index = m->batch_index;
   if (m->reject_status != 0) {  // only echoing a refusal back, in order
     ack->status = m->reject_status;
     ack->detail = m->reject_detail;
@@ -302,6 +308,7 @@ void Shard::on_publish_message(PublishMessage* m) {
 }
 
 void Shard::on_publish_ack(PublishAckMessage* m) {
+  if (on_batch_ack(m)) return;
   std::uint32_t ci = conn_of(m->conn_token);
   if (ci == nil || conns_[ci].state != ConnState::publishing) return;  // publisher left
   RC_ASSERT(conns_[ci].pending_acks > 0);

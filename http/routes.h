@@ -32,6 +32,7 @@ enum class RouteId : std::uint8_t {
   admin_drop,    // POST /admin/drop?topic=T
   topic_info,    // GET /topics/{topic}: subscriber counts and history of one topic
   topic_list,    // GET /topics?prefix=P&limit=L&after=CURSOR
+  publish_batch, // POST /pub: many events, NDJSON (http/publish_batch.h)
 };
 
 enum class Access : std::uint8_t { open, read_topics, publish_topic, admin, list_topics };
@@ -45,7 +46,7 @@ struct Route {
   std::string_view example;  // a target naming the topic "{topic}", for tests and docs
 };
 
-inline constexpr std::array<Route, 10> kRoutes = {{
+inline constexpr std::array<Route, 11> kRoutes = {{
     {RouteId::stream_query, "/sse", false, "GET", Access::read_topics, "/sse?topic={topic}"},
     {RouteId::stream, "/sse/", true, "GET", Access::read_topics, "/sse/{topic}"},
     {RouteId::poll, "/poll/", true, "GET", Access::read_topics, "/poll/{topic}?lastEventId=0-0"},
@@ -56,6 +57,7 @@ inline constexpr std::array<Route, 10> kRoutes = {{
     {RouteId::admin_drop, "/admin/drop", false, "POST", Access::admin, "/admin/drop?topic={topic}"},
     {RouteId::topic_info, "/topics/", true, "GET", Access::read_topics, "/topics/{topic}"},
     {RouteId::topic_list, "/topics", false, "GET", Access::list_topics, "/topics?prefix={topic}"},
+    {RouteId::publish_batch, "/pub", false, "POST", Access::publish_topic, "/pub"},
 }};
 
 // The route serving `path` (whatever the method), or null: 404.
