@@ -10,6 +10,10 @@ the kernel floor (bench/floor/kernel_floor) as the budget.
                                              # beyond what the peers can hold)
     python3 bench/compare.py --tls           # also W1 and W3 over TLS (ringcast, its epoll
                                              # backend, nginx+nchan with ssl), beside plain
+    python3 bench/compare.py --workloads ack --ack 15000,100000   # publish ack latency alone
+
+W3 runs with one publish in flight and with 16 pipelined; every W2, W3 and ack row carries the
+publish ack latency the load generator measured (publish_latency_ms), for every server alike.
 
 Writes results.json, results.md and PNG plots (gnuplot) into --out (default
 build/bench-results/<size>). Every figure is reported beside its peers from the same run, as a
@@ -21,245 +25,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shutil
-import signal
-import socket
-import ssl
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# ---------------------------------------------------------------------------------------------
-# Machine and process measurements
-# ---------------------------------------------------------------------------------------------
-
-
-def machine() -> dict:
-    model = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return {"cpus": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
-            "memory_gib": round(mem_kb / 1048576, 1),
-            "nofile": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)[0],
-            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+sys.path.insert(0, str(ROOT / "bench"))
+from compare_report import best_floor_method, plots, summarize  # noqa: E402
+from compare_servers import (  # noqa: E402,F401  (event_sizes.py and redis_w3.py take them from here)
+    Nchan, NodeBroadcast, Pki, Ringcast, Server, cpu_seconds, free_port, machine, metric_sum,
+    rss_bytes, slab_bytes, wait_healthy)
 
 
-def process_tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    for _ in range(1000):
-        if not todo:
-            break
-        p = todo.pop()
-        pids.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return sorted(set(pids))
-
-
-def rss_bytes(pids: list[int]) -> int:
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-        except OSError:
-            pass
-    return total
-
-
-def slab_bytes() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("Slab:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(port: int, proc: subprocess.Popen, pki: "Pki | None" = None,
-                 timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    scheme = "https" if pki else "http"
-    ctx = ssl.create_default_context(cafile=pki.ca) if pki else None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/healthz", timeout=1,
-                                        context=ctx) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not become healthy")
-
-
-def metric_sum(port: int, name: str, pki: "Pki | None" = None) -> float | None:
-    """The sum over a ringcast metric's series (its shards), or None if /metrics failed."""
-    scheme = "https" if pki else "http"
-    ctx = ssl.create_default_context(cafile=pki.ca) if pki else None
-    try:
-        with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/metrics", timeout=10,
-                                    context=ctx) as r:
-            text = r.read().decode()
-    except OSError:
-        return None
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-class Pki:
-    """A throwaway CA and a server certificate it signed (localhost, 127.0.0.1), made with the
-    `openssl` command line in a temporary directory. ECDSA P-256, as most TLS sites serve now:
-    its signatures cost the server far less per handshake than RSA-2048's."""
-
-    EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="ringcast-bench-pki-"))
-        self.openssl("req", "-x509", *self.EC, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-                     "-subj", "/CN=ringcast bench CA", "-addext", "basicConstraints=critical,CA:TRUE",
-                     "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        self.openssl("req", *self.EC, "-keyout", "server.key", "-out", "server.csr", "-subj",
-                     "/CN=localhost")
-        (self.dir / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                             "extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
-        self.openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                     "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
-        self.ca, self.cert, self.key = (str(self.dir / n) for n in ("ca.pem", "server.pem", "server.key"))
-
-    def openssl(self, *args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=self.dir, check=True, capture_output=True, timeout=60)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Servers under test
-# ---------------------------------------------------------------------------------------------
-
-
-class Server:
-    name = "?"
-    ids = "ringcast"   # how the load generator treats ids
-    capacity = 10**9   # streams it can hold on this box (fd limits)
-    speaks_tls = False  # can serve HTTPS here (--tls runs)
-    tls: Pki | None = None  # set: the next start() serves HTTPS with this certificate
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None:
-        self.terminate(signal.SIGTERM)
-
-    def terminate(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def pids(self) -> list[int]:
-        return process_tree(self.proc.pid)
-
-
-class Ringcast(Server):
-    speaks_tls = True
-
-    def __init__(self, binary: Path, io: str):
-        self.binary, self.io = binary, io
-        self.name = "ringcast" if io == "uring" else "ringcast-epoll"
-        if io == "epoll":
-            self.capacity = 18000  # the process fd table, shared by the shards
-
-    def start(self) -> None:
-        self.port = free_port()
-        tls = ["--tls-cert", self.tls.cert, "--tls-key", self.tls.key] if self.tls else []
-        self.proc = subprocess.Popen(
-            [str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--shards", "2", "--io",
-             self.io, "--log-level", "warn", "--max-streams", "1100000", *tls],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_healthy(self.port, self.proc, self.tls)
-
-
-class Nchan(Server):
-    name = "nchan"
-    ids = "opaque"
-    speaks_tls = True
-    capacity = 36000  # 2 workers x worker_rlimit_nofile 20000, less listeners and spare
-
-    def start(self) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="ringcast-nchan-"))
-        conf = (ROOT / "bench/peers/nchan.conf.in").read_text()
-        conf = conf.replace("@DIR@", str(self.dir)).replace("@PORT@", str(self.port))
-        conf = conf.replace("load_module modules/ngx_nchan_module.so;",
-                            "load_module /usr/lib/nginx/modules/ngx_nchan_module.so;")
-        if self.tls:
-            # nginx's own TLS (nginx-light has the ssl module): the same versions, ALPN and
-            # session tickets as ringcast's.
-            listen = f"listen 127.0.0.1:{self.port} reuseport backlog=4096;"
-            assert listen in conf
-            conf = conf.replace(listen, (
-                f"listen 127.0.0.1:{self.port} ssl reuseport backlog=4096;\n"
-                f"    ssl_certificate {self.tls.cert};\n    ssl_certificate_key {self.tls.key};\n"
-                "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_session_tickets on;"))
-        (self.dir / "nginx.conf").write_text(conf)
-        self.proc = subprocess.Popen(
-            ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir), "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_healthy(self.port, self.proc, self.tls)
-
-    def stop(self) -> None:
-        self.terminate(signal.SIGQUIT)  # nginx's graceful stop
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class NodeBroadcast(Server):
-    name = "node"
-    capacity = 19000  # one process: RLIMIT_NOFILE
-
-    def start(self) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["node", str(ROOT / "bench/peers/node_broadcast.mjs"), "--port", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_healthy(self.port, self.proc)
+def publish_ms(report: dict) -> dict:
+    """Publish ack latency from a load generator report (ms, per request: its write to its
+    whole answer), the same tool and definition for every server."""
+    lat = report.get("publish_latency_ms") or {}
+    return {"publish_p50_ms": lat.get("p50"), "publish_p99_ms": lat.get("p99"),
+            "publish_requests": lat.get("count")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,15 +53,17 @@ class NodeBroadcast(Server):
 SIZES = {
     "tiny": {"w1": [200], "w2": [200], "w2_events": 3, "w2_rate": 5, "w3_streams": 200,
              "w3_seconds": 1, "w4_streams": 200, "w5_topics": 50, "w5_events": 5,
-             "w5_rate": 500, "repeat": 1, "floor_streams": 200, "tls_w1": [200]},
+             "w5_rate": 500, "repeat": 1, "floor_streams": 200, "tls_w1": [200],
+             "ack": [200], "ack_publishes": 300, "ack_seconds": 10},
     "small": {"w1": [10000], "w2": [1000, 15000], "w2_events": 9, "w2_rate": 2,
               "w3_streams": 15000, "w3_seconds": 5, "w4_streams": 10000, "w5_topics": 1000,
               "w5_events": 20, "w5_rate": 5000, "repeat": 3, "floor_streams": 15000,
-              "tls_w1": [10000]},
+              "tls_w1": [10000], "ack": [15000, 100000], "ack_publishes": 300, "ack_seconds": 30},
     "full": {"w1": [10000, 100000, 1000000], "w2": [1000, 15000, 100000], "w2_events": 10,
              "w2_rate": 1, "w3_streams": 15000, "w3_seconds": 10, "w4_streams": 10000,
              "w5_topics": 10000, "w5_events": 10, "w5_rate": 10000, "repeat": 3,
-             "floor_streams": 15000, "tls_w1": [10000, 100000]},
+             "floor_streams": 15000, "tls_w1": [10000, 100000], "ack": [15000, 100000],
+             "ack_publishes": 300, "ack_seconds": 30},
 }
 
 
@@ -290,6 +76,7 @@ class Bench:
         self.out.mkdir(parents=True, exist_ok=True)
         self.failures: list[str] = []
         self.floors: dict[str, list[dict]] = {}  # N -> the floor taken before each W2 at N
+        self.skipped: dict[str, str] = {}  # server -> why it could not run here
 
     def load_run(self, server: Server, argv: list[str], tag: str, timeout: float = 900) -> dict:
         if server.tls:
@@ -372,7 +159,7 @@ class Bench:
         last = r.get("time_to_last_delivery_us", {})
         last_p50 = last.get("p50")
         return {"streams": n, "p50_us": lat.get("p50"), "p99_us": lat.get("p99"),
-                "max_us": lat.get("max"), "last_delivery_p50_us": last_p50,
+                "max_us": lat.get("max"), "last_delivery_p50_us": last_p50, **publish_ms(r),
                 "lost": r.get("lost", -1), "server_cpu_s": r["server"]["cpu_s"],
                 "rate": rate, "floor_us": floor["time_us"] if floor else None,
                 "events_published": r.get("events_published"), "serializations": r.get("serializations"),
@@ -398,18 +185,38 @@ class Bench:
         self.floors.setdefault(str(n), []).append(best)
         return best
 
-    # W3: burst to many subscribers from one pipelined publisher; delivered events/s, checked.
-    def w3(self, server: Server) -> dict:
+    # W3: burst to many subscribers from one publisher, as fast as the server answers, with
+    # `pipeline` publishes in flight: 1 is what requests, fetch and curl do (each publish waits
+    # for its answer); 16 pipelined is the server's own ceiling. Publish ack latency beside it.
+    def w3(self, server: Server, pipeline: int = 16) -> dict:
         n = min(self.size["w3_streams"], server.capacity)
         r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--burst",
-                                   "--duration", str(self.size["w3_seconds"]), "--pipeline", "16",
-                                   "--timeout", "300"], "w3")
-        return {"streams": n, "deliveries_per_s": r.get("deliveries_per_s", 0),
-                "events_published": r.get("events_published", 0),
+                                   "--duration", str(self.size["w3_seconds"]), "--pipeline",
+                                   str(pipeline), "--timeout", "300"],
+                          "w3" if pipeline == 16 else f"w3-p{pipeline}")
+        return {"streams": n, "pipeline": pipeline, "deliveries_per_s": r.get("deliveries_per_s", 0),
+                "events_published": r.get("events_published", 0), **publish_ms(r),
                 "serializations": r.get("serializations"), "cq_overflows": r.get("cq_overflows"),
                 "lost": r.get("lost", -1),
                 "duplicates": r.get("duplicates", -1), "reordered": r.get("reordered", -1),
                 "server_cpu_s": r["server"]["cpu_s"], "load_cpu": r.get("cpu")}
+
+    # Publish ack latency (issue #20): one publisher, one publish in flight, sequential
+    # publishes as fast as they are answered (--ack-publishes, or as many as the size's ack_seconds allow) to one
+    # topic of n subscribers, every event checked; each answer waits on whatever fan-out the
+    # server still has under way.
+    def ack(self, server: Server, n: int) -> dict:
+        r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--burst",
+                                   "--pipeline", "1", "--events", str(self.size["ack_publishes"]),
+                                   "--duration", str(self.size["ack_seconds"]),
+                                   "--threads", "2" if n > 50000 else "1", "--timeout", "300"],
+                          f"ack-{n}")
+        return {"streams": n, **publish_ms(r), "publish_p90_ms": (r.get("publish_latency_ms") or {}).get("p90"),
+                "publish_max_ms": (r.get("publish_latency_ms") or {}).get("max"),
+                "deliveries_per_s": r.get("deliveries_per_s", 0), "lost": r.get("lost", -1),
+                "duplicates": r.get("duplicates", -1), "reordered": r.get("reordered", -1),
+                "events_published": r.get("events_published"), "serializations": r.get("serializations"),
+                "server_cpu_s": r["server"]["cpu_s"]}
 
     # W4: reconnect storm with Last-Event-ID while publishing continues.
     def w4(self, server: Server) -> dict:
@@ -458,25 +265,50 @@ class Bench:
             server.stop()
         return out
 
-    def run(self) -> dict:
+    def make_servers(self) -> list[Server]:
+        """The servers asked for that can run here. A peer that is not installed is skipped
+        with a note (in results.md too); ringcast not built is a failure."""
+        makers = {"ringcast": lambda: Ringcast(Path(self.args.ringcast), "uring"),
+                  "ringcast-epoll": lambda: Ringcast(Path(self.args.ringcast), "epoll"),
+                  "nchan": Nchan, "node": NodeBroadcast}
         servers = []
         for name in self.args.servers.split(","):
-            if name == "ringcast":
-                servers.append(Ringcast(Path(self.args.ringcast), "uring"))
-            elif name == "ringcast-epoll":
-                servers.append(Ringcast(Path(self.args.ringcast), "epoll"))
-            elif name == "nchan":
-                servers.append(Nchan())
-            elif name == "node":
-                servers.append(NodeBroadcast())
+            if name not in makers:
+                self.failures.append(f"unknown server {name!r} (known: {', '.join(makers)})")
+                continue
+            server = makers[name]()
+            why = server.missing()
+            if why is None:
+                servers.append(server)
+                continue
+            print(f"compare: SKIPPING {name}: {why}", file=sys.stderr)
+            self.skipped[name] = why
+            if name.startswith("ringcast"):
+                self.failures.append(f"{name}: {why}")
+        return servers
+
+    def passes(self, server: Server, one, label: str) -> list[dict]:
+        """--repeat passes of `one` over a server; one that cannot start ends its passes
+        with a failure, and the run goes on with the next server."""
+        runs = []
+        for rep in range(self.size["repeat"]):
+            try:
+                runs.append(one(server))
+            except (RuntimeError, OSError) as e:
+                self.failures.append(f"{server.name} {label}pass {rep + 1}: {e}")
+                print(f"compare: {server.name} {label}pass {rep + 1} FAILED: {e}", file=sys.stderr)
+                break
+            print(f"compare: {server.name} {label}pass {rep + 1} done", file=sys.stderr)
+        return runs
+
+    def run(self) -> dict:
+        servers = self.make_servers()
         results = {"machine": machine(), "size": self.args.size, "floor": self.floor(),
-                   "servers": {}}
+                   "servers": {}, "skipped": self.skipped}
         for server in servers:
-            runs = []
-            for rep in range(self.size["repeat"]):
-                runs.append(self.one_pass(server))
-                print(f"compare: {server.name} pass {rep + 1} done", file=sys.stderr)
-            results["servers"][server.name] = runs
+            runs = self.passes(server, self.one_pass, "")
+            if runs:
+                results["servers"][server.name] = runs
         if self.args.tls:
             pki = Pki()
             results["tls"] = {}
@@ -485,12 +317,10 @@ class Bench:
                     if not server.speaks_tls:
                         continue
                     server.tls = pki
-                    runs = []
-                    for rep in range(self.size["repeat"]):
-                        runs.append(self.tls_pass(server))
-                        print(f"compare: {server.name} TLS pass {rep + 1} done", file=sys.stderr)
+                    runs = self.passes(server, self.tls_pass, "TLS ")
                     server.tls = None
-                    results["tls"][server.name] = runs
+                    if runs:
+                        results["tls"][server.name] = runs
             finally:
                 pki.remove()
         results["w2_floors"] = self.floors
@@ -506,259 +336,25 @@ class Bench:
                     out["w1"].append(self.w1(server, n))
                 finally:
                     server.stop()
-        if not {"w2", "w3", "w4", "w5"} & set(wanted):
+        if not {"w2", "w3", "w4", "w5", "ack"} & set(wanted):
             return out
         server.start()
         try:
             for n in self.size["w2"] if "w2" in wanted else []:
                 if n <= server.capacity:
                     out["w2"].append(self.w2(server, n))
-            for name in ("w3", "w4", "w5"):
+            if "ack" in wanted:
+                # Beyond a peer's fd table there is nothing to measure: ringcast only.
+                out["ack"] = [self.ack(server, n) for n in self.size["ack"] if n <= server.capacity]
+            if "w3" in wanted:
+                out["w3"] = self.w3(server, 16)
+                out["w3_p1"] = self.w3(server, 1)
+            for name in ("w4", "w5"):
                 if name in wanted:
                     out[name] = getattr(self, name)(server)
         finally:
             server.stop()
         return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Summaries: medians and spread, ratios, markdown, plots
-# ---------------------------------------------------------------------------------------------
-
-
-def best_floor_method(floor: dict) -> dict | None:
-    """The fastest way the kernel_floor report found to make N sends (median time of its
-    rounds): the budget W2 is held to is the kernel's best, whatever IO interface gets it."""
-    best = None
-    for name, m in floor.get("methods", {}).items():
-        if not m.get("measured", True) or not m.get("time_us", {}).get("median"):
-            continue
-        if best is None or m["time_us"]["median"] < best["time_us"]:
-            best = {"method": name, "time_us": m["time_us"]["median"],
-                    "ns_per_send": m.get("ns_per_send_median"),
-                    "streams": floor.get("options", {}).get("streams")}
-    return best
-
-
-def spread(values: list[float]) -> tuple[float, float, float]:
-    values = [v for v in values if v is not None]
-    if not values:
-        return (float("nan"),) * 3
-    return statistics.median(values), min(values), max(values)
-
-
-def fmt(v: float, digits: int = 0) -> str:
-    if v != v:  # NaN
-        return "-"
-    return f"{v:,.{digits}f}"
-
-
-def cell(values: list[float], digits: int = 0) -> str:
-    med, lo, hi = spread(values)
-    if len(values) > 1:
-        return f"{fmt(med, digits)} ({fmt(lo, digits)}–{fmt(hi, digits)})"
-    return fmt(med, digits)
-
-
-def ratio_cell(values: list[float]) -> str:
-    med, lo, hi = spread(values)
-    return f"{med:.2f}× ({lo:.2f}–{hi:.2f}×)" if len(values) > 1 else f"{med:.2f}×"
-
-
-def summarize(results: dict) -> tuple[str, dict]:
-    servers = results["servers"]
-    names = list(servers)
-    floor_best = best_floor_method(results["floor"])
-    lines = [f"# ringcast benchmark ({results['size']})", "",
-             "Machine: {cpus} CPUs ({cpu_model}), {memory_gib} GiB, Linux {kernel}, "
-             "RLIMIT_NOFILE {nofile}; {date}.".format(**results["machine"]), "",
-             "Each cell: median (min–max) over the repeated passes. Ratios compare medians "
-             "from this same run.", ""]
-    summary = {}
-
-    def col(workload, key, n=None):
-        out = {}
-        for name in names:
-            vals = []
-            for run in servers[name]:
-                w = run.get(workload)
-                if isinstance(w, list):
-                    w = next((x for x in w if x.get("streams") == n), None)
-                if w:
-                    vals.append(w.get(key))
-            out[name] = vals
-        return out
-
-    # W1
-    w1_counts = sorted({w["streams"] for r in servers.values() for p in r for w in p["w1"]})
-    if w1_counts:
-        lines += ["## W1: density (idle streams held)", "",
-                  "| server | streams | user bytes / stream | kernel bytes / socket | connects/s |",
-                  "| --- | --- | --- | --- | --- |"]
-    for n in w1_counts:
-        ub, kb, cr = col("w1", "user_bytes_per_stream", n), col("w1", "kernel_bytes_per_socket", n), \
-            col("w1", "connect_rate", n)
-        for name in names:
-            if ub[name]:
-                lines.append(f"| {name} | {fmt(n)} | {cell(ub[name])} | {cell(kb[name])} | "
-                             f"{cell(cr[name])} |")
-                summary.setdefault("w1", {}).setdefault(name, {})[n] = spread(ub[name])[0]
-    # W2
-    lines += ["", "## W2: single-event fan-out", "",
-              "| server | streams | latency p50 µs | p99 µs | max µs | last subscriber p50 µs | "
-              "kernel floor µs (N sends) | last ÷ floor | lost |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for n in sorted({w["streams"] for r in servers.values() for p in r for w in p["w2"]}):
-        cols = {k: col("w2", k, n) for k in ("p50_us", "p99_us", "max_us", "last_delivery_p50_us",
-                                             "lost", "floor_us", "vs_floor")}
-        for name in names:
-            if not cols["p50_us"][name]:
-                continue
-            ratios = [v for v in cols["vs_floor"][name] if v is not None]
-            ratio = ratio_cell(ratios) if ratios else "not measured"
-            floors = [v for v in cols["floor_us"][name] if v is not None]
-            lines.append(f"| {name} | {fmt(n)} | {cell(cols['p50_us'][name])} | "
-                         f"{cell(cols['p99_us'][name])} | {cell(cols['max_us'][name])} | "
-                         f"{cell(cols['last_delivery_p50_us'][name])} | "
-                         f"{cell(floors) if floors else '-'} | {ratio} | "
-                         f"{int(sum(cols['lost'][name]))} |")
-            summary.setdefault("w2", {}).setdefault(name, {})[n] = {
-                "p50": spread(cols["p50_us"][name])[0], "p99": spread(cols["p99_us"][name])[0]}
-    def ran(workload: str) -> bool:
-        return all(workload in run for name in names for run in servers[name])
-
-    # W3
-    base = {n: spread(col("w3", "deliveries_per_s")[n])[0] for n in names}
-    if ran("w3"):
-        lines += ["", "## W3: burst to many subscribers", "",
-                  "| server | streams | delivered events/s | ringcast ÷ this | lost / dup / reordered |",
-                  "| --- | --- | --- | --- | --- |"]
-        for name in names:
-            w = [r["w3"] for r in servers[name]]
-            ratio = base.get("ringcast", float("nan")) / base[name] if base[name] else float("nan")
-            lines.append(f"| {name} | {fmt(w[0]['streams'])} | {cell([x['deliveries_per_s'] for x in w])} | "
-                         f"{fmt(ratio, 1)}× | {sum(x['lost'] for x in w)} / {sum(x['duplicates'] for x in w)} / "
-                         f"{sum(x['reordered'] for x in w)} |")
-        summary["w3"] = base
-    # W4
-    if ran("w4"):
-        lines += ["", "## W4: reconnect storm (half the streams drop and resume with Last-Event-ID)", "",
-                  "| server | streams | time to all resumed s | lost | duplicates |",
-                  "| --- | --- | --- | --- | --- |"]
-        for name in names:
-            w = [r["w4"] for r in servers[name]]
-            lines.append(f"| {name} | {fmt(w[0]['streams'])} | "
-                         f"{cell([x['time_to_all_resumed_s'] for x in w], 3)} | "
-                         f"{sum(x['lost'] for x in w)} | {sum(x['duplicates'] for x in w)} |")
-    # W5
-    if ran("w5"):
-        lines += ["", "## W5: many topics, 10 subscribers each", "",
-                  "| server | topics | streams | delivered events/s | p99 µs | lost |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for name in names:
-            w = [r["w5"] for r in servers[name]]
-            lines.append(f"| {name} | {fmt(w[0]['topics'])} | {fmt(w[0]['streams'])} | "
-                         f"{cell([x['deliveries_per_s'] for x in w])} | {cell([x['p99_us'] for x in w])} | "
-                         f"{sum(x['lost'] for x in w)} |")
-    if "tls" in results:
-        lines += tls_summary(results)
-    if "w2" in summary:
-        methods = sorted({f["method"] for fl in results.get("w2_floors", {}).values() for f in fl})
-        lines += ["", "\"kernel floor\": bench/floor/kernel_floor at the same N, run right before "
-                      "each W2 pass (the median of its rounds, from the fastest of its methods: "
-                      f"{', '.join(methods) or '-'}). \"last ÷ floor\" is each pass's time to the last "
-                      "subscriber divided by the floor taken just before it; median (min–max) "
-                      "over the passes."]
-    checked = [(w.get("events_published"), w.get("serializations"))
-               for name in names if name.startswith("ringcast") for run in servers[name]
-               for w in [*run.get("w2", []), run.get("w3") or {}] if w.get("serializations") is not None]
-    if checked:
-        same = sum(1 for e, z in checked if e == z)
-        lines += ["", f"`ringcast_serializations_total` (scraped before and after each run) equalled "
-                      f"the events published in {same} of {len(checked)} ringcast W2/W3 runs "
-                      f"({sum(e for e, _ in checked):,} events in all)."]
-    overflows = [w.get("cq_overflows") for name in names if name.startswith("ringcast")
-                 for run in servers[name] for w in [*run.get("w2", []), run.get("w3") or {}]
-                 if w.get("cq_overflows") is not None]
-    if overflows:
-        lines += ["", f"io_uring completion-queue overflows (`ringcast_cq_overflows_total`) over those "
-                      f"runs: {sum(overflows)}."]
-    if floor_best:
-        lines += ["", f"Kernel floor at {fmt(floor_best['streams'] or 0)} streams (start of the run): "
-                      f"{fmt(1e9 / floor_best['ns_per_send'])} small sends/s "
-                      f"({floor_best['ns_per_send'] / 1000:.2f} µs per send, {floor_best['method']}, "
-                      "median)."]
-    return "\n".join(lines) + "\n", summary
-
-
-def tls_summary(results: dict) -> list[str]:
-    """W1 and W3 over TLS beside the same server's plain figures from this run."""
-    plain, tls = results["servers"], results["tls"]
-
-    def w1_values(runs, n, key):
-        return [w[key] for r in runs for w in r["w1"] if w["streams"] == n and w.get(key) is not None]
-
-    lines = ["", "## TLS: W1 and W3 over TLS beside plain", "",
-             "TLS 1.3 (the load generator and the server negotiate it), ECDSA P-256 certificate, "
-             "verified against the run's throwaway CA; every stream a full handshake.", "",
-             "| server | streams | user B / stream plain | user B / stream TLS | TLS − plain | "
-             "kernel B / socket TLS | connects/s plain | connects/s TLS | load generator B / stream TLS |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, runs in tls.items():
-        for n in sorted({w["streams"] for r in runs for w in r["w1"]}):
-            up, ut = w1_values(plain.get(name, []), n, "user_bytes_per_stream"), \
-                w1_values(runs, n, "user_bytes_per_stream")
-            diff = spread(ut)[0] - spread(up)[0] if up and ut else float("nan")
-            lines.append(f"| {name} | {fmt(n)} | {cell(up)} | {cell(ut)} | {fmt(diff)} | "
-                         f"{cell(w1_values(runs, n, 'kernel_bytes_per_socket'))} | "
-                         f"{cell(w1_values(plain.get(name, []), n, 'connect_rate'))} | "
-                         f"{cell(w1_values(runs, n, 'connect_rate'))} | "
-                         f"{cell(w1_values(runs, n, 'client_bytes_per_stream'))} |")
-    lines += ["", "| server | streams | delivered events/s plain | delivered events/s TLS | "
-              "TLS ÷ plain | lost / dup / reordered (TLS) |", "| --- | --- | --- | --- | --- | --- |"]
-    for name, runs in tls.items():
-        wt = [r["w3"] for r in runs]
-        wp = [r["w3"]["deliveries_per_s"] for r in plain.get(name, []) if "w3" in r]
-        ratio = spread([w["deliveries_per_s"] for w in wt])[0] / spread(wp)[0] if wp else float("nan")
-        lines.append(f"| {name} | {fmt(wt[0]['streams'])} | {cell(wp)} | "
-                     f"{cell([w['deliveries_per_s'] for w in wt])} | {fmt(ratio, 2)} | "
-                     f"{sum(w['lost'] for w in wt)} / {sum(w['duplicates'] for w in wt)} / "
-                     f"{sum(w['reordered'] for w in wt)} |")
-    return lines
-
-
-def plots(out: Path, summary: dict) -> None:
-    if shutil.which("gnuplot") is None:
-        print("compare: gnuplot missing; no plots", file=sys.stderr)
-        return
-    data = out / "plot-data"
-    data.mkdir(exist_ok=True)
-    scripts = []
-    if "w1" in summary:
-        for name, by_n in summary["w1"].items():
-            (data / f"w1-{name}.dat").write_text("".join(f"{n} {v}\n" for n, v in sorted(by_n.items())))
-        series = ", ".join(f"'{data}/w1-{n}.dat' using 1:2 with linespoints title '{n}'" for n in summary["w1"])
-        scripts.append(("memory_per_stream.png", "set logscale x; set xlabel 'streams'; "
-                        "set ylabel 'user bytes per stream'; set title 'W1: server memory per idle stream'; "
-                        f"plot {series}"))
-    if "w2" in summary:
-        for name, by_n in summary["w2"].items():
-            (data / f"w2-{name}.dat").write_text(
-                "".join(f"{n} {v['p50']} {v['p99']}\n" for n, v in sorted(by_n.items())))
-        series = ", ".join(f"'{data}/w2-{n}.dat' using 1:3 with linespoints title '{n} p99', "
-                           f"'{data}/w2-{n}.dat' using 1:2 with linespoints dt 2 title '{n} p50'"
-                           for n in summary["w2"])
-        scripts.append(("latency_vs_streams.png", "set logscale xy; set xlabel 'streams'; "
-                        "set ylabel 'publish to delivery (µs)'; set title 'W2: fan-out latency'; "
-                        f"plot {series}"))
-    if "w3" in summary:
-        (data / "w3.dat").write_text("".join(f"\"{n}\" {v}\n" for n, v in summary["w3"].items()))
-        scripts.append(("deliveries_per_s.png", "set style fill solid; set boxwidth 0.6; "
-                        "set ylabel 'delivered events / s'; set title 'W3: burst throughput'; "
-                        f"plot '{data}/w3.dat' using 0:2:xtic(1) with boxes notitle"))
-    for png, body in scripts:
-        script = f"set terminal pngcairo size 900,540 font ',11'; set output '{out / png}'; set grid; {body}\n"
-        subprocess.run(["gnuplot"], input=script, text=True, check=False)
 
 
 def main() -> int:
@@ -773,12 +369,22 @@ def main() -> int:
     ap.add_argument("--w1", default=None,
                     help="W1 stream counts, plain and TLS (e.g. 10000,100000; default: by size)")
     ap.add_argument("--w2", default=None, help="W2 stream counts (e.g. 15000,100000; default: by size)")
-    ap.add_argument("--workloads", default="w1,w2,w3,w4,w5",
-                    help="plain workloads to run (e.g. w1,w3 beside --tls)")
+    ap.add_argument("--workloads", default="w1,w2,w3,w4,w5,ack",
+                    help="plain workloads to run (e.g. w1,w3 beside --tls); w3 runs with 1 and "
+                         "with 16 publishes in flight; ack: sequential publish ack latency")
+    ap.add_argument("--ack", default=None,
+                    help="ack workload subscriber counts (default by size: tiny 200, small and "
+                         "full 15000,100000; each server up to what its fd table holds)")
+    ap.add_argument("--ack-publishes", type=int, default=0,
+                    help="sequential publishes per ack run (default 300; publishing stops after 30 s, 10 s at tiny)")
     ap.add_argument("--tls", action="store_true",
                     help="also run W1 and W3 over TLS (a throwaway CA and certificate)")
     args = ap.parse_args()
     args.out = args.out or str(ROOT / "build/bench-results" / args.size)
+    for what, path in (("--load", args.load), ("--floor", args.floor)):
+        if not Path(path).exists():
+            print(f"compare: {path} not found ({what}; tools/build.sh Release builds it)", file=sys.stderr)
+            return 2
     bench = Bench(args)
     if args.repeat:
         bench.size = dict(bench.size, repeat=args.repeat)
@@ -787,6 +393,10 @@ def main() -> int:
         bench.size = dict(bench.size, w1=counts, tls_w1=counts)
     if args.w2:
         bench.size = dict(bench.size, w2=[int(n) for n in args.w2.split(",")])
+    if args.ack:
+        bench.size = dict(bench.size, ack=[int(n) for n in args.ack.split(",")])
+    if args.ack_publishes:
+        bench.size = dict(bench.size, ack_publishes=args.ack_publishes)
     results = bench.run()
     markdown, summary = summarize(results)
     out = Path(args.out)

@@ -36,17 +36,17 @@ int status_of(std::string_view line) {
 }  // namespace
 
 std::size_t ResponseReader::feed(std::string_view bytes) {
-  const std::size_t n = std::min(bytes.size(), kCapacity - len_);
-  std::memcpy(buf_ + len_, bytes.data(), n);
+  const std::size_t n = std::min(bytes.size(), buf_.size() - len_);
+  std::memcpy(buf_.data() + len_, bytes.data(), n);
   len_ += n;
   return n;
 }
 
 ReadStatus ResponseReader::parse(HttpResponse& out) const {
-  const std::string_view all(buf_, len_);
+  const std::string_view all(buf_.data(), len_);
   const std::size_t head_end = all.find("\r\n\r\n");
   if (head_end == std::string_view::npos)
-    return len_ == kCapacity ? ReadStatus::too_large : ReadStatus::incomplete;
+    return len_ == buf_.size() ? ReadStatus::too_large : ReadStatus::incomplete;
   std::string_view head = all.substr(0, head_end);
   const std::size_t first_eol = head.find("\r\n");
   out = HttpResponse();
@@ -73,15 +73,15 @@ ReadStatus ResponseReader::parse(HttpResponse& out) const {
     }
   }
   const std::size_t body_at = head_end + 4;
-  if (content_length > kCapacity - body_at) return ReadStatus::too_large;
+  if (content_length > buf_.size() - body_at) return ReadStatus::too_large;
   if (len_ < body_at + content_length) return ReadStatus::incomplete;
   out.body = all.substr(body_at, content_length);
   return ReadStatus::complete;
 }
 
 void ResponseReader::consume(const HttpResponse& r) {
-  const std::size_t used = std::size_t(r.body.data() + r.body.size() - buf_);
-  std::memmove(buf_, buf_ + used, len_ - used);
+  const std::size_t used = std::size_t(r.body.data() + r.body.size() - buf_.data());
+  std::memmove(buf_.data(), buf_.data() + used, len_ - used);
   len_ -= used;
 }
 

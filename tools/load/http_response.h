@@ -1,12 +1,14 @@
 #pragma once
 // Reads the publisher's HTTP/1.1 responses, in order, several per read when requests are
 // pipelined. Each is small: ringcast's and the Node peer's 202 {"topic":"…","id":"…"}, nchan's
-// 201/202 text/plain queue summary, or a short error; each has a Content-Length (none means an
-// empty body). Bytes accumulate in a fixed buffer: feed what fits, take every whole response
-// out, feed the rest. No IO; no allocation.
+// 201/202 text/plain queue summary, a batch answer naming every event, or a short error; each
+// has a Content-Length (none means an empty body). Bytes accumulate in a buffer sized once
+// (the longest answer expected): feed what fits, take every whole response out, feed the rest.
+// No IO; no allocation after construction.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "tools/load/event_id.h"
 
@@ -30,7 +32,9 @@ enum class ReadStatus : std::uint8_t {
 
 class ResponseReader {
  public:
-  static constexpr std::size_t kCapacity = 4096;
+  static constexpr std::size_t kCapacity = 4096;  // the default: any single publish's answer
+
+  explicit ResponseReader(std::size_t capacity = kCapacity) : buf_(capacity) {}
 
   // Appends as many of `bytes` as fit; returns how many.
   std::size_t feed(std::string_view bytes);
@@ -39,11 +43,12 @@ class ResponseReader {
   // Drops the response parse() returned.
   void consume(const HttpResponse& r);
   void reset() { len_ = 0; }
-  bool full() const { return len_ == kCapacity; }
+  bool full() const { return len_ == buf_.size(); }
   std::size_t buffered() const { return len_; }
+  std::size_t capacity() const { return buf_.size(); }
 
  private:
-  char buf_[kCapacity];
+  std::vector<char> buf_;
   std::size_t len_ = 0;
 };
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "tools/load/publish_body.h"
+
 namespace ringcast::load {
 
 namespace {
@@ -26,6 +28,7 @@ constexpr const char* kUsage =
     "publish:   --publishers P (1, at most --topics) --rate R | --burst --events E\n"
     "           --pub-target HOST:PORT (--target; e.g. another node of a cluster)\n"
     "           --event-bytes B --pipeline D (1 request in flight per publisher)\n"
+    "           --batch N (1): N events per request, NDJSON to POST --batch-path P (/pub)\n"
     "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
     "storm:     --drop K --settle S (1) --after S (1)\n"
     "           --churn R: drop the K streams continuously, R per second, for --duration S\n"
@@ -143,6 +146,8 @@ bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
   if (flag == "--ramp") return parse_double(v, o.ramp_per_s, 0, 1e9);
   if (flag == "--publishers") return u32(o.publishers, 1, 4096);
   if (flag == "--pipeline") return u32(o.pipeline, 1, kPipelineMax);
+  if (flag == "--batch") return u32(o.batch, 1, kBatchMax);
+  if (flag == "--batch-path") return o.batch_path = std::string(v), valid_path(v);
   if (flag == "--sub-path") return o.sub_path = std::string(v), valid_path(v);
   if (flag == "--pub-path") return o.pub_path = std::string(v), valid_path(v);
   if (flag == "--ids") return parse_ids(v, o.ids);
@@ -178,6 +183,23 @@ const char* mode_name(Mode m) {
     case Mode::run: return "run";
   }
   return "?";
+}
+
+// Head: "POST ", a path and a topic name bounded by the options (128 + 71 bytes), the dotted
+// quad target, fixed header text and a length: under 400 bytes. A single body: under 130 bytes
+// of fields, or --event-bytes when that is longer. A batch body: per line, the JSON keys and
+// quotes (23 bytes), the topic and that payload; our topic names and payloads need no escapes.
+std::size_t request_bytes_max(const Options& o) {
+  if (o.batch <= 1) return 1024 + o.event_bytes;
+  const std::size_t line = 32 + kTopicNameMax + payload_bytes_max(kTopicNameMax, o.event_bytes);
+  return 1024 + std::size_t(o.batch) * line;
+}
+
+// A batch answer's entry {"topic":"<name>","id":"<id>"} is under 130 bytes; the slack allows
+// for whitespace and other members.
+std::size_t response_bytes_max(const Options& o) {
+  constexpr std::size_t kSingle = 4096;
+  return o.batch <= 1 ? kSingle : kSingle + std::size_t(o.batch) * 192;
 }
 
 int parse_options(int argc, char** argv, Options& out) {
@@ -228,9 +250,9 @@ int parse_options(int argc, char** argv, Options& out) {
                    o.publishers, o.topics, o.topics);
     o.publishers = o.topics;
   }
-  const std::uint64_t send_bytes = std::uint64_t(o.publishers) * o.pipeline * (1024 + o.event_bytes);
+  const std::uint64_t send_bytes = std::uint64_t(o.publishers) * o.pipeline * request_bytes_max(o);
   if (o.mode != Mode::subscribe && send_bytes > kPublishBufferBytesMax)
-    return usage_error("%s", "--publishers x --pipeline x --event-bytes needs over 1 GiB of send buffers");
+    return usage_error("%s", "--publishers x --pipeline x --batch x --event-bytes needs over 1 GiB of send buffers");
   out = o;
   return 0;
 }

@@ -22,6 +22,8 @@ const char* mode_name(Mode m);
 constexpr std::size_t kPathMax = 128;        // --sub-path, --pub-path
 constexpr std::size_t kTopicPrefixMax = 64;  // --topic-prefix
 constexpr std::uint32_t kPipelineMax = 1024;
+constexpr std::uint32_t kBatchMax = 4096;         // --batch: events per request
+constexpr std::size_t kTopicNameMax = kTopicPrefixMax + 7;  // the prefix and an index < 10^6
 // Publisher send buffers (publishers x pipeline x request size) stay below this.
 constexpr std::uint64_t kPublishBufferBytesMax = 1ull << 30;
 
@@ -50,6 +52,11 @@ struct Options {
   // Publishing.
   std::uint32_t publishers = 1;
   std::uint32_t pipeline = 1;  // requests in flight per publisher connection (HTTP/1.1 pipelining)
+  // Events per request. 1: POST <pub_path><topic> with the payload as the body (every server).
+  // N > 1: POST <batch_path> with N NDJSON lines {"topic":…,"data":…} (ringcast's batch
+  // publish; publish_body.h), answered with one id per line.
+  std::uint32_t batch = 1;
+  std::string batch_path = "/pub";
   double rate_per_s = 0;  // events per second over all publishers; 0 = burst
   std::uint64_t events = 0;  // per topic; 0 = until --duration ends (run: 100 unless --duration)
   std::uint32_t event_bytes = 0;  // pad each payload to this many bytes; 0 = no pad
@@ -92,6 +99,11 @@ struct Options {
   bool multishot = true;    // false: force one-shot receives
   std::uint64_t seed = 0;   // source-address base; 0 = from the clock
 };
+
+// The longest publish request (head and body) these options make, and the reader buffer the
+// longest answer needs (a batch answer names every event's topic and id).
+std::size_t request_bytes_max(const Options& o);
+std::size_t response_bytes_max(const Options& o);
 
 // Parses argv. Returns 0 when `out` is ready, 2 after printing a usage error, 1 after --help.
 int parse_options(int argc, char** argv, Options& out);

@@ -1,5 +1,6 @@
-// Publishing: keep-alive POST <pub-path><topic> connections with up to --pipeline requests in
-// flight each (HTTP/1.1 pipelining: answers come back in order). A topic belongs to exactly
+// Publishing: keep-alive POST <pub-path><topic> connections (or POST <batch-path> with --batch N
+// events as NDJSON) with up to --pipeline requests in flight each (HTTP/1.1 pipelining: answers
+// come back in order). A topic belongs to exactly
 // one publisher, so its k reach the server in order; PublishSequence keeps that order across
 // refusals and reconnects.
 #include <algorithm>
@@ -9,21 +10,13 @@
 #include <cstring>
 
 #include "tools/load/clock.h"
+#include "tools/load/publish_body.h"
 #include "tools/load/user_data.h"
 #include "tools/load/worker.h"
 
 namespace ringcast::load {
 
 namespace {
-
-std::size_t digits(std::uint64_t v) {
-  std::size_t n = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++n;
-  }
-  return n;
-}
 
 char* put(char* out, std::string_view s) {
   std::memcpy(out, s.data(), s.size());
@@ -34,10 +27,7 @@ char* put(char* out, std::uint64_t v) { return std::to_chars(out, out + 20, v).p
 
 }  // namespace
 
-// Head: "POST ", a path and a topic name bounded by the options (128 + 71 bytes), the dotted
-// quad target, fixed header text and a length: under 330 bytes. Body: under 130 bytes of
-// fields, or --event-bytes when that is longer.
-std::size_t Worker::request_max() const { return 1024 + opt_.event_bytes; }
+std::size_t Worker::request_max() const { return request_bytes_max(opt_); }
 
 void Worker::tick_publishers(RingHost& h, std::uint64_t now, Phase phase) {
   for (std::uint32_t i = 0; i < h.publishers.size(); ++i) {
@@ -54,7 +44,7 @@ void Worker::tick_publishers(RingHost& h, std::uint64_t now, Phase phase) {
     } else if (p.state == PubState::handshake && p.hello_due && !p.sending) {
       tls_publisher_hello(h, i);
     } else if (p.state == PubState::up && phase >= Phase::publish && !p.sending && now >= publisher_due(p)) {
-      send_batch(h, i, now);
+      send_requests(h, i, now);
     }
   }
 }
@@ -93,18 +83,26 @@ std::uint64_t Worker::publisher_due(const Publisher& p) const {
 }
 
 // Every request the pipeline admits now (up to --pipeline in flight, paced by --rate), back to
-// back in one send: the server may read them in one pass.
-void Worker::send_batch(RingHost& h, std::uint32_t i, std::uint64_t now) {
+// back in one send: the server may read them in one pass. A request's latency runs from its
+// stamp, taken here just before the send is queued (it reaches the kernel at this pass's
+// submit), to the loop pass that reads its whole answer.
+void Worker::send_requests(RingHost& h, std::uint32_t i, std::uint64_t now) {
   Publisher& p = h.publishers[i];
   if (stats.first_publish_ns == 0) stats.first_publish_ns = now;
   // --tls: the requests are built in `plain` and their ciphertext goes into `out`.
   const bool tls = shared_.tls != nullptr;
-  char* const batch = tls ? p.plain.data() : p.out.data();
+  char* const buf = tls ? p.plain.data() : p.out.data();
+  const std::uint64_t stamp = mono_ns();
   std::uint32_t len = 0;
-  PublishRequest req;
   // The buffer holds --pipeline requests of request_max() bytes, and at most that many issue.
-  while (now >= publisher_due(p) && p.seq.issue(now, req))
-    len += std::uint32_t(build_publish(batch + len, p.topics[req.pos], req.k, now));
+  // With --rate, a request of --batch N events goes when its first event is due.
+  while (now >= publisher_due(p)) {
+    const std::uint32_t n = p.seq.issue_request(stamp, p.issued.data(), opt_.batch);
+    if (n == 0) break;
+    len += std::uint32_t(opt_.batch > 1 ? build_batch(buf + len, p, n)
+                                        : build_publish(buf + len, p.topics[p.issued[0].pos],
+                                                        p.issued[0].k, stamp));
+  }
   if (len == 0) return;
   p.out_len = p.out_sent = 0;
   if (tls) {
@@ -127,14 +125,11 @@ void Worker::publisher_flush(RingHost& h, std::uint32_t i) {
   io_uring_sqe_set_data64(sqe, make_user_data(op::publish, p.gen, slot));
 }
 
-// "POST <pub-path><topic>" with "seq=<k> t=<ns> topic=<name>", padded with " pad=xxx…" to
-// --event-bytes when that is longer. Returns its length.
-std::size_t Worker::build_publish(char* const begin, std::uint32_t topic, std::uint64_t k, std::uint64_t now) const {
+// "POST <pub-path><topic>" with the payload (publish_body.h). Returns its length.
+std::size_t Worker::build_publish(char* const begin, std::uint32_t topic, std::uint64_t k, std::uint64_t now) {
   const std::string& name = plan_.topic_names[topic];
-  const std::size_t base = 4 + digits(k) + 3 + digits(now) + 7 + name.size();
-  constexpr std::size_t kPadKey = 5;  // " pad="
-  const std::size_t pad = opt_.event_bytes > base + kPadKey ? opt_.event_bytes - base - kPadKey : 0;
-  const std::size_t body = base + (pad > 0 ? kPadKey + pad : 0);
+  char* const payload = payload_.data();
+  const std::size_t body = write_payload(payload, name, k, now, opt_.event_bytes);
   char* out = begin;
   out = put(out, "POST ");
   out = put(out, opt_.pub_path);
@@ -143,20 +138,42 @@ std::size_t Worker::build_publish(char* const begin, std::uint32_t topic, std::u
   out = put(out, opt_.pub_target_text.empty() ? opt_.target_text : opt_.pub_target_text);
   out = put(out, "\r\nContent-Type: text/plain\r\nContent-Length: ");
   out = put(out, std::uint64_t(body));
-  out = put(out, "\r\n\r\nseq=");
-  out = put(out, k);
-  out = put(out, " t=");
-  out = put(out, now);
-  out = put(out, " topic=");
-  out = put(out, name);
-  if (pad > 0) {
-    out = put(out, " pad=");
-    std::memset(out, 'x', pad);
-    out += pad;
-  }
+  out = put(out, "\r\n\r\n");
+  out = put(out, std::string_view(payload, body));
   const auto len = std::size_t(out - begin);
-  if (len > request_max()) std::abort();  // the bound above is wrong: a bookkeeping bug
+  if (len > request_max()) std::abort();  // the bound is wrong: a bookkeeping bug
   return len;
+}
+
+// "POST <batch-path>" with one NDJSON line per event issued (p.issued[0..n)), each event's
+// payload as a JSON string. The body's length is known before it is written: the head first.
+std::size_t Worker::build_batch(char* const begin, const Publisher& p, std::uint32_t n) {
+  char* const payload = payload_.data();
+  std::size_t body = 0;
+  for (std::uint32_t e = 0; e < n; ++e) {
+    const PublishRequest& req = p.issued[e];
+    const std::string& name = plan_.topic_names[p.topics[req.pos]];
+    body += ndjson_line_size(name, std::string_view(payload, write_payload(payload, name, req.k, req.stamp, opt_.event_bytes)));
+  }
+  char* out = begin;
+  out = put(out, "POST ");
+  out = put(out, opt_.batch_path);
+  out = put(out, " HTTP/1.1\r\nHost: ");
+  out = put(out, opt_.pub_target_text.empty() ? opt_.target_text : opt_.pub_target_text);
+  out = put(out, "\r\nContent-Type: application/x-ndjson\r\nContent-Length: ");
+  out = put(out, std::uint64_t(body));
+  out = put(out, "\r\n\r\n");
+  // Bounded before writing: a line longer than the bound would run past the buffer.
+  if (std::size_t(out - begin) + body > request_max()) std::abort();
+  const char* const body_at = out;
+  for (std::uint32_t e = 0; e < n; ++e) {
+    const PublishRequest& req = p.issued[e];
+    const std::string& name = plan_.topic_names[p.topics[req.pos]];
+    const std::size_t len = write_payload(payload, name, req.k, req.stamp, opt_.event_bytes);
+    out += write_ndjson_line(out, name, std::string_view(payload, len));
+  }
+  if (std::size_t(out - body_at) != body) std::abort();  // sized and written differently: a bug
+  return std::size_t(out - begin);
 }
 
 void Worker::on_publisher_cqe(RingHost& h, std::uint32_t i, std::uint8_t what, const Cqe& c) {
@@ -272,41 +289,83 @@ bool Worker::take_responses(RingHost& h, std::uint32_t i) {
   }
 }
 
+// One answer covers the oldest request in flight: every event it carried (--batch) is
+// accepted or refused with it.
 void Worker::on_response(RingHost& h, std::uint32_t i, const HttpResponse& r) {
   Publisher& p = h.publishers[i];
   if (r.interim()) return;  // 100 Continue and the like: the real answer follows
-  if (p.seq.in_flight() == 0) {
+  const std::uint32_t events = p.seq.oldest_request_events();
+  if (events == 0) {
     ++stats.publish_errors;  // an answer to nothing we asked
     count_protocol(ProtocolError::unsolicited);
     return;
   }
-  std::uint64_t holes = 0;
-  const PublishRequest req = p.seq.answer(r.accepted(), holes);
-  if (r.accepted()) return on_accepted(p, req, r.body, holes);
-  // Refused (503 at --max-topics, 413, ...): once every answer behind it is in, its topic
-  // resumes at this k after a delay (see PublishSequence).
-  ++stats.publish_errors;
-  count_error(r.status);
-  p.hold_ns = mono_ns() + opt_.reconnect_delay_ms * kNsPerMs;
+  if (!r.accepted()) return on_refused(p, events, r);
+  // --batch: the answer's entries, one per line; null when it is not that.
+  const BatchAckEntry* acks = opt_.batch > 1 && opt_.ids == IdMode::ringcast ? batch_acks(p, r.body, events) : nullptr;
+  const std::uint64_t now = mono_ns();
+  std::uint64_t stamp = now;
+  for (std::uint32_t e = 0; e < events; ++e) {
+    std::uint64_t holes = 0;
+    const PublishRequest req = p.seq.answer(true, holes);
+    stamp = req.stamp;
+    EventId id;
+    bool have_id = false;
+    if (opt_.ids == IdMode::ringcast && opt_.batch <= 1) {
+      have_id = id_from_ack(r.body, id);
+    } else if (acks != nullptr) {
+      // An entry for another topic than its line's is a wrong answer, not an id to keep.
+      const bool same_topic = acks[e].topic == plan_.topic_names[p.topics[req.pos]];
+      if (!same_topic) count_protocol(ProtocolError::batch_ack);
+      have_id = same_topic && parse_event_id(acks[e].id, id);
+    }
+    on_accepted(p, req, have_id ? &id : nullptr, holes);
+  }
+  stats.publish_rtt.record(now - stamp);
+  stats.last_ack_ns = now;
+  if (p.seq.done()) p.done = true;
   (void)h;
 }
 
+// Refused (503 at --max-topics, 413, a 4xx naming a batch's bad line, ...): once every answer
+// behind it is in, its topics resume at the first k refused after a delay (see
+// PublishSequence). The first refusal's words go into the report.
+void Worker::on_refused(Publisher& p, std::uint32_t events, const HttpResponse& r) {
+  for (std::uint32_t e = 0; e < events; ++e) {
+    std::uint64_t holes = 0;
+    p.seq.answer(false, holes);
+    ++stats.publish_errors;
+    count_error(r.status);
+  }
+  if (first_refusal_.empty()) {
+    first_refusal_ = "HTTP " + std::to_string(r.status) + ": ";
+    for (char c : r.body.substr(0, 200)) first_refusal_ += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+  }
+  p.hold_ns = mono_ns() + opt_.reconnect_delay_ms * kNsPerMs;
+}
+
+// The entries of a batch answer (--ids ringcast), one per event of the request. Null (counted
+// as batch_ack, and each event then as ack_without_id) when the body is not that.
+const BatchAckEntry* Worker::batch_acks(Publisher& p, std::string_view body, std::uint32_t events) {
+  std::size_t count = 0;
+  const BatchAckStatus st = parse_batch_ack(body, p.acks.data(), p.acks.size(), count);
+  if (st == BatchAckStatus::ok && count == events) return p.acks.data();
+  count_protocol(ProtocolError::batch_ack);
+  return nullptr;
+}
+
 // Any 2xx: ringcast's and the Node peer's 202 with a JSON id, nchan's 201/202 with a queue
-// summary. Only --ids ringcast reads the id (to compare with what streams received).
-void Worker::on_accepted(Publisher& p, const PublishRequest& req, std::string_view body, std::uint64_t holes) {
-  const std::uint64_t now = mono_ns();
+// summary. Only --ids ringcast reads the id (to compare with what streams received): `id` is
+// null when the answer held none for this event.
+void Worker::on_accepted(Publisher& p, const PublishRequest& req, const EventId* id, std::uint64_t holes) {
   const std::uint32_t topic = p.topics[req.pos];
   if (opt_.ids == IdMode::ringcast) {
-    EventId id;
-    if (!id_from_ack(body, id)) count_protocol(ProtocolError::ack_without_id);
-    else if (req.k <= plan_.table_events) shared_.ack_ids[topic * plan_.table_events + req.k - 1] = id;
+    if (id == nullptr) count_protocol(ProtocolError::ack_without_id);
+    else if (req.k <= plan_.table_events) shared_.ack_ids[topic * plan_.table_events + req.k - 1] = *id;
   }
   stats.publish_holes += holes;
   shared_.acked[topic].store(req.k, std::memory_order_release);
   ++stats.published;
-  stats.publish_rtt.record(now - req.stamp);
-  stats.last_ack_ns = now;
-  if (p.seq.done()) p.done = true;
 }
 
 // The connection is unusable. With a receive still armed, cancel it first; its last

@@ -31,6 +31,27 @@ void quantiles_us(Json& j, std::string_view key, const Histogram& h) {
   j.close();
 }
 
+double ms(std::uint64_t ns) { return double(ns) / 1e6; }
+
+// Publish ack latency, per request answered with a 2xx (--batch: per batch): from the request's
+// write to the pass that read its whole answer (pipelined: its own answer). Null when this mode
+// publishes nothing.
+void publish_latency(Json& j, const ReportInput& in, const Histogram& h) {
+  if (in.opt.mode == Mode::subscribe) {
+    j.null("publish_latency_ms");
+    return;
+  }
+  j.open("publish_latency_ms");
+  j.num("p50", ms(h.quantile(0.50)), 3);
+  j.num("p90", ms(h.quantile(0.90)), 3);
+  j.num("p99", ms(h.quantile(0.99)), 3);
+  j.num("max", ms(h.max()), 3);
+  j.u64("count", h.count());
+  j.u64("events_per_request", in.opt.batch);
+  j.u64("in_flight", in.opt.pipeline);
+  j.close();
+}
+
 // Over the events tracked one by one: the first and the last arrival of each, as time since
 // its publish. "time to last delivery" of one event is the max over every subscriber.
 void fanout(Json& j, const ReportInput& in, const WorkerStats& total) {
@@ -83,6 +104,8 @@ void parameters(Json& j, const ReportInput& in) {
   j.u64("topics", in.plan.topic_names.size());
   j.u64("publishers", in.plan.publishers);
   j.u64("pipeline", o.pipeline);
+  j.u64("batch", o.batch);
+  if (o.batch > 1) j.str("batch_path", o.batch_path); else j.null("batch_path");
   j.str("sub_path", o.sub_path);
   j.str("pub_path", o.pub_path);
   j.str("ids", o.ids == IdMode::opaque ? "opaque" : "ringcast");
@@ -202,7 +225,8 @@ Summary summarize(const ReportInput& in) {
   const bool clean = c.lost == 0 && c.duplicates == 0 && c.reordered == 0 && c.id_regressions == 0 &&
                      m.id_mismatches == 0 && t.malformed_events == 0 && t.foreign_events == 0 &&
                      t.publish_holes == 0 &&
-                     t.protocol_errors[std::size_t(ProtocolError::ack_without_id)] == 0;
+                     t.protocol_errors[std::size_t(ProtocolError::ack_without_id)] == 0 &&
+                     t.protocol_errors[std::size_t(ProtocolError::batch_ack)] == 0;
   m.ok = in.outcome.completed && clean;
   return m;
 }
@@ -229,6 +253,7 @@ void deliveries(Json& j, const ReportInput& in, const Summary& m) {
   j.num("publish_seconds", m.publish_s);
   j.num("publish_rate", m.publish_s > 0 ? double(t.published) / m.publish_s : 0, 1);
   quantiles_us(j, "publish_rtt_us", t.publish_rtt);
+  publish_latency(j, in, t.publish_rtt);
   if (in.opt.mode == Mode::subscribe || in.opt.mode == Mode::publish) j.null("deliveries_expected");
   else j.u64("deliveries_expected", expected_deliveries(in));
   j.u64("deliveries_received", c.delivered);
@@ -293,9 +318,29 @@ void print_summary(const ReportInput& in, const Summary& m) {
                m.user_s, m.sys_s, in.outcome.note.empty() ? "" : "; ", in.outcome.note.c_str());
 }
 
+// The publisher's view: how long each request waited for its answer.
+void print_publish_latency(const ReportInput& in, const Summary& m) {
+  const Histogram& h = m.total->publish_rtt;
+  if (in.opt.mode == Mode::subscribe) return;
+  std::fprintf(stderr,
+               "ringcast-load: publish latency (write to answer, %llu requests of %u event%s, %u in "
+               "flight): p50 %.3fms p90 %.3fms p99 %.3fms max %.3fms\n",
+               (unsigned long long)h.count(), in.opt.batch, in.opt.batch == 1 ? "" : "s", in.opt.pipeline,
+               ms(h.quantile(0.5)), ms(h.quantile(0.9)), ms(h.quantile(0.99)), ms(h.max()));
+}
+
 // What the figures suggest about the options: the likeliest cause first.
 void print_notes(const ReportInput& in, const Summary& m) {
   const WorkerStats& t = *m.total;
+  for (const auto& w : in.workers) {
+    if (!w->first_refusal().empty()) {
+      std::fprintf(stderr, "ringcast-load: note: first refused publish: %s\n", w->first_refusal().c_str());
+      break;
+    }
+  }
+  if (const std::uint64_t bad = t.protocol_errors[std::size_t(ProtocolError::batch_ack)]; bad > 0)
+    std::fprintf(stderr, "ringcast-load: note: %llu batch answers were not {\"events\":[{\"topic\",\"id\"}, ...]} "
+                 "with one entry per line, in order\n", (unsigned long long)bad);
   if (in.opt.tls)
     std::fprintf(stderr, "ringcast-load: tls: %llu handshakes (%llu resumed of %llu offered a session), "
                  "%llu failed; handshake p50 %.0fus p99 %.0fus\n",
@@ -340,6 +385,7 @@ int finish_report(const ReportInput& in) {
     }
   }
   print_summary(in, m);
+  print_publish_latency(in, m);
   print_notes(in, m);
   if (in.opt.json_path.empty() && !in.opt.quiet) std::printf("%s\n", json.c_str());
   return m.ok ? 0 : 1;

@@ -20,6 +20,7 @@ const char* protocol_error_name(ProtocolError e) {
     case ProtocolError::body_ended: return "body_ended";
     case ProtocolError::unsolicited: return "unsolicited_response";
     case ProtocolError::ack_without_id: return "ack_without_id";
+    case ProtocolError::batch_ack: return "batch_ack";
     case ProtocolError::tls_verify: return "tls_verify";
     case ProtocolError::tls_handshake: return "tls_handshake";
     case ProtocolError::tls_record: return "tls_record";

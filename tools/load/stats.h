@@ -21,6 +21,7 @@ enum class ProtocolError : std::uint8_t {
   body_ended,         // a chunked event stream that ended (its last chunk) while we listened
   unsolicited,        // a publish response with no request in flight
   ack_without_id,     // --ids ringcast: a 2xx publish answer without a parsable "id"
+  batch_ack,          // --batch: a 2xx answer that is not one {"topic","id"} per line, in order
   tls_verify,         // --tls: the server's certificate did not verify
   tls_handshake,      // --tls: any other handshake failure (an alert, nothing in common, ...)
   tls_record,         // --tls: after the handshake, a record that failed (bad MAC, an alert)
@@ -84,7 +85,7 @@ struct WorkerStats {
   std::uint64_t publish_holes = 0;    // k skipped for good: accepted past a refused one (pipelining)
   std::uint64_t first_publish_ns = 0;
   std::uint64_t last_ack_ns = 0;
-  Histogram publish_rtt;
+  Histogram publish_rtt;             // per request answered with a 2xx: its write to its answer
 
   // --tls.
   std::uint64_t tls_handshakes = 0;      // completed, full or resumed

@@ -33,7 +33,9 @@ Publisher Worker::make_publisher(std::uint32_t index) const {
   Publisher pub;
   pub.index = index;
   for (std::uint32_t t = index; t < plan_.topic_names.size(); t += plan_.publishers) pub.topics.push_back(t);
-  pub.seq = PublishSequence(std::uint32_t(pub.topics.size()), opt_.events, opt_.pipeline);
+  pub.seq = PublishSequence(std::uint32_t(pub.topics.size()), opt_.events, opt_.pipeline, opt_.batch);
+  pub.issued.resize(opt_.batch);
+  if (opt_.batch > 1) pub.acks.resize(opt_.batch);
   const std::size_t batch = std::size_t(opt_.pipeline) * request_max();
   pub.out.resize(batch);
   if (shared_.tls != nullptr) {
@@ -42,7 +44,7 @@ Publisher Worker::make_publisher(std::uint32_t index) const {
     pub.plain.resize(batch);
     pub.out.resize(batch + (batch / 16384 + 1) * 256 + TlsScratch::kBytes);
   }
-  pub.reader = std::make_unique<ResponseReader>();
+  pub.reader = std::make_unique<ResponseReader>(response_bytes_max(opt_));
   return pub;
 }
 
@@ -112,6 +114,7 @@ std::string Worker::init() {
     churn_per_ns_ = opt_.churn_per_s * double(stream_count_) / double(plan_.streams) / 1e9;
   if (opt_.ramp_per_s > 0) ramp_per_ring_ns_ = opt_.ramp_per_s / double(plan_.rings.size()) / 1e9;
   cqes_.reserve(65536);
+  payload_.resize(payload_bytes_max(kTopicNameMax, opt_.event_bytes));
   return {};
 }
 
@@ -191,7 +194,7 @@ std::uint64_t Worker::next_timer(std::uint64_t now, Phase phase) const {
       // which wakes the loop anyway, comes first.
       const bool publishing = phase >= Phase::publish && phase < Phase::drain;
       const bool may_send = publishing && p.state == PubState::up && !p.done && !p.sending &&
-                            p.seq.in_flight() < opt_.pipeline && !p.seq.stalled();
+                            p.seq.requests_in_flight() < opt_.pipeline && !p.seq.stalled();
       if (may_send) due = std::min(due, publisher_due(p));
     }
   }

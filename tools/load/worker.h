@@ -13,6 +13,7 @@
 #include "tools/load/event_check.h"
 #include "tools/load/http_response.h"
 #include "tools/load/opaque_id.h"
+#include "tools/load/publish_body.h"
 #include "tools/load/publish_sequence.h"
 #include "tools/load/ring.h"
 #include "tools/load/shared.h"
@@ -90,6 +91,8 @@ struct Publisher {
   std::uint32_t index = 0;  // global publisher number
   std::vector<std::uint32_t> topics;
   PublishSequence seq;
+  std::vector<PublishRequest> issued;  // --batch: the events of the request being built
+  std::vector<BatchAckEntry> acks;     // --batch: the entries of the answer being read
   std::uint64_t hold_ns = 0;  // not before: reconnect delay, or the back-off after a refusal
   std::vector<char> out;      // the batch being sent; untouched until its send completes
                               // (--tls: its ciphertext, and the handshake's flights)
@@ -151,6 +154,8 @@ class Worker {
   std::uint64_t id_mismatches() const;
   // --tls: OpenSSL's words for this thread's first TLS failure (empty when none).
   std::string tls_first_error() const { return tls_io_ ? tls_io_->first_error : std::string(); }
+  // The first refused publish: its status and the start of its body (empty when none).
+  const std::string& first_refusal() const { return first_refusal_; }
 
   WorkerStats stats;
   Progress progress;
@@ -204,15 +209,18 @@ class Worker {
   void tick_publishers(RingHost& h, std::uint64_t now, Phase phase);
   void start_publisher(RingHost& h, std::uint32_t i, std::uint64_t now);
   std::uint64_t publisher_due(const Publisher& p) const;
-  void send_batch(RingHost& h, std::uint32_t i, std::uint64_t now);
-  std::size_t build_publish(char* out, std::uint32_t topic, std::uint64_t k, std::uint64_t now) const;
+  void send_requests(RingHost& h, std::uint32_t i, std::uint64_t now);
+  std::size_t build_publish(char* out, std::uint32_t topic, std::uint64_t k, std::uint64_t now);
+  std::size_t build_batch(char* out, const Publisher& p, std::uint32_t n);
   void on_publisher_cqe(RingHost& h, std::uint32_t i, std::uint8_t op, const Cqe& c);
   void on_publish_sent(RingHost& h, std::uint32_t i, std::int32_t res);
   void on_publisher_recv(RingHost& h, std::uint32_t i, const Cqe& c);
   void on_publisher_data(RingHost& h, std::uint32_t i, std::string_view bytes);
   bool take_responses(RingHost& h, std::uint32_t i);
   void on_response(RingHost& h, std::uint32_t i, const HttpResponse& r);
-  void on_accepted(Publisher& p, const PublishRequest& req, std::string_view body, std::uint64_t holes);
+  void on_refused(Publisher& p, std::uint32_t events, const HttpResponse& r);
+  const BatchAckEntry* batch_acks(Publisher& p, std::string_view body, std::uint32_t events);
+  void on_accepted(Publisher& p, const PublishRequest& req, const EventId* id, std::uint64_t holes);
   void publisher_down(RingHost& h, std::uint32_t i, int code, bool cancel);
 
   // stream_tls.cc: --tls on a stream's connection.
@@ -242,6 +250,8 @@ class Worker {
   std::vector<std::unique_ptr<RingHost>> hosts_;
   std::unique_ptr<TlsIo> tls_io_;  // --tls: this thread's window into its SSLs
   std::vector<Cqe> cqes_;
+  std::vector<char> payload_;  // one event's payload, before it is copied (or JSON-escaped) out
+  std::string first_refusal_;
   int eventfd_ = -1;
   bool dropped_ = false;
   // --churn: drops owed (this worker's share of the rate, accrued since the last pass, capped
