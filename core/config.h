@@ -37,7 +37,9 @@ struct Config {
   std::uint32_t recv_buffer_bytes = 8192;   // one provided receive buffer
   std::uint32_t recv_buffers = 512;         // provided receive buffers per shard (power of 2)
   std::uint32_t ring_entries = 4096;        // submission queue entries per ring
-  std::uint32_t pass_sends = 1024;          // most sends one loop pass starts (the rest: next pass)
+  // Most sends one loop pass starts (the rest: next pass). Small, so that a request or a
+  // message from another shard waits for at most ~32 sends' kernel time (docs/perf/fanout.md).
+  std::uint32_t pass_sends = 32;
   std::uint32_t submit_batch = 512;         // sends per io_uring_enter while a pass queues them
   std::uint32_t ring_cq_entries = 0;        // completion queue entries per ring; 0: derived
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;

@@ -26,6 +26,8 @@ class SimShard {
     c.retry_jitter_ms = 0;  // one prelude, so expected bytes are exact
     c.retry_ms = 2000;
     c.max_streams = 1000;
+    // settle() runs a few passes; the tests that are about passes set their own size.
+    c.pass_sends = 4096;
     return c;
   }
   void settle(int passes = 6) {

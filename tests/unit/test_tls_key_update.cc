@@ -20,7 +20,7 @@ std::uint32_t open_stream(TlsShard& s, Client& sub, const std::string& topic) {
 
 void publish(TlsShard& s, Client& pub, std::uint32_t pfd, const std::string& topic,
              const std::string& body) {
-  pub.write("POST /pub/" + topic + " HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+  pub.write("POST /pub/" + topic + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
             "\r\n\r\n" + body);
   ASSERT_TRUE(s.pump(pub, pfd));
 }
