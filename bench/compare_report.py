@@ -200,7 +200,8 @@ def w3_table(servers: dict) -> list[str]:
     lines = ["", "## W3: burst to many subscribers", "",
              "One publisher as fast as the server answers, with 1 publish in flight (a client that "
              "waits for each answer) and with 16 pipelined. Publish ack: each request's write to "
-             "its answer (ringcast-load, the same for every server).", "",
+             "its answer (ringcast-load, the same for every server; the publisher on a thread "
+             "of its own, so the answer is read when it arrives).", "",
              "| server | streams | publishes in flight | delivered events/s | ÷ nginx+nchan | "
              "publish ack p50 / p99 ms | lost / dup / reordered |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -229,7 +230,7 @@ def ack_table(servers: dict) -> list[str]:
              "One publisher, one publish in flight, each sent as soon as the last was answered "
              "(300, or as many as fit the run's time bound: the count column), to one topic; "
              "every event checked at every subscriber. Latency per publish: its write to its "
-             "answer. Servers are measured up to what their fd tables hold.", "",
+             "answer, read on a load-generator thread that holds no stream. Servers are measured up to what their fd tables hold.", "",
              "| server | subscribers | publishes answered | p50 ms | p90 ms | p99 ms | max ms | "
              "delivered events/s | lost |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     counts = sorted({a["streams"] for runs in servers.values() for r in runs for a in r.get("ack", [])})

@@ -102,10 +102,11 @@ std::string Conductor::start() {
   for (const auto& w : workers_)
     if (!w->progress.ready.load()) return "a worker did not finish setting up its rings in 30 s";
   if (!opt_.quiet)
-    std::fprintf(stderr, "ringcast-load: %s: %llu streams, %u publishers, %zu rings x %u files, %u threads; "
+    std::fprintf(stderr, "ringcast-load: %s: %llu streams, %u publishers, %zu rings x %u files, %u threads%s; "
                  "bind %s, %s receive (kernel %s)\n",
                  mode_name(opt_.mode), (unsigned long long)plan_.streams, plan_.publishers,
                  plan_.rings.size(), plan_.ring_files, plan_.threads,
+                 plan_.publisher_thread ? " (the last for publishers alone)" : "",
                  shared_->use_uring_bind() ? "IORING_OP_BIND" : "socket()+bind()+register",
                  shared_->use_multishot() ? "multishot" : "one-shot", kernel_.release.c_str());
   if (opt_.tls && !opt_.quiet)

@@ -29,6 +29,8 @@ constexpr const char* kUsage =
     "           --pub-target HOST:PORT (--target; e.g. another node of a cluster)\n"
     "           --event-bytes B --pipeline D (1 request in flight per publisher)\n"
     "           --batch N (1): N events per request, NDJSON to POST --batch-path P (/pub)\n"
+    "           --publisher-thread (default beside streams): publishers on a thread of their own\n"
+    "           --no-publisher-thread: publishers share the stream threads' rings\n"
     "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
     "storm:     --drop K --settle S (1) --after S (1)\n"
     "           --churn R: drop the K streams continuously, R per second, for --duration S\n"
@@ -219,6 +221,8 @@ int parse_options(int argc, char** argv, Options& out) {
     if (flag == "--burst") { burst = true; continue; }
     if (flag == "--no-uring-bind") { o.uring_bind = false; continue; }
     if (flag == "--no-multishot") { o.multishot = false; continue; }
+    if (flag == "--publisher-thread") { o.publisher_thread = true; continue; }
+    if (flag == "--no-publisher-thread") { o.publisher_thread = false; continue; }
     if (flag == "--tls") { o.tls = true; continue; }
     if (flag == "--tls-insecure") { o.tls_insecure = true; continue; }
     if (flag == "--tls-resume") { o.tls_resume = true; continue; }

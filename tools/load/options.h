@@ -57,6 +57,10 @@ struct Options {
   // publish; publish_body.h), answered with one id per line.
   std::uint32_t batch = 1;
   std::string batch_path = "/pub";
+  // Where publishers run beside streams (run, storm): on a thread of their own that holds no
+  // stream (true), or on the stream threads' rings (--no-publisher-thread: their answers then
+  // wait behind each pass over a broadcast's deliveries, and publish latency measures that).
+  bool publisher_thread = true;
   double rate_per_s = 0;  // events per second over all publishers; 0 = burst
   std::uint64_t events = 0;  // per topic; 0 = until --duration ends (run: 100 unless --duration)
   std::uint32_t event_bytes = 0;  // pad each payload to this many bytes; 0 = no pad

@@ -34,21 +34,33 @@ std::string make_plan(const Options& opt, Plan& out) {
   p.streams = opt.mode == Mode::publish ? 0 : opt.streams;
   p.publishers = opt.mode == Mode::subscribe ? 0 : opt.publishers;
   p.from_zero = opt.mode == Mode::run || opt.mode == Mode::storm;
-  const std::uint64_t conns = p.conns();
-  const std::uint64_t need = (conns + p.ring_files - 1) / p.ring_files;
-  const std::uint64_t rings = std::max<std::uint64_t>(need, opt.threads);
+  // A publisher thread only where there are both (run, storm): in publish mode every thread
+  // holds publishers alone already.
+  p.publisher_thread = opt.publisher_thread && p.streams > 0 && p.publishers > 0;
+  p.threads = opt.threads + (p.publisher_thread ? 1 : 0);
+  const std::uint64_t shared_conns = p.publisher_thread ? p.streams : p.conns();
+  const std::uint64_t need = (shared_conns + p.ring_files - 1) / p.ring_files;
+  const std::uint64_t stream_rings = std::max<std::uint64_t>(need, opt.threads);
+  const std::uint64_t pub_rings = p.publisher_thread ? (p.publishers + p.ring_files - 1) / p.ring_files : 0;
+  const std::uint64_t rings = stream_rings + pub_rings;
   if (rings > 4096) return "too many rings (" + std::to_string(rings) + "); raise --ring-files";
-  p.threads = opt.threads;
   p.rings.resize(rings);
   std::uint64_t next = 0;
-  for (std::uint64_t r = 0; r < rings; ++r) {
+  for (std::uint64_t r = 0; r < stream_rings; ++r) {
     RingPlan& rp = p.rings[r];
-    rp.thread = std::uint32_t(r % p.threads);
+    rp.thread = std::uint32_t(r % opt.threads);
     rp.first_stream = next;
-    rp.streams = std::uint32_t(p.streams / rings + (r < p.streams % rings ? 1 : 0));
+    rp.streams = std::uint32_t(p.streams / stream_rings + (r < p.streams % stream_rings ? 1 : 0));
     next += rp.streams;
   }
-  for (std::uint32_t i = 0; i < p.publishers; ++i) p.rings[i % rings].publishers.push_back(i);
+  for (std::uint64_t r = stream_rings; r < rings; ++r) {
+    p.rings[r].thread = opt.threads;  // the publisher thread
+    p.rings[r].first_stream = p.streams;
+  }
+  // With a publisher thread its rings take them round-robin; otherwise every ring does.
+  const std::uint64_t first_pub_ring = p.publisher_thread ? stream_rings : 0;
+  for (std::uint32_t i = 0; i < p.publishers; ++i)
+    p.rings[first_pub_ring + i % (rings - first_pub_ring)].publishers.push_back(i);
   for (const RingPlan& rp : p.rings) {
     if (rp.streams + rp.publishers.size() > p.ring_files)
       return "a ring would hold more connections than --ring-files";

@@ -1,9 +1,13 @@
 #pragma once
 // How one process spreads its connections: rings of at most `ring_files` direct descriptors
 // (a ring's fixed-file table may not exceed RLIMIT_NOFILE), rings dealt round-robin to
-// threads, streams in contiguous blocks per ring, publishers spread over the rings. Stream g
-// subscribes to topic g % topics; publisher p owns the topics t with t % publishers == p, so
-// each topic's k is issued in order over one connection.
+// threads, streams in contiguous blocks per ring. Publishers: when streams and publishers share
+// the process (run, storm), by default on one more thread of their own that holds no stream
+// (--publisher-thread: an answer is read when it arrives, not after a stream thread's pass
+// over a broadcast's deliveries); otherwise (--no-publisher-thread, or publish mode, where
+// there is no stream) spread over the rings. Stream g subscribes to topic g % topics;
+// publisher p owns the topics t with t % publishers == p, so each topic's k is issued in
+// order over one connection.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,7 +24,10 @@ struct RingPlan {
 };
 
 struct Plan {
-  std::uint32_t threads = 1;
+  std::uint32_t threads = 1;  // every worker thread, the publisher thread included
+  // The last thread (index threads - 1) holds every publisher and no stream; its rings come
+  // after the stream rings.
+  bool publisher_thread = false;
   std::uint32_t ring_files = 0;
   std::uint32_t publishers = 0;  // 0 in subscribe mode
   std::uint64_t streams = 0;     // 0 in publish mode
@@ -34,6 +41,7 @@ struct Plan {
   std::uint64_t table_events = 0;
 
   std::uint64_t conns() const { return streams + publishers; }
+  std::uint32_t stream_threads() const { return threads - (publisher_thread ? 1 : 0); }
   std::uint32_t topic_of_stream(std::uint64_t g) const {
     return std::uint32_t(g % topic_names.size());
   }

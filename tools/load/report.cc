@@ -49,6 +49,7 @@ void publish_latency(Json& j, const ReportInput& in, const Histogram& h) {
   j.u64("count", h.count());
   j.u64("events_per_request", in.opt.batch);
   j.u64("in_flight", in.opt.pipeline);
+  j.boolean("publisher_thread", in.plan.publisher_thread);  // answers read on a thread without streams
   j.close();
 }
 
@@ -104,6 +105,7 @@ void parameters(Json& j, const ReportInput& in) {
   j.u64("topics", in.plan.topic_names.size());
   j.u64("publishers", in.plan.publishers);
   j.u64("pipeline", o.pipeline);
+  j.boolean("publisher_thread", in.plan.publisher_thread);
   j.u64("batch", o.batch);
   if (o.batch > 1) j.str("batch_path", o.batch_path); else j.null("batch_path");
   j.str("sub_path", o.sub_path);
@@ -324,8 +326,11 @@ void print_publish_latency(const ReportInput& in, const Summary& m) {
   if (in.opt.mode == Mode::subscribe) return;
   std::fprintf(stderr,
                "ringcast-load: publish latency (write to answer, %llu requests of %u event%s, %u in "
-               "flight): p50 %.3fms p90 %.3fms p99 %.3fms max %.3fms\n",
+               "flight, %s): p50 %.3fms p90 %.3fms p99 %.3fms max %.3fms\n",
                (unsigned long long)h.count(), in.opt.batch, in.opt.batch == 1 ? "" : "s", in.opt.pipeline,
+               in.plan.publisher_thread ? "publisher thread"
+               : in.plan.streams > 0    ? "publishers on the stream threads"
+                                        : "no streams",
                ms(h.quantile(0.5)), ms(h.quantile(0.9)), ms(h.quantile(0.99)), ms(h.max()));
 }
 

@@ -46,11 +46,17 @@ struct Shared {
   // Storm with --churn: set when the churn's --duration is over; no stream is dropped after it.
   std::atomic<bool> churn_over{false};
   // Per topic: the highest k acknowledged by the server (k is consecutive, so also the count).
+  // Stored (release) by the topic's publisher, on whichever thread holds it (the publisher
+  // thread by default); loaded (acquire) by every stream thread's completion scan and, after
+  // the join, by the report. Nothing else crosses threads during the run.
   std::unique_ptr<std::atomic<std::uint64_t>[]> acked;
   // Set once publishing has stopped (drain done): acked[] is then every topic's final k.
   std::atomic<bool> acked_final{false};
-  // [topic * table_events + k - 1]: the id each 202 returned. Written only by the topic's
-  // publisher thread; read after every worker has been joined.
+  // [topic * table_events + k - 1]: the id each 202 returned. Written only by the thread that
+  // holds the topic's publisher (each cell once per accepted k; a resend after a lost answer
+  // rewrites it on that same thread); read only after every worker has been joined
+  // (Worker::id_mismatches, from the report), so plain stores need no atomics: the join orders
+  // them.
   std::vector<EventId> ack_ids;
   std::atomic<std::uint64_t> start_error_count{0};
   std::string start_error;  // the first worker's init error (guarded by start_error_count)

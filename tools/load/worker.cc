@@ -146,7 +146,8 @@ bool Worker::pass() {
   const std::uint64_t now = mono_ns();
   const Phase phase = shared_.phase.load(std::memory_order_acquire);
   if (phase == Phase::stop || now > deadline_ns_) return false;
-  if (phase >= Phase::drop && opt_.mode == Mode::storm) {
+  // A thread without streams (the publisher thread) drops nothing, and starts no storm clock.
+  if (phase >= Phase::drop && opt_.mode == Mode::storm && stream_count_ > 0) {
     if (opt_.churn_per_s > 0) churn_streams(now);
     else if (!dropped_) drop_streams(now);
   }
