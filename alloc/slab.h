@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/assert.h"
+#include "base/assert.h"
 
 namespace ringcast {
 

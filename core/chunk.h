@@ -5,20 +5,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/event_id.h"  // EventId
+
 namespace ringcast {
-
-// Event id: Redis-stream style "<unix ms>-<n>", strictly increasing per topic.
-struct EventId {
-  std::uint64_t ms = 0;
-  std::uint64_t n = 0;
-  friend bool operator==(const EventId&, const EventId&) = default;
-  friend auto operator<=>(const EventId&, const EventId&) = default;
-};
-
-// Formats "<ms>-<n>" into `out` (at least 42 bytes); returns the length.
-std::size_t format_event_id(EventId id, char* out);
-// Parses "<ms>-<n>" (decimal, no sign, no spaces). False for anything else.
-bool parse_event_id(std::string_view text, EventId& id);
 
 struct Chunk {
   std::atomic<std::uint32_t> refs;

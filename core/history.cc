@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "core/assert.h"
+#include "base/assert.h"
 
 namespace ringcast {
 

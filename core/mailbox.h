@@ -23,7 +23,7 @@ enum class MessageKind : std::uint8_t {
   publish_ack,  // owner -> origin shard: the id the event got (or a failure status)
   drop,         // any shard -> every other shard: close the streams of a topic (admin)
   drop_ack,     // -> origin shard: how many streams were closed
-  // Redis mode (core/redis_bridge.h); "bridge" is the node's Redis bridge thread.
+  // Redis mode (redis/bridge.h); "bridge" is the node's Redis bridge thread.
   redis_entry,      // bridge -> topic owner: an entry read from the topic's stream
   stream_open,      // shard -> bridge: watch topics and/or fetch missed entries for a stream
   stream_open_ack,  // bridge -> shard: the watches are in effect; here are the missed entries

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "http/access.h"
+#include "auth/access.h"
 
 namespace ringcast {
 

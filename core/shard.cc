@@ -5,10 +5,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/assert.h"
-#include "core/clock.h"
-#include "core/log.h"
-#include "core/redis_bridge.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "http/response.h"
 
 namespace ringcast {

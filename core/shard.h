@@ -21,13 +21,14 @@
 #include <vector>
 
 #include "alloc/slab.h"
+#include "auth/access.h"
+#include "core/bridge.h"
 #include "core/config.h"
 #include "core/history.h"
 #include "core/mailbox.h"
 #include "core/metrics.h"
 #include "core/token_expiry.h"
 #include "core/topic_messages.h"
-#include "http/access.h"
 #include "http/publish_batch.h"
 #include "http/request_parser.h"
 #include "http/routes.h"
@@ -36,14 +37,11 @@
 namespace ringcast {
 
 // What every shard can see of the others. Built once before the shards start.
-class RedisBridge;
-class RedisOccupancy;
-
 struct Cluster {
   const Config* config = nullptr;
   const http::AccessPolicy* access = nullptr;  // null: open publish and subscribe, no CORS
-  RedisBridge* redis = nullptr;  // set with --redis (core/redis_bridge.h)
-  RedisOccupancy* occupancy = nullptr;  // set with --redis: node counts in Redis (core/redis_occupancy.h)
+  BridgePort* redis = nullptr;  // set with --redis (core/bridge.h, redis/bridge.h)
+  OccupancyPort* occupancy = nullptr;  // set with --redis: node counts in Redis (redis/occupancy.h)
   std::uint32_t shards = 1;
   std::vector<std::unique_ptr<Mailbox>> mailboxes;       // one per shard
   std::vector<std::unique_ptr<ShardMetrics>> metrics;    // one per shard

@@ -1,8 +1,8 @@
 // Access over a stream's whole life: the one decision every read route passes through before
 // anything is created, and the end of a stream whose token expires.
-#include "core/assert.h"
-#include "core/clock.h"
-#include "core/log.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/shard.h"
 #include "http/names.h"
 

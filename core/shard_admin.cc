@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-#include "core/clock.h"
+#include "base/clock.h"
 #include "core/shard.h"
 #include "http/names.h"
 #include "http/query.h"

@@ -3,9 +3,8 @@
 // bridge appends it), and the connection gets one answer with every id, in request order, once
 // the last owner has answered. A batch goes alone: nothing behind it on the connection is
 // handled until it is answered.
-#include "core/assert.h"
-#include "core/clock.h"
-#include "core/redis_bridge.h"
+#include "base/assert.h"
+#include "base/clock.h"
 #include "core/shard.h"
 #include "http/publish_batch.h"
 

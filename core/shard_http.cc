@@ -2,10 +2,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/assert.h"
-#include "core/clock.h"
-#include "core/log.h"
-#include "core/redis_bridge.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/shard.h"
 #include "http/live_page.h"
 #include "http/names.h"
@@ -151,7 +150,7 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
     case http::RouteId::metrics: {
       refresh_gauges();
       std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes()});
-      if (cluster_.redis != nullptr) text += render_redis_metrics(cluster_.redis->metrics());
+      if (cluster_.redis != nullptr) text += cluster_.redis->render_metrics();
       return respond(ci, 200, "text/plain; version=0.0.4", text);
     }
     case http::RouteId::live_page:
@@ -235,7 +234,7 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
         cluster_.access->check_publish(req, topic, std::int64_t(unix_ms() / 1000));
     if (auth.status != 0) {
       count_refusal(req, auth);
-      // The detail and header texts are static (http/access.cc, http/jwt*.cc).
+      // The detail and header texts are static (auth/access.cc, auth/jwt*.cc).
       return reject_publish(ci, auth.status, auth.detail.data(), auth.www_authenticate.data());
     }
   }

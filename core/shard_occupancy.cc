@@ -6,15 +6,14 @@
 //   * to the aggregator of topic T, the shard owning "_occupancy.T" (it alone publishes there,
 //     so the occupancy events of T are serialized once and ordered, like any topic's);
 //   * in Redis mode, to the node's occupancy thread, which keeps the node's counts in Redis
-//     and hands every shard the other nodes' counts back (core/redis_occupancy.h).
+//     and hands every shard the other nodes' counts back (redis/occupancy.h).
 // A stream of "_occupancy.T" is counted as a watcher of T, never as a subscriber of T, and
 // topics starting with '_' (occupancy topics included) have no occupancy of their own.
 #include <algorithm>
 #include <numeric>
 
-#include "core/assert.h"
-#include "core/clock.h"
-#include "core/redis_occupancy.h"
+#include "base/assert.h"
+#include "base/clock.h"
 #include "core/shard.h"
 #include "http/names.h"
 #include "http/topic_info_json.h"

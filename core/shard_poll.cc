@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <array>
 
-#include "core/assert.h"
+#include "base/assert.h"
 #include "core/shard.h"
 #include "http/names.h"
 #include "http/poll_json.h"

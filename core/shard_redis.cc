@@ -1,12 +1,11 @@
 // Redis mode (--redis), the shard's side: streams wait for the bridge's watch before their
 // head goes out, resumes the local history cannot serve exactly are replayed from the stream,
 // and entries the bridge reads are serialized once by the topic's owner shard.
-// The bridge itself: core/redis_bridge.h. The contract: docs/PROTOCOL.md, "Redis mode".
+// The bridge itself: redis/bridge.h. The contract: docs/PROTOCOL.md, "Redis mode".
 #include <algorithm>
 
-#include "core/assert.h"
-#include "core/log.h"
-#include "core/redis_bridge.h"
+#include "base/assert.h"
+#include "base/log.h"
 #include "core/shard.h"
 #include "http/sse_encoder.h"
 
@@ -118,7 +117,7 @@ void Shard::on_stream_open_ack(StreamOpenAckMessage* m) {
   if (ci == nil || conns_[ci].state != ConnState::opening) return;  // the client left
   bool found_anywhere = m->id_known;  // ids are per stream: the id names one topic's entry
   for (const auto& r : m->replays) found_anywhere |= r.found;
-  // The replay is bounded by the bridge (core/redis_replay.h) and written once, into a buffer
+  // The replay is bounded by the bridge (redis/replay.h) and written once, into a buffer
   // of its final size that becomes the stream's output: no growth copies, no second copy.
   std::string out;
   out.reserve(replay_wire_bytes(m->replays));

@@ -1,5 +1,5 @@
 // Last-Event-ID resume and gap events (see docs/PROTOCOL.md).
-#include "core/assert.h"
+#include "base/assert.h"
 #include "core/shard.h"
 
 namespace ringcast {

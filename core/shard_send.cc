@@ -2,9 +2,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/assert.h"
-#include "core/clock.h"
-#include "core/log.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/shard.h"
 
 namespace ringcast {

@@ -4,12 +4,12 @@
 // beyond the `subscribers` count every topic keeps anyway.
 #include <algorithm>
 
-#include "core/assert.h"
-#include "core/clock.h"
+#include "auth/topic_scope.h"
+#include "base/assert.h"
+#include "base/clock.h"
 #include "core/shard.h"
 #include "http/names.h"
 #include "http/topic_info_json.h"
-#include "http/topic_scope.h"
 
 namespace ringcast {
 

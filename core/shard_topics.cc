@@ -4,8 +4,8 @@
 // Requests refused by access control never get here, so they create nothing.
 #include <algorithm>
 
-#include "core/assert.h"
-#include "core/clock.h"
+#include "base/assert.h"
+#include "base/clock.h"
 #include "core/shard.h"
 
 namespace ringcast {

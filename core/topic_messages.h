@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "auth/jwt_claims.h"
 #include "core/mailbox.h"
-#include "http/jwt_claims.h"
 
 namespace ringcast {
 

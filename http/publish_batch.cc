@@ -1,6 +1,6 @@
 #include "http/publish_batch.h"
 
-#include "core/assert.h"
+#include "base/assert.h"
 #include "http/json_reader.h"
 #include "http/names.h"
 #include "http/utf8.h"

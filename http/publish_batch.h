@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/chunk.h"
+#include "base/event_id.h"
 
 namespace ringcast::http {
 

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "core/assert.h"
+#include "base/assert.h"
 #include "http/names.h"
 #include "http/poll_json.h"
 #include "http/query.h"

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/assert.h"
-#include "core/log.h"
+#include "base/assert.h"
+#include "base/log.h"
 #include "net/uring_io.h"
 
 namespace ringcast::net {

@@ -4,8 +4,8 @@
 // never leave the process.
 #include <cstring>
 
-#include "core/assert.h"
-#include "core/log.h"
+#include "base/assert.h"
+#include "base/log.h"
 #include "net/tls_session.h"
 
 namespace ringcast::net {

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/assert.h"
+#include "base/assert.h"
 
 namespace ringcast::net {
 

@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/assert.h"
 #include "bench/floor/clients.h"
 #include "bench/floor/pipe_protocol.h"
-#include "core/assert.h"
 
 namespace ringcast::floorbench {
 

@@ -26,13 +26,13 @@
 #include <string>
 #include <vector>
 
+#include "base/assert.h"
 #include "bench/floor/client_pool.h"
 #include "bench/floor/kernel_memory.h"
 #include "bench/floor/options.h"
 #include "bench/floor/report.h"
 #include "bench/floor/ring_set.h"
 #include "bench/floor/senders.h"
-#include "core/assert.h"
 
 namespace ringcast::floorbench {
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/assert.h"
+#include "base/assert.h"
 
 namespace ringcast::floorbench {
 

@@ -1,6 +1,6 @@
 #include "bench/floor/ring_set.h"
 
-#include "core/assert.h"
+#include "base/assert.h"
 
 namespace ringcast::floorbench {
 

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/assert.h"
+#include "base/assert.h"
 
 namespace ringcast::floorbench {
 

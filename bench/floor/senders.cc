@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <ctime>
 
-#include "core/assert.h"
+#include "base/assert.h"
 
 namespace ringcast::floorbench {
 

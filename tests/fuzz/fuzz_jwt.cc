@@ -7,11 +7,11 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "http/access.h"
-#include "http/base64url.h"
-#include "http/jwt.h"
-#include "http/jwt_claims.h"
-#include "http/topic_scope.h"
+#include "auth/access.h"
+#include "auth/base64url.h"
+#include "auth/jwt.h"
+#include "auth/jwt_claims.h"
+#include "auth/topic_scope.h"
 
 namespace {
 

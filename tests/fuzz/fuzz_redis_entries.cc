@@ -1,7 +1,7 @@
-// Redis replies are data from outside (core/redis_protocol.h): arbitrary bytes go through
+// Redis replies are data from outside (redis/protocol.h): arbitrary bytes go through
 // hiredis's own RESP reader, then every reply through the XREAD and XRANGE readers, which
 // judge each entry by the rules of a publish, then pages of entries through the replay window
-// (core/redis_replay.h). Checked: nothing crashes or aborts; an accepted entry is one a
+// (redis/replay.h). Checked: nothing crashes or aborts; an accepted entry is one a
 // publish could have made, and its SSE serialization decodes back to it (the poll path
 // asserts that); a replay never holds more than its bounds allow, in id order.
 //
@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "core/redis_protocol.h"
-#include "core/redis_replay.h"
 #include "http/names.h"
 #include "http/poll_json.h"
 #include "http/sse_encoder.h"
 #include "http/utf8.h"
+#include "redis/protocol.h"
+#include "redis/replay.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 #pragma once
 // Test-only token minting: keys generated with OpenSSL's own APIs, tokens signed the way an
-// issuer would (ES256 converted from DER to JOSE's raw r || s). Independent of http/jwt.cc
+// issuer would (ES256 converted from DER to JOSE's raw r || s). Independent of auth/jwt.cc
 // except for base64url, which has its own tests.
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "http/base64url.h"
+#include "auth/base64url.h"
 
 namespace ringcast::testing {
 

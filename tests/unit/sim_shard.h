@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "core/clock.h"
+#include "base/clock.h"
 #include "core/shard.h"
 #include "http/response.h"
 #include "net/sim_io.h"

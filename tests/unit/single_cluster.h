@@ -2,7 +2,7 @@
 // A one-shard cluster for tests that drive a real Shard over a test IO backend.
 #include <memory>
 
-#include "core/clock.h"
+#include "base/clock.h"
 #include "core/shard.h"
 
 namespace ringcast {

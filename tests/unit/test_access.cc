@@ -1,13 +1,13 @@
 // Access decisions without sockets: topic scopes, CORS, token sources and the 401/403 rules.
-#include "http/access.h"
+#include "auth/access.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "auth/topic_scope.h"
 #include "http/response.h"
-#include "http/topic_scope.h"
 #include "jwt_signer.h"
 
 namespace ringcast::http {

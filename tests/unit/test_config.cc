@@ -1,5 +1,5 @@
 // Config: flags, the TOML config file and --print-config walk the same flag tables.
-#include "core/config.h"
+#include "server/config.h"
 
 #include <gtest/gtest.h>
 

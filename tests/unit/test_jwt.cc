@@ -1,12 +1,12 @@
 // JWT: base64url, the strict claims parser, and verification with keys generated here.
-#include "http/jwt.h"
+#include "auth/jwt.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "http/base64url.h"
-#include "http/jwt_claims.h"
+#include "auth/base64url.h"
+#include "auth/jwt_claims.h"
 #include "jwt_signer.h"
 
 namespace ringcast::http {

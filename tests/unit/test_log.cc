@@ -1,8 +1,8 @@
 // Structured log lines (logfmt) and the host-limits check, without IO.
 #include <gtest/gtest.h>
 
-#include "core/host_limits.h"
-#include "core/log.h"
+#include "base/log.h"
+#include "server/host_limits.h"
 
 namespace ringcast {
 namespace {

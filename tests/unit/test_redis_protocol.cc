@@ -1,6 +1,6 @@
 // Redis command building and reply handling, without sockets: commands are checked as the
 // RESP bytes hiredis formats; replies are RESP bytes parsed by hiredis's own redisReader.
-#include "core/redis_protocol.h"
+#include "redis/protocol.h"
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>

@@ -1,6 +1,6 @@
-// The bounds of a resume replayed from a Redis stream (core/redis_replay.h), without sockets:
+// The bounds of a resume replayed from a Redis stream (redis/replay.h), without sockets:
 // pages are fed to the window as the bridge would after XREVRANGE, newest first.
-#include "core/redis_replay.h"
+#include "redis/replay.h"
 
 #include <gtest/gtest.h>
 

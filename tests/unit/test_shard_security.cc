@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "auth/access.h"
+#include "base/clock.h"
 #include "core/chunk.h"
-#include "core/clock.h"
-#include "http/access.h"
 #include "tests/unit/jwt_signer.h"
 #include "tests/unit/sim_shard.h"
 

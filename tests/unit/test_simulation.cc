@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "core/chunk.h"
-#include "core/clock.h"
 #include "core/shard.h"
 #include "net/sim_io.h"
 

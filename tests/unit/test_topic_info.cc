@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "core/clock.h"
-#include "core/redis_occupancy.h"
-#include "http/access.h"
+#include "auth/access.h"
+#include "base/clock.h"
 #include "http/topic_info_json.h"
+#include "redis/occupancy.h"
 #include "tests/unit/jwt_signer.h"
 #include "tests/unit/sim_shard.h"
 

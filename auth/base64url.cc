@@ -1,4 +1,4 @@
-#include "http/base64url.h"
+#include "auth/base64url.h"
 
 #include <array>
 #include <cstdint>

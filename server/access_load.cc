@@ -1,4 +1,4 @@
-#include "core/access_load.h"
+#include "server/access_load.h"
 
 #include <openssl/crypto.h>
 

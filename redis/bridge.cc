@@ -1,4 +1,4 @@
-#include "core/redis_bridge.h"
+#include "redis/bridge.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -9,13 +9,13 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/assert.h"
-#include "core/clock.h"
-#include "core/log.h"
-#include "core/redis_link.h"
-#include "core/redis_protocol.h"
-#include "core/redis_replay.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/shard.h"
+#include "redis/link.h"
+#include "redis/protocol.h"
+#include "redis/replay.h"
 
 namespace ringcast {
 
@@ -314,7 +314,7 @@ void RedisBridge::handle_unwatch(UnwatchMessage* m) {
   watched_.erase(m->topic);
 }
 
-// The newest entries after `after` that fit the replay's bounds (core/redis_replay.h), oldest
+// The newest entries after `after` that fit the replay's bounds (redis/replay.h), oldest
 // first, and whether any were left out. Paged newest first, so the bridge holds at most one
 // page beyond what it keeps; the first page travels with the exact-id check.
 void RedisBridge::fetch_replay(const std::string& topic, EventId after, std::uint64_t budget_bytes,

@@ -1,4 +1,4 @@
-#include "http/jwt_claims.h"
+#include "auth/jwt_claims.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "http/topic_scope.h"
+#include "auth/topic_scope.h"
 
 namespace ringcast::http {
 

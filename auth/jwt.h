@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/jwt_claims.h"
+#include "auth/jwt_claims.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 

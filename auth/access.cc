@@ -1,12 +1,12 @@
-#include "http/access.h"
+#include "auth/access.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 
+#include "auth/topic_scope.h"
 #include "http/query.h"
-#include "http/topic_scope.h"
 
 namespace ringcast::http {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/redis_occupancy.h"
+#include "redis/occupancy.h"
 
 #include <hiredis/hiredis.h>
 
@@ -6,12 +6,12 @@
 #include <chrono>
 #include <random>
 
-#include "core/clock.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/config.h"
-#include "core/log.h"
-#include "core/redis_link.h"
 #include "core/shard.h"
 #include "http/names.h"
+#include "redis/link.h"
 
 namespace ringcast {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "http/cors.h"
-#include "http/jwt.h"
+#include "auth/cors.h"
+#include "auth/jwt.h"
 #include "http/request_parser.h"
 
 namespace ringcast::http {

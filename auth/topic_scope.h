@@ -4,7 +4,7 @@
 // topic. Topic names cannot contain '*', so a '*' anywhere but at the end matches nothing.
 #include <string_view>
 
-#include "http/jwt_claims.h"
+#include "auth/jwt_claims.h"
 
 namespace ringcast::http {
 

@@ -1,4 +1,4 @@
-#include "core/redis_link.h"
+#include "redis/link.h"
 
 #include <sys/time.h>
 

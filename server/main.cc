@@ -1,11 +1,11 @@
 // ringcast: an io_uring Server-Sent Events server. See README.md.
 #include <cstdio>
 
-#include "core/config.h"
-#include "core/log.h"
-#include "core/access_load.h"
-#include "core/server.h"
+#include "base/log.h"
 #include "http/routes.h"
+#include "server/access_load.h"
+#include "server/config.h"
+#include "server/server.h"
 
 int main(int argc, char** argv) {
   ringcast::Config config;

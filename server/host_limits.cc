@@ -1,4 +1,4 @@
-#include "core/host_limits.h"
+#include "server/host_limits.h"
 
 #include <sys/resource.h>
 #include <unistd.h>

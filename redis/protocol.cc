@@ -1,4 +1,4 @@
-#include "core/redis_protocol.h"
+#include "redis/protocol.h"
 
 #include <hiredis/hiredis.h>
 

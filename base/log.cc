@@ -1,11 +1,11 @@
-#include "core/log.h"
+#include "base/log.h"
 
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 namespace ringcast {
 

@@ -1,4 +1,4 @@
-#include "core/server.h"
+#include "server/server.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -12,19 +12,19 @@
 #include <thread>
 #include <vector>
 
-#include "core/access_load.h"
-#include "core/clock.h"
-#include "core/host_limits.h"
-#include "core/log.h"
-#include "core/redis_bridge.h"
-#include "core/redis_occupancy.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "core/shard.h"
+#include "net/epoll_io.h"
 #include "net/listener.h"
 #include "net/probe.h"
-#include "net/epoll_io.h"
 #include "net/tls_context.h"
 #include "net/tls_io.h"
 #include "net/uring_io.h"
+#include "redis/bridge.h"
+#include "redis/occupancy.h"
+#include "server/access_load.h"
+#include "server/host_limits.h"
 
 namespace ringcast {
 

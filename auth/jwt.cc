@@ -1,4 +1,4 @@
-#include "http/jwt.h"
+#include "auth/jwt.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "http/base64url.h"
+#include "auth/base64url.h"
 
 namespace ringcast::http {
 namespace {

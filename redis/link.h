@@ -10,7 +10,7 @@
 #include <string>
 
 #include "core/config.h"
-#include "core/redis_protocol.h"
+#include "redis/protocol.h"
 
 namespace ringcast::redis {
 

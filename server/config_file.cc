@@ -1,5 +1,5 @@
 // The config file: TOML (toml++), one `key = value` per flag, keys being the flag names
-// without "--". It walks the same flag tables as the command line (core/config.cc), so every
+// without "--". It walks the same flag tables as the command line (server/config.cc), so every
 // flag has a key and every key is checked exactly as its flag is.
 #include <toml++/toml.h>
 
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "core/config.h"
+#include "server/config.h"
 
 namespace ringcast {
 

@@ -1,4 +1,4 @@
-#include "http/cors.h"
+#include "auth/cors.h"
 
 namespace ringcast::http {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/config.h"
+#include "server/config.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,9 +6,9 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/assert.h"
-#include "core/log.h"
-#include "http/cors.h"
+#include "auth/cors.h"
+#include "base/assert.h"
+#include "base/log.h"
 
 namespace ringcast {
 

@@ -25,10 +25,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/bridge.h"
 #include "core/mailbox.h"
 #include "core/metrics.h"
-#include "core/redis_protocol.h"
 #include "net/doorbell.h"
+#include "redis/protocol.h"
 
 namespace ringcast {
 
@@ -54,10 +55,7 @@ struct RedisMetrics {
 };
 std::string render_redis_metrics(const RedisMetrics& m);
 
-// The shard id a publishing connection names when the bridge owes it acks.
-inline constexpr std::uint8_t kBridgeShard = 255;
-
-class RedisBridge {
+class RedisBridge final : public BridgePort {
  public:
   RedisBridge(const Config& config, Cluster& cluster);
   ~RedisBridge();
@@ -68,10 +66,11 @@ class RedisBridge {
   // Stops and joins both threads (after the shards have stopped).
   void stop();
 
-  Mailbox& mailbox() { return mailbox_; }
+  Mailbox& mailbox() override { return mailbox_; }
   // Wakes the writer thread; called by shards after posting to mailbox().
-  void wake();
+  void wake() override;
   RedisMetrics& metrics() { return metrics_; }
+  std::string render_metrics() const override { return render_redis_metrics(metrics_); }
   std::string key(std::string_view topic) const;
 
  private:

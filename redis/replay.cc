@@ -1,8 +1,8 @@
-#include "core/redis_replay.h"
+#include "redis/replay.h"
 
 #include <algorithm>
 
-#include "core/assert.h"
+#include "base/assert.h"
 #include "http/sse_encoder.h"
 
 namespace ringcast::redis {

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/bridge.h"
 #include "core/mailbox.h"
 #include "core/topic_messages.h"
 
@@ -42,7 +43,7 @@ inline constexpr std::uint64_t kOccupancyCountMax = 100'000'000;  // one node's 
 bool parse_occupancy_hash(const redisReply* reply, std::size_t fields_max,
                           std::vector<std::pair<std::string, std::uint64_t>>& out);
 
-class RedisOccupancy {
+class RedisOccupancy final : public OccupancyPort {
  public:
   RedisOccupancy(const Config& config, Cluster& cluster);
   ~RedisOccupancy();
@@ -52,7 +53,7 @@ class RedisOccupancy {
   // Stops and joins the thread, and removes the node's counts (a clean exit expires nothing).
   void stop();
   // Shards: hand over a report (ownership passes). Picked up within a heartbeat.
-  void report(OccupancyCountsMessage* m) { mailbox_.push(m); }
+  void report(OccupancyCountsMessage* m) override { mailbox_.push(m); }
   const std::string& node_id() const { return node_id_; }
 
  private:

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/mailbox.h"
-#include "core/redis_protocol.h"
+#include "redis/protocol.h"
 
 namespace ringcast::redis {
 

@@ -3,8 +3,8 @@
 // only ever read the loaded keys.
 #include <string>
 
+#include "auth/access.h"
 #include "core/config.h"
-#include "http/access.h"
 
 namespace ringcast {
 
