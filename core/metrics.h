@@ -69,12 +69,14 @@ struct alignas(64) ShardMetrics {
   Counter topic_table_full;   // chunks this shard could not keep: its topic table was full
   Counter token_expired_streams;  // streams ended because their token expired
   Counter batch_publishes;    // batch publish requests (POST /pub) accepted
+  Counter shard_stalls;       // loop passes of 500 ms or more (each also logged: shard_stall)
   Counter occupancy_events;   // events published on "_occupancy.T" (--occupancy-events)
 };
 
 // Gauges of the whole process, read by the shard that renders /metrics.
 struct ProcessMetrics {
   std::uint64_t resident_bytes = 0;  // RSS, from /proc/self/statm (0 if unreadable)
+  std::uint64_t max_streams = 0;     // --max-streams in effect (after start-up's lowering)
 };
 
 // Renders every shard's counters, then the process gauges, in Prometheus text format 0.0.4.

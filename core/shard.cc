@@ -132,6 +132,7 @@ bool Shard::run_once(int timeout_ms) {
   const std::uint32_t pass_ms =
       elapsed(static_cast<std::uint32_t>(monotonic_ms() - start_ms_), now_ms_);
   if (pass_ms >= kStallLogMs) {
+    metrics_.shard_stalls.add();
     log_event(LogLevel::warn, "shard_stall", "shard=%u pass_ms=%u completions=%zu", index_,
               pass_ms, completions.size());
   }

@@ -150,7 +150,7 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
       return respond(ci, 200, "text/plain", draining_ ? "draining\n" : "ok\n");
     case http::RouteId::metrics: {
       refresh_gauges();
-      std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes()});
+      std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes(), config_.max_streams});
       if (cluster_.redis != nullptr) text += render_redis_metrics(cluster_.redis->metrics());
       return respond(ci, 200, "text/plain; version=0.0.4", text);
     }
