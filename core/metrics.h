@@ -67,6 +67,8 @@ struct alignas(64) ShardMetrics {
   Counter polls;              // long polls received (GET /poll/{topic})
   Counter topics_reclaimed;   // topics freed: no subscribers, nothing left in their history
   Counter topic_table_full;   // chunks this shard could not keep: its topic table was full
+  Counter publishes_held;     // owner shard: publishes that waited for a topic's streams
+  Counter publish_overruns;   // owner shard: waits that ran out (--publish-wait-ms)
   Counter token_expired_streams;  // streams ended because their token expired
   Counter batch_publishes;    // batch publish requests (POST /pub) accepted
   Counter shard_stalls;       // loop passes of 500 ms or more (each also logged: shard_stall)
