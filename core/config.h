@@ -11,6 +11,8 @@ namespace ringcast {
 
 enum class SlowConsumerPolicy : std::uint8_t { disconnect, skip };
 
+constexpr std::uint32_t kMaxShardCount = 256;  // --shards at most
+
 struct Config {
   std::string listen_host = "0.0.0.0";
   std::uint16_t listen_port = 8080;
@@ -41,6 +43,9 @@ struct Config {
   // Most sends one loop pass starts (the rest: next pass). Small, so that a request or a
   // message from another shard waits for at most ~32 sends' kernel time (docs/perf/fanout.md).
   std::uint32_t pass_sends = 32;
+  // Publish flow control (core/shard_flow.cc): while a topic's streams are more than half its
+  // history behind, its publishes wait, at most this long; 0 turns it off.
+  std::uint32_t publish_wait_ms = 5000;
   std::uint32_t submit_batch = 512;         // sends per io_uring_enter while a pass queues them
   std::uint32_t ring_cq_entries = 0;        // completion queue entries per ring; 0: derived
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;

@@ -33,6 +33,7 @@ enum class MessageKind : std::uint8_t {
   topic_info_ack,    // -> origin shard: the answer
   occupancy_counts,  // shard -> occupancy aggregator shard / Redis occupancy thread: counts
   cluster_counts,    // Redis occupancy thread -> every shard: the other nodes' counts
+  flow,              // shard -> topic owner: this shard's streams of a topic are (no longer) behind
 };
 
 struct Message {
@@ -57,6 +58,14 @@ struct PublishMessage final : Message {
   const char* reject_detail = nullptr;
   const char* reject_headers = "";    // extra header lines of the refusal (static text)
   std::uint32_t batch_index = 0;      // 1 + the event's line in a batch publish (0: none)
+};
+
+// Publish flow control (core/shard_flow.cc): sent on each change only, so they alternate.
+struct FlowMessage final : Message {
+  FlowMessage() { kind = MessageKind::flow; }
+  std::uint32_t shard = 0;
+  bool behind = false;
+  std::string topic;
 };
 
 struct PublishAckMessage final : Message {

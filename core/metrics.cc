@@ -92,6 +92,15 @@ const Family kFamilies[] = {
     {"ringcast_topic_table_full_total", "counter",
      "Events a shard could not keep for later subscribers because its topic table was full.",
      &ShardMetrics::topic_table_full, false},
+    {"ringcast_publishes_held_total", "counter",
+     "Publishes that waited because a topic's streams were half a history behind (flow control).",
+     &ShardMetrics::publishes_held, false},
+    {"ringcast_publish_overruns_total", "counter",
+     "Publish waits that ran past --publish-wait-ms: the history moved on past lagging streams.",
+     &ShardMetrics::publish_overruns, false},
+    {"ringcast_shard_stalls_total", "counter",
+     "Event-loop passes that took 500 ms or more (logged as event=shard_stall).",
+     &ShardMetrics::shard_stalls, false},
     {"ringcast_batch_publishes_total", "counter",
      "Batch publish requests (POST /pub, NDJSON) that passed validation.",
      &ShardMetrics::batch_publishes, false},
@@ -152,6 +161,12 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
                 "# HELP ringcast_resident_bytes Resident set size of the process.\n"
                 "# TYPE ringcast_resident_bytes gauge\nringcast_resident_bytes %llu\n",
                 static_cast<unsigned long long>(process.resident_bytes));
+  out += rss;
+  std::snprintf(rss, sizeof rss,
+                "# HELP ringcast_max_streams The --max-streams in effect (lowered at start-up to "
+                "what the descriptor tables hold).\n"
+                "# TYPE ringcast_max_streams gauge\nringcast_max_streams %llu\n",
+                static_cast<unsigned long long>(process.max_streams));
   out += rss;
   return out;
 }

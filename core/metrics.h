@@ -67,14 +67,18 @@ struct alignas(64) ShardMetrics {
   Counter polls;              // long polls received (GET /poll/{topic})
   Counter topics_reclaimed;   // topics freed: no subscribers, nothing left in their history
   Counter topic_table_full;   // chunks this shard could not keep: its topic table was full
+  Counter publishes_held;     // owner shard: publishes that waited for a topic's streams
+  Counter publish_overruns;   // owner shard: waits that ran out (--publish-wait-ms)
   Counter token_expired_streams;  // streams ended because their token expired
   Counter batch_publishes;    // batch publish requests (POST /pub) accepted
+  Counter shard_stalls;       // loop passes of 500 ms or more (each also logged: shard_stall)
   Counter occupancy_events;   // events published on "_occupancy.T" (--occupancy-events)
 };
 
 // Gauges of the whole process, read by the shard that renders /metrics.
 struct ProcessMetrics {
   std::uint64_t resident_bytes = 0;  // RSS, from /proc/self/statm (0 if unreadable)
+  std::uint64_t max_streams = 0;     // --max-streams in effect (after start-up's lowering)
 };
 
 // Renders every shard's counters, then the process gauges, in Prometheus text format 0.0.4.

@@ -124,6 +124,7 @@ bool Shard::run_once(int timeout_ms) {
   // Other shards first: a chunk posted this pass reaches them before this shard spends the
   // pass (tens of milliseconds for thousands of streams) submitting its own sends, so every
   // shard's fan-out of one event runs at the same time rather than one after the other.
+  if (!held_topics_.empty()) release_held();  // publishes waiting for their topic's streams
   ring_doorbells();
   flush_ready();
   ring_doorbells();  // anything flush_ready posted (a poll answer, a drain step)
@@ -131,6 +132,7 @@ bool Shard::run_once(int timeout_ms) {
   const std::uint32_t pass_ms =
       elapsed(static_cast<std::uint32_t>(monotonic_ms() - start_ms_), now_ms_);
   if (pass_ms >= kStallLogMs) {
+    metrics_.shard_stalls.add();
     log_event(LogLevel::warn, "shard_stall", "shard=%u pass_ms=%u completions=%zu", index_,
               pass_ms, completions.size());
   }
@@ -375,6 +377,7 @@ void Shard::drain_mailbox() {
         on_occupancy_counts(static_cast<OccupancyCountsMessage*>(m));
         break;
       case MessageKind::cluster_counts: on_cluster_counts(static_cast<ClusterCountsMessage*>(m)); break;
+      case MessageKind::flow: on_flow_message(static_cast<FlowMessage*>(m)); break;
       case MessageKind::stream_open:  // shard -> bridge only
       case MessageKind::unwatch:
       case MessageKind::stub: RC_ASSERT(false);

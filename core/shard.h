@@ -11,8 +11,11 @@
 //   shard_poll.cc  the long-poll fallback: a held request woken like a stream, answered JSON
 //   shard_topic_info.cc GET /topics/{topic} and GET /topics: counts summed over every shard
 //   shard_occupancy.cc  subscriber counts reported each tick; occupancy events on "_occupancy.T"
+//   shard_flow.cc  publish flow control: a publish waits while a topic's streams are far behind
 #include <atomic>
+#include <bitset>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <random>
 #include <string>
@@ -138,6 +141,18 @@ static_assert(sizeof(Sub) <= 48, "a subscription record must stay small");
 // Redis mode: whether this shard has told the bridge it watches a topic (core/shard_redis.cc).
 enum class Watch : std::uint8_t { off, pending, on };
 
+// Publishes an owner shard holds for a topic while its streams are behind (core/shard_flow.cc).
+struct HeldPublishes {
+  HeldPublishes() = default;
+  HeldPublishes(const HeldPublishes&) = delete;
+  ~HeldPublishes() {
+    for (PublishMessage* m : queue) delete m;
+  }
+  std::deque<PublishMessage*> queue;
+  std::uint32_t since_ms = 0;  // shard clock when the oldest waiting one arrived (or last moved)
+  bool listed = false;         // on the shard's held_topics_
+};
+
 struct Topic {
   std::string name;
   History history;
@@ -151,6 +166,18 @@ struct Topic {
   std::uint64_t contiguous_seq = 1;
   EventId last_id;  // owner shard: the newest id published (stream ids only ever grow)
   bool occupancy_dirty = false;  // `subscribers` changed since the last report (shard_occupancy.cc)
+  // Publish flow control (core/shard_flow.cc). Every shard: `at_risk` of its streams have not
+  // sent past `risk_mark`, the middle of a history that is evicting, and still read from it
+  // (from `risk_from`, its start then): recounted on each delivered event, decremented as
+  // streams pass the mark. `behind` is what the owner was last told. Owner shard: which shards are behind, whether a wait ran out, and the
+  // publishes waiting.
+  std::uint64_t risk_from = 0;
+  std::uint64_t risk_mark = 0;
+  std::uint32_t at_risk = 0;
+  bool behind = false;
+  bool overrun = false;
+  std::bitset<kMaxShardCount> behind_shards;
+  std::unique_ptr<HeldPublishes> held;
 };
 
 struct OccupancyTable;  // shard_occupancy.cc: the occupancy topics this shard publishes
@@ -283,6 +310,17 @@ class Shard {
   void on_occupancy_counts(OccupancyCountsMessage* m);
   void on_cluster_counts(ClusterCountsMessage* m);
   void publish_occupancy();
+  // shard_flow.cc: publish flow control
+  bool flow_on() const { return config_.publish_wait_ms > 0 && !config_.redis(); }
+  bool flow_holds(const Topic& t) const;
+  void flow_passed(std::uint32_t ti);
+  void flow_report(std::uint32_t ti);
+  void on_flow_message(FlowMessage* m);
+  void set_behind(std::uint32_t ti, std::uint32_t shard, bool behind);
+  void hold_publish(std::uint32_t ti, PublishMessage* m);
+  void apply_publish(PublishMessage& m);
+  void send_ack(std::uint32_t origin, PublishAckMessage* ack);
+  void release_held();
 
   // shard_topics.cc: the topic table
   std::uint32_t topic_index(std::string_view name, bool create);
@@ -329,6 +367,7 @@ class Shard {
   Slab<Sub> subs_;
   std::vector<Topic> topics_;             // a slot with an empty name is free ...
   std::vector<std::uint32_t> free_topics_;  // ... and listed here for reuse
+  std::vector<std::uint32_t> held_topics_;  // topics with publishes waiting (shard_flow.cc)
   // Transparent hashing: lookups by string_view (every delivered chunk, every publish) do not
   // build a std::string.
   struct NameHash {

@@ -35,12 +35,16 @@ void Shard::handle_publish_batch(std::uint32_t ci, const http::Request& req, std
   for (std::size_t i = 0; i < n; ++i) {
     http::BatchEvent& e = batch.events[i];
     const std::uint32_t owner = config_.redis() ? kBridgeShard : owner_of(e.topic, cluster_.shards);
+    std::uint32_t t = nil;
     if (owner == index_) {
-      const std::uint32_t t = topic_index(e.topic, true);
+      t = topic_index(e.topic, true);
       if (t == nil) batch.failed_line[i] = 1;
-      else batch.ids[i] = publish_local(t, e.event, e.data);
-      continue;
+      if (t == nil || !flow_holds(topics_[t])) {
+        if (t != nil) batch.ids[i] = publish_local(t, e.event, e.data);
+        continue;
+      }
     }
+    // To the owner; or, on this shard, held while the topic's streams are behind.
     auto* m = new PublishMessage();
     m->origin_shard = index_;
     m->conn_token = token(ci);
@@ -48,8 +52,9 @@ void Shard::handle_publish_batch(std::uint32_t ci, const http::Request& req, std
     m->topic = e.topic;
     m->event = e.event;
     m->data = e.data;  // kept in the batch too: the answer names the topics
-    post(owner, m);
     ++outstanding;
+    if (owner == index_) hold_publish(t, m);
+    else post(owner, m);
   }
   Conn& c = conns_[ci];
   if (outstanding == 0) return answer_batch(ci, batch);

@@ -61,6 +61,9 @@ void Shard::on_request_bytes(std::uint32_t ci, std::string_view bytes) {
 bool Shard::may_pipeline(std::uint32_t ci, const http::Request& req) const {
   const Conn& c = conns_[ci];
   if (c.pending_acks > 0 && batches_.count(token(ci)) != 0) return false;  // a batch goes alone
+  // Publishes held on this shard (core/shard_flow.cc) are answered before anything behind them
+  // is read: a later one to a topic that is not held must not overtake them.
+  if (c.pending_acks > 0 && c.publish_owner == index_ && !config_.redis()) return false;
   std::string_view topic;
   if (req.method == "POST" && req.path.substr(0, 5) == "/pub/") {
     std::string decoded;
@@ -149,7 +152,7 @@ void Shard::route(std::uint32_t ci, const http::Request& req, std::string_view b
       return respond(ci, 200, "text/plain", draining_ ? "draining\n" : "ok\n");
     case http::RouteId::metrics: {
       refresh_gauges();
-      std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes()});
+      std::string text = render_metrics(all_metrics_, ProcessMetrics{resident_bytes(), config_.max_streams});
       if (cluster_.redis != nullptr) text += cluster_.redis->render_metrics();
       return respond(ci, 200, "text/plain; version=0.0.4", text);
     }
@@ -249,12 +252,14 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
   // Redis mode: the bridge appends it to the topic's stream and answers with the entry's id;
   // the event reaches subscribers (here too) when the bridge reads it back.
   const std::uint32_t owner = config_.redis() ? kBridgeShard : owner_of(topic, cluster_.shards);
+  std::uint32_t t = nil;
   if (owner == index_) {
-    std::uint32_t t = topic_index(topic, true);
+    t = topic_index(topic, true);
     if (t == nil) return finish_publish(ci, 503, topic, {});
-    return finish_publish(ci, 202, topic, publish_local(t, event, body));
+    if (!flow_holds(topics_[t])) return finish_publish(ci, 202, topic, publish_local(t, event, body));
   }
-  // The owner assigns the id; it answers with the id and we reply then.
+  // The owner assigns the id; it answers with the id and we reply then. On this shard, the
+  // topic's streams are behind: the publish waits (core/shard_flow.cc).
   auto* m = new PublishMessage();
   m->origin_shard = index_;
   m->conn_token = token(ci);
@@ -266,6 +271,7 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
   c.publish_owner = static_cast<std::uint8_t>(owner);
   ++c.pending_acks;
   c.state = ConnState::publishing;
+  if (owner == index_) return hold_publish(t, m);
   post(owner, m);
 }
 
@@ -274,6 +280,7 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
 void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, const char* headers) {
   Conn& c = conns_[ci];
   if (c.pending_acks == 0) return respond_error(ci, status, detail, headers);
+  RC_ASSERT(c.publish_owner != index_ || config_.redis());  // may_pipeline: held publishes go alone
   auto* m = new PublishMessage();
   m->origin_shard = index_;
   m->conn_token = token(ci);
@@ -286,24 +293,27 @@ void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, con
 }
 
 void Shard::on_publish_message(PublishMessage* m) {
-  auto* ack = new PublishAckMessage();
-  ack->conn_token = m->conn_token;
-  ack->batch_index = m->batch_index;
   if (m->reject_status != 0) {  // only echoing a refusal back, in order
+    auto* ack = new PublishAckMessage();
+    ack->conn_token = m->conn_token;
+    ack->batch_index = m->batch_index;
     ack->status = m->reject_status;
     ack->detail = m->reject_detail;
     ack->headers = m->reject_headers;
     post(m->origin_shard, ack);
     return;
   }
-  std::uint32_t t = topic_index(m->topic, true);
-  if (t == nil) {
-    ack->status = 503;
-  } else {
-    ack->id = publish_local(t, m->event, m->data);
-  }
-  ack->topic = std::move(m->topic);
-  post(m->origin_shard, ack);
+  const std::uint32_t t = topic_index(m->topic, true);
+  if (t == nil || !flow_holds(topics_[t])) return apply_publish(*m);
+  // The topic's streams are behind: a copy waits (the mailbox frees `m`).
+  auto* held = new PublishMessage();
+  held->origin_shard = m->origin_shard;
+  held->conn_token = m->conn_token;
+  held->batch_index = m->batch_index;
+  held->topic = std::move(m->topic);
+  held->event = std::move(m->event);
+  held->data = std::move(m->data);
+  hold_publish(t, held);
 }
 
 void Shard::on_publish_ack(PublishAckMessage* m) {

@@ -46,15 +46,23 @@ void Shard::deliver(Chunk* chunk) {
     return release(chunk);
   }
   Topic& topic = topics_[ti];
+  const std::uint64_t before = topic.history.begin();
   topic.history.push(chunk);
   const std::uint64_t oldest = topic.history.begin();
   const bool disconnect = config_.slow_consumer == SlowConsumerPolicy::disconnect;
+  // Flow control (shard_flow.cc): while the history evicts, streams in its older half are at risk.
+  const bool evicting = flow_on() && oldest != before;
+  topic.risk_from = evicting ? oldest : 0;
+  topic.risk_mark = evicting ? oldest + (topic.history.end() - oldest) / 2 : 0;
+  topic.at_risk = 0;
   for (std::uint32_t si = topic.first_sub; si != nil;) {
     Sub& s = subs_[si];
     const std::uint32_t next = s.topic_next;
     // The first event this stream has not started on; the one it is part-way through is pinned.
     const std::uint64_t needed = std::max(s.seq + (s.offset > 0), s.inflight_end);
     const bool begun = conns_[s.conn].more_flags & conn_flag2::stream_begun;
+    // At risk: not yet sent past the mark, and not already off the history.
+    topic.at_risk += s.seq < topic.risk_mark && needed >= oldest;
     if (disconnect && needed < oldest && begun) {
       drop_slow(s.conn);  // removes only this stream's subscription from the list
     } else if (!(conns_[s.conn].flags & conn_flag::send_inflight)) {
@@ -62,6 +70,7 @@ void Shard::deliver(Chunk* chunk) {
     }
     si = next;
   }
+  flow_report(ti);
 }
 
 void Shard::subscribe(std::uint32_t ci, std::uint32_t ti) {
@@ -93,6 +102,8 @@ void Shard::unsubscribe_all(std::uint32_t ci) {
     if (s.topic_next != nil) subs_[s.topic_next].topic_prev = s.topic_prev;
     s.topic_prev = s.topic_next = nil;
     --topic.subscribers;
+    if (s.seq < topic.risk_mark && std::max(s.seq + (s.offset > 0), s.inflight_end) >= topic.risk_from)
+      flow_passed(s.topic);
     occupancy_touch(s.topic);
     if (topic.subscribers == 0) maybe_unwatch(topic);
   }
@@ -297,7 +308,8 @@ void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
   }
   for (std::uint32_t si = c.first_sub; si != nil; si = subs_[si].conn_next) {
     Sub& s = subs_[si];
-    History& h = topics_[s.topic].history;
+    Topic& topic = topics_[s.topic];
+    History& h = topic.history;
     const std::uint64_t from = s.seq;
     const bool held = s.offset > 0;
     while (s.seq < s.inflight_end && bytes > 0) {
@@ -316,6 +328,10 @@ void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
     h.unpin(from, s.inflight_end);
     if (held) h.unpin(from, from + 1);
     s.inflight_end = s.seq;
+    // (A closing stream was counted out when it unsubscribed.)
+    if (from < topic.risk_mark && s.seq >= topic.risk_mark &&
+        c.state != ConnState::closing)
+      flow_passed(s.topic);
   }
   RC_ASSERT(bytes == 0);  // the kernel never reports more than was offered
   // The subscription part-way through an event goes to the front of the stream's list: the

@@ -35,7 +35,8 @@ bool Shard::reclaimable(std::uint32_t index) const {
   const Topic& t = topics_[index];
   return !t.name.empty() && t.subscribers == 0 && t.first_sub == nil && t.history.empty() &&
          t.history.physical_begin() == t.history.end() && t.watch == Watch::off &&
-         index != stats_topic_;
+         index != stats_topic_ && t.behind_shards.none() && !t.behind &&
+         (t.held == nullptr || !t.held->listed);
 }
 
 // Once per tick: expires old events (--history-ttl-ms) and frees the topics nothing refers to

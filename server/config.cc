@@ -25,7 +25,7 @@ struct U32Flag {
 constexpr std::uint32_t kU32Max = 0xffffffffu;
 
 const U32Flag kU32Flags[] = {
-    {"--shards", &Config::shards, 0, 256, "shard threads, one ring each (0: online cores)"},
+    {"--shards", &Config::shards, 0, kMaxShardCount, "shard threads, one ring each (0: online cores)"},
     {"--max-streams", &Config::max_streams, 1, 100000000, "open SSE streams in the process"},
     {"--max-connections", &Config::max_connections, 0, 100000000,
      "connections one shard can hold (0: its share of --max-streams plus slack)"},
@@ -68,6 +68,8 @@ const U32Flag kU32Flags[] = {
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
     {"--pass-sends", &Config::pass_sends, 1, 1u << 20,
      "most sends one loop pass starts; a bigger fan-out continues after the shard's other work"},
+    {"--publish-wait-ms", &Config::publish_wait_ms, 0, 600000,
+     "a publish waits up to this long while a topic's streams are half a history behind (0: never)"},
     {"--submit-batch", &Config::submit_batch, 1, 32768,
      "io_uring: sends handed to the kernel per submit while a fan-out is queued"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,

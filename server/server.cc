@@ -46,7 +46,7 @@ void pin_to_core(std::uint32_t shard) {
 std::uint32_t shard_count(const Config& config) {
   if (config.shards != 0) return config.shards;
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return cores > 0 ? static_cast<std::uint32_t>(cores) : 1;
+  return cores > 0 ? std::min(static_cast<std::uint32_t>(cores), kMaxShardCount) : 1;
 }
 
 // Connections one shard must be able to hold: its share of --max-streams plus room for plain

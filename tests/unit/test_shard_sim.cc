@@ -84,6 +84,7 @@ TEST(ShardSim, ShortSendsResumeAtTheRightByte) {
 TEST(ShardSim, ASlowConsumerIsDisconnectedAndFreed) {
   Config c = SimShard::base_config();
   c.history = 2;
+  c.publish_wait_ms = 0;  // no flow control: the history runs past the stream (test_publish_flow.cc)
   SimShard s(c);
   std::uint32_t slow = s.subscribe("t");
   std::uint32_t fast = s.subscribe("t");
@@ -283,6 +284,7 @@ TEST(ShardSimResume, MultiTopicResumeIsExactForSequentialPublishes) {
 TEST(ShardSimResume, SkipPolicySendsAGapAndJumpsToTheNewest) {
   Config c = SimShard::base_config();
   c.history = 2;
+  c.publish_wait_ms = 0;  // no flow control: the history runs past the stream (test_publish_flow.cc)
   c.slow_consumer = SlowConsumerPolicy::skip;
   SimShard s(c);
   std::uint32_t slow = s.subscribe("k");
@@ -368,6 +370,7 @@ TEST(ShardSimResume, APartSentEventOfOneTopicIsFinishedBeforeAnotherTopicsEvent)
 TEST(ShardSimResume, AResumePointEvictedBeforeTheFirstSendIsAGapNotADrop) {
   Config c = SimShard::base_config();
   c.history = 2;
+  c.publish_wait_ms = 0;  // no flow control: the history runs past the stream (test_publish_flow.cc)
   SimShard s(c);
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(id_of(s.publish("e", "old" + std::to_string(i))));

@@ -538,7 +538,7 @@ void run_world(std::uint64_t seed, int steps, Coverage* coverage = nullptr) {
   World world(seed);
   for (int i = 0; i < steps && !::testing::Test::HasFatalFailure(); ++i) world.step();
   if (::testing::Test::HasFatalFailure()) return;
-  world.settle(40);
+  world.settle(200);  // enough passes for a fan-out released at the end (--pass-sends 1)
   world.check_final();
   if (coverage != nullptr) {
     coverage->reconnects += world.reconnects();
@@ -558,7 +558,7 @@ void run_world(std::uint64_t seed, int steps, Coverage* coverage = nullptr) {
 
 TEST(Simulation, SeededWorldsKeepEveryInvariant) {
   if (const char* seed = std::getenv("RINGCAST_SIM_SEED")) {
-    return run_world(std::strtoull(seed, nullptr, 10), 6000);
+    return run_world(std::strtoull(seed, nullptr, 10), std::getenv("RINGCAST_SIM_STEPS") ? std::atoi(std::getenv("RINGCAST_SIM_STEPS")) : 6000);
   }
   Coverage c;
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {

@@ -1,0 +1,136 @@
+// Publish flow control: a publisher never runs a topic's history past streams that are still
+// reading it.
+//
+// A publish is acknowledged as soon as its owner shard has built the chunk; the fan-out goes on
+// after. A publisher faster than the fan-out (or than its readers) would then push the history
+// past every stream and each would be cut off as a slow consumer. Instead:
+//
+//   * every shard counts, per topic, its streams whose cursor is in the older half of a history
+//     that is evicting (`at_risk`, recounted in deliver(), decremented as a stream's sends carry
+//     it past the mark, see account_sent), and tells the owner when that count becomes or stops
+//     being nonzero (a FlowMessage on each change, so they alternate);
+//   * while any shard is behind on a topic, its owner holds new publishes to that topic, in
+//     arrival order, and acknowledges none of them: the publisher waits, the fan-out catches up;
+//   * a wait is bounded by --publish-wait-ms: after it, the topic is "overrun" (publishes flow
+//     again, the streams that cannot keep up fall off the history under the slow-consumer
+//     policy) until no shard is behind. A stream that stopped reading costs a publisher one
+//     such wait, not more.
+//   * a draining shard applies everything held at once: what was accepted is delivered.
+//
+// Owns: the flow fields of Topic, held_topics_. Touches: publish_local (to apply a held publish),
+// on_publish_ack (answers to this shard's own connections), the mailboxes.
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "core/shard.h"
+
+namespace ringcast {
+
+bool Shard::flow_holds(const Topic& t) const {
+  if (t.held != nullptr && !t.held->queue.empty()) return true;  // keep arrival order
+  return flow_on() && !t.overrun && t.behind_shards.any();
+}
+
+// A stream of the topic moved past `risk_mark` (or left): one fewer at risk. The count is exact
+// at each delivered event; between events it may undercount (a resume placed in the range), which
+// can only release a publisher early, never hold it longer.
+void Shard::flow_passed(std::uint32_t ti) {
+  Topic& t = topics_[ti];
+  if (t.at_risk > 0) --t.at_risk;
+  if (t.at_risk == 0) flow_report(ti);
+}
+
+void Shard::flow_report(std::uint32_t ti) {
+  Topic& t = topics_[ti];
+  const bool behind = t.at_risk > 0;
+  if (behind == t.behind || !flow_on()) return;
+  t.behind = behind;
+  const std::uint32_t owner = owner_of(t.name, cluster_.shards);
+  if (owner == index_) return set_behind(ti, index_, behind);
+  auto* m = new FlowMessage();
+  m->shard = index_;
+  m->behind = behind;
+  m->topic = t.name;
+  post(owner, m);
+}
+
+void Shard::on_flow_message(FlowMessage* m) {
+  if (m->shard >= cluster_.shards) return;
+  // A topic this shard cannot hold (table full) is never held back: flow control fails open.
+  const std::uint32_t ti = topic_index(m->topic, m->behind);
+  if (ti == nil) return;
+  set_behind(ti, m->shard, m->behind);
+}
+
+void Shard::set_behind(std::uint32_t ti, std::uint32_t shard, bool behind) {
+  Topic& t = topics_[ti];
+  t.behind_shards.set(shard, behind);
+  if (t.behind_shards.none()) t.overrun = false;  // caught up: the next wait starts afresh
+}
+
+// Takes over `m`, a publish to the topic at `ti` that must wait.
+void Shard::hold_publish(std::uint32_t ti, PublishMessage* m) {
+  Topic& t = topics_[ti];
+  if (t.held == nullptr) t.held = std::make_unique<HeldPublishes>();
+  if (t.held->queue.empty()) t.held->since_ms = now_ms_;
+  if (!t.held->listed) {
+    t.held->listed = true;
+    held_topics_.push_back(ti);
+  }
+  t.held->queue.push_back(m);
+  metrics_.publishes_held.add();
+}
+
+// Owner side of one publish: the id, the chunk, the fan-out, and the answer to its origin.
+void Shard::apply_publish(PublishMessage& m) {
+  auto* ack = new PublishAckMessage();
+  ack->conn_token = m.conn_token;
+  ack->batch_index = m.batch_index;
+  const std::uint32_t t = topic_index(m.topic, true);
+  if (t == nil) ack->status = 503;
+  else ack->id = publish_local(t, m.event, m.data);
+  ack->topic = std::move(m.topic);
+  send_ack(m.origin_shard, ack);
+}
+
+void Shard::send_ack(std::uint32_t origin, PublishAckMessage* ack) {
+  if (origin != index_) return post(origin, ack);
+  on_publish_ack(ack);  // one of this shard's own connections
+  delete ack;
+}
+
+// Each loop pass: applies the held publishes whose topic caught up, in order, and lets the
+// topics whose oldest waiting publish has waited --publish-wait-ms run over.
+void Shard::release_held() {
+  for (std::size_t i = 0; i < held_topics_.size();) {
+    const std::uint32_t ti = held_topics_[i];
+    HeldPublishes& held = *topics_[ti].held;  // owned by the topic; kept while it has any
+    // Draining: every acknowledged event must reach the streams before their last "retry:".
+    if (draining_) topics_[ti].overrun = true;
+    if (!topics_[ti].overrun && topics_[ti].behind_shards.any() &&
+        elapsed(now_ms_, held.since_ms) >= config_.publish_wait_ms) {
+      topics_[ti].overrun = true;
+      metrics_.publish_overruns.add();
+      log_event(LogLevel::info, "publish_overrun", "shard=%u topic=%s waited_ms=%u", index_,
+                quoted(topics_[ti].name).c_str(), elapsed(now_ms_, held.since_ms));
+    }
+    // Each applied publish is delivered here at once and may put this shard behind again. The
+    // topic is re-read each time: a publish may add topics and move the table.
+    while (!held.queue.empty() && (topics_[ti].overrun || topics_[ti].behind_shards.none())) {
+      PublishMessage* m = held.queue.front();
+      held.queue.pop_front();
+      held.since_ms = now_ms_;  // the wait bound is a wait without progress
+      apply_publish(*m);
+      delete m;
+    }
+    if (!held.queue.empty()) {
+      ++i;
+      continue;
+    }
+    held.listed = false;
+    held_topics_[i] = held_topics_.back();
+    held_topics_.pop_back();
+  }
+}
+
+}  // namespace ringcast
