@@ -177,6 +177,11 @@ class Mailbox {
     return nullptr;
   }
 
+  // Chunks posted to this shard that it has not delivered yet (publish flow control,
+  // core/shard_flow.cc): a shard that falls behind on its mailbox would otherwise get a burst
+  // of events longer than a history in one pass. Producers add, the consumer subtracts.
+  alignas(64) std::atomic<std::uint32_t> chunks_pending{0};
+
  private:
   alignas(64) std::atomic<Message*> head_;
   alignas(64) Message* tail_;

@@ -105,7 +105,9 @@ void Shard::run() {
 
 bool Shard::run_once(int timeout_ms) {
   // Sends still queued from the last pass: look for completions, but do not sleep.
-  std::span<const net::Completion> completions = io_.wait(ready_head_ != nil ? 0 : timeout_ms);
+  // Publishes held for a shard's mailbox backlog (shard_flow.cc) are looked at again each 1 ms.
+  const int wait_ms = ready_head_ != nil ? 0 : held_topics_.empty() ? timeout_ms : std::min(timeout_ms, 1);
+  std::span<const net::Completion> completions = io_.wait(wait_ms);
   now_ms_ = static_cast<std::uint32_t>(monotonic_ms() - start_ms_);
   for (const net::Completion& c : completions) dispatch(c);
   drain_mailbox();
@@ -362,7 +364,10 @@ void Shard::drain_mailbox() {
   Mailbox& box = *cluster_.mailboxes[index_];
   while (Message* m = box.pop()) {
     switch (m->kind) {
-      case MessageKind::chunk: deliver(static_cast<ChunkMessage*>(m)->chunk); break;
+      case MessageKind::chunk:
+        deliver(static_cast<ChunkMessage*>(m)->chunk);
+        box.chunks_pending.fetch_sub(1, std::memory_order_relaxed);
+        break;
       case MessageKind::publish: on_publish_message(static_cast<PublishMessage*>(m)); break;
       case MessageKind::publish_ack: on_publish_ack(static_cast<PublishAckMessage*>(m)); break;
       case MessageKind::drop: on_drop_message(static_cast<DropMessage*>(m)); break;

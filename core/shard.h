@@ -313,6 +313,7 @@ class Shard {
   // shard_flow.cc: publish flow control
   bool flow_on() const { return config_.publish_wait_ms > 0 && !config_.redis(); }
   bool flow_holds(const Topic& t) const;
+  bool mailboxes_behind() const;
   void flow_passed(std::uint32_t ti);
   void flow_report(std::uint32_t ti);
   void on_flow_message(FlowMessage* m);

@@ -11,6 +11,9 @@
 //     being nonzero (a FlowMessage on each change, so they alternate);
 //   * while any shard is behind on a topic, its owner holds new publishes to that topic, in
 //     arrival order, and acknowledges none of them: the publisher waits, the fan-out catches up;
+//   * so that the owner hears of it in time, it also holds publishes while another shard has
+//     more than a quarter of a history of chunks in its mailbox, not yet delivered (a shard that
+//     was descheduled would otherwise take a burst longer than the history in one pass);
 //   * a wait is bounded by --publish-wait-ms: after it, the topic is "overrun" (publishes flow
 //     again, the streams that cannot keep up fall off the history under the slow-consumer
 //     policy) until no shard is behind. A stream that stopped reading costs a publisher one
@@ -19,6 +22,8 @@
 //
 // Owns: the flow fields of Topic, held_topics_. Touches: publish_local (to apply a held publish),
 // on_publish_ack (answers to this shard's own connections), the mailboxes.
+#include <algorithm>
+
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -28,7 +33,18 @@ namespace ringcast {
 
 bool Shard::flow_holds(const Topic& t) const {
   if (t.held != nullptr && !t.held->queue.empty()) return true;  // keep arrival order
-  return flow_on() && !t.overrun && t.behind_shards.any();
+  return flow_on() && !t.overrun && (t.behind_shards.any() || mailboxes_behind());
+}
+
+// Another shard has more than a quarter of a history of chunks not yet delivered: it has not
+// even seen how far behind its streams are (it was descheduled, or its passes are long).
+bool Shard::mailboxes_behind() const {
+  const std::uint32_t limit = std::max<std::uint32_t>(1, config_.history / 4);
+  for (std::uint32_t s = 0; s < cluster_.shards; ++s) {
+    if (s != index_ && cluster_.mailboxes[s]->chunks_pending.load(std::memory_order_relaxed) > limit)
+      return true;
+  }
+  return false;
 }
 
 // A stream of the topic moved past `risk_mark` (or left): one fewer at risk. The count is exact
@@ -107,8 +123,8 @@ void Shard::release_held() {
     HeldPublishes& held = *topics_[ti].held;  // owned by the topic; kept while it has any
     // Draining: every acknowledged event must reach the streams before their last "retry:".
     if (draining_) topics_[ti].overrun = true;
-    if (!topics_[ti].overrun && topics_[ti].behind_shards.any() &&
-        elapsed(now_ms_, held.since_ms) >= config_.publish_wait_ms) {
+    const bool behind = topics_[ti].behind_shards.any() || mailboxes_behind();
+    if (!topics_[ti].overrun && behind && elapsed(now_ms_, held.since_ms) >= config_.publish_wait_ms) {
       topics_[ti].overrun = true;
       metrics_.publish_overruns.add();
       log_event(LogLevel::info, "publish_overrun", "shard=%u topic=%s waited_ms=%u", index_,
@@ -116,7 +132,8 @@ void Shard::release_held() {
     }
     // Each applied publish is delivered here at once and may put this shard behind again. The
     // topic is re-read each time: a publish may add topics and move the table.
-    while (!held.queue.empty() && (topics_[ti].overrun || topics_[ti].behind_shards.none())) {
+    while (!held.queue.empty() &&
+           (topics_[ti].overrun || (topics_[ti].behind_shards.none() && !mailboxes_behind()))) {
       PublishMessage* m = held.queue.front();
       held.queue.pop_front();
       held.since_ms = now_ms_;  // the wait bound is a wait without progress

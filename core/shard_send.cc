@@ -28,7 +28,9 @@ EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::stri
   metrics_.serializations.add();
   metrics_.events_published.add();
   for (std::uint32_t s = 0; s < cluster_.shards; ++s) {
-    if (s != index_) post(s, new ChunkMessage(chunk));
+    if (s == index_) continue;
+    cluster_.mailboxes[s]->chunks_pending.fetch_add(1, std::memory_order_relaxed);
+    post(s, new ChunkMessage(chunk));
   }
   deliver(chunk);
   return id;

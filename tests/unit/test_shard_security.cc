@@ -120,10 +120,12 @@ TEST(ShardSecurity, AChunkForAFullTableIsCountedNotFatal) {
   ASSERT_EQ(s.io.received(sub), SimShard::prelude());
   // What another shard's owner would send: a chunk of a topic this shard has no room for.
   const std::int64_t before = live_chunks();
+  s.cluster().mailboxes[0]->chunks_pending.fetch_add(1);  // as publish_local counts it
   s.cluster().mailboxes[0]->push(new ChunkMessage(make_chunk("elsewhere", EventId{1, 1}, "", "x", 1)));
   s.settle();
   EXPECT_EQ(s.metrics().topic_table_full.get(), 1u);
   EXPECT_EQ(live_chunks(), before);  // its reference was released
+  EXPECT_EQ(s.cluster().mailboxes[0]->chunks_pending.load(), 0u);
   EXPECT_EQ(s.io.received(sub), SimShard::prelude());
 }
 
