@@ -96,7 +96,7 @@ const Family kFamilies[] = {
      "Publishes that waited because a topic's streams were half a history behind (flow control).",
      &ShardMetrics::publishes_held, false},
     {"ringcast_publish_overruns_total", "counter",
-     "Publish waits that ran past --publish-wait-ms: the history moved on past lagging streams.",
+     "Publish waits that ran past twice --publish-wait-ms: the history moved on past lagging streams.",
      &ShardMetrics::publish_overruns, false},
     {"ringcast_shard_stalls_total", "counter",
      "Event-loop passes that took 500 ms or more (logged as event=shard_stall).",

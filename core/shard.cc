@@ -438,6 +438,7 @@ void Shard::tick() {
   report_occupancy();  // before the sweep: a topic whose last subscriber left reports its 0
   publish_occupancy();
   sweep_topics();
+  flow_tick();
   log_drops();
   refresh_gauges();
   metrics_.stats_streams.set(topics_[stats_topic_].subscribers);

@@ -314,6 +314,8 @@ class Shard {
   bool flow_on() const { return config_.publish_wait_ms > 0 && !config_.redis(); }
   bool flow_holds(const Topic& t) const;
   bool mailboxes_behind() const;
+  bool send_stuck(std::uint32_t ci) const;
+  void flow_tick();
   void flow_passed(std::uint32_t ti);
   void flow_report(std::uint32_t ti);
   void on_flow_message(FlowMessage* m);

@@ -14,10 +14,13 @@
 //   * so that the owner hears of it in time, it also holds publishes while another shard has
 //     more than a quarter of a history of chunks in its mailbox, not yet delivered (a shard that
 //     was descheduled would otherwise take a burst longer than the history in one pass);
-//   * a wait is bounded by --publish-wait-ms: after it, the topic is "overrun" (publishes flow
-//     again, the streams that cannot keep up fall off the history under the slow-consumer
-//     policy) until no shard is behind. A stream that stopped reading costs a publisher one
-//     such wait, not more.
+//   * a stream whose send has not completed for --publish-wait-ms (its reader stopped) no longer
+//     counts (flow_tick, each tick): the publishes go on and it falls off the history under the
+//     slow-consumer policy, while the streams that read stay protected. A stream that stopped
+//     reading costs a publisher one such wait, not more;
+//   * as a last bound, a publish that waited twice --publish-wait-ms without progress makes the
+//     topic "overrun": publishes flow and every stream that cannot keep up falls off, until no
+//     shard is behind.
 //   * a draining shard applies everything held at once: what was accepted is delivered.
 //
 // Owns: the flow fields of Topic, held_topics_. Touches: publish_local (to apply a held publish),
@@ -78,6 +81,31 @@ void Shard::on_flow_message(FlowMessage* m) {
   set_behind(ti, m->shard, m->behind);
 }
 
+// The reader of this stream has not taken its last send for --publish-wait-ms.
+bool Shard::send_stuck(std::uint32_t ci) const {
+  const Conn& c = conns_[ci];
+  return (c.flags & conn_flag::send_inflight) &&
+         elapsed(now_ms_, c.send_started_ms) >= config_.publish_wait_ms;
+}
+
+// Each tick: the topics this shard reported behind are counted again, leaving out the streams
+// that became stuck since the last delivered event (no event is delivered while the owner holds).
+void Shard::flow_tick() {
+  if (!flow_on()) return;
+  for (std::uint32_t ti = 0; ti < topics_.size(); ++ti) {
+    Topic& t = topics_[ti];
+    if (!t.behind) continue;
+    std::uint32_t at_risk = 0;
+    for (std::uint32_t si = t.first_sub; si != nil; si = subs_[si].topic_next) {
+      const Sub& s = subs_[si];
+      const std::uint64_t needed = std::max(s.seq + (s.offset > 0), s.inflight_end);
+      at_risk += s.seq < t.risk_mark && needed >= t.risk_from && !send_stuck(s.conn);
+    }
+    t.at_risk = at_risk;
+    flow_report(ti);
+  }
+}
+
 void Shard::set_behind(std::uint32_t ti, std::uint32_t shard, bool behind) {
   Topic& t = topics_[ti];
   t.behind_shards.set(shard, behind);
@@ -124,7 +152,7 @@ void Shard::release_held() {
     // Draining: every acknowledged event must reach the streams before their last "retry:".
     if (draining_) topics_[ti].overrun = true;
     const bool behind = topics_[ti].behind_shards.any() || mailboxes_behind();
-    if (!topics_[ti].overrun && behind && elapsed(now_ms_, held.since_ms) >= config_.publish_wait_ms) {
+    if (!topics_[ti].overrun && behind && elapsed(now_ms_, held.since_ms) >= 2 * config_.publish_wait_ms) {
       topics_[ti].overrun = true;
       metrics_.publish_overruns.add();
       log_event(LogLevel::info, "publish_overrun", "shard=%u topic=%s waited_ms=%u", index_,
