@@ -207,6 +207,7 @@ void Shard::on_accept(const net::Completion& c) {
   conn.gen = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
   conn.state = ConnState::reading;
   conn.flags = conn_flag::keep_alive;
+  conn.risk_since = 0;
   conn.first_sub = conn.ready_next = conn.timer_prev = conn.timer_next = nil;
   metrics_.accepted.add();
   metrics_.connections.add();

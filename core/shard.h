@@ -119,6 +119,9 @@ struct Conn {
   std::uint32_t send_started_ms;  // shard clock when the send in flight was issued
   std::uint32_t out_off;          // bytes of *out already sent
   std::uint16_t cors;             // CORS headers of this connection's answers (CorsPolicy slot)
+  // Publish flow control (shard_flow.cc): when this stream's last episode of holding publishers
+  // began, in 64 ms units of the shard clock (0: never).
+  std::uint16_t risk_since;
   std::string* in;                // partial request bytes (rare: a request split across reads)
   std::string* out;               // plain response(s) being written
   std::string* out_next;          // responses queued while `out` is in flight (pipelining)
@@ -314,7 +317,7 @@ class Shard {
   bool flow_on() const { return config_.publish_wait_ms > 0 && !config_.redis(); }
   bool flow_holds(const Topic& t) const;
   bool mailboxes_behind() const;
-  bool send_stuck(std::uint32_t ci) const;
+  bool flow_protects(std::uint32_t ci);
   void flow_tick();
   void flow_passed(std::uint32_t ti);
   void flow_report(std::uint32_t ti);

@@ -14,10 +14,11 @@
 //   * so that the owner hears of it in time, it also holds publishes while another shard has
 //     more than a quarter of a history of chunks in its mailbox, not yet delivered (a shard that
 //     was descheduled would otherwise take a burst longer than the history in one pass);
-//   * a stream whose send has not completed for --publish-wait-ms (its reader stopped) no longer
-//     counts (flow_tick, each tick): the publishes go on and it falls off the history under the
-//     slow-consumer policy, while the streams that read stay protected. A stream that stopped
-//     reading costs a publisher one such wait, not more;
+//   * a stream holds publishers for at most --publish-wait-ms from when it fell behind, and for
+//     one such wait in ten at most (flow_protects): then it no longer counts (seen at once, or by
+//     flow_tick each tick) and falls off the history under the slow-consumer policy, while the
+//     streams that read stay protected. A stream that stopped reading, or reads just fast enough
+//     to keep passing the mark, costs a publisher one such wait, not more;
 //   * as a last bound, a publish that waited twice --publish-wait-ms without progress makes the
 //     topic "overrun": publishes flow and every stream that cannot keep up falls off, until no
 //     shard is behind.
@@ -81,15 +82,39 @@ void Shard::on_flow_message(FlowMessage* m) {
   set_behind(ti, m->shard, m->behind);
 }
 
-// The reader of this stream has not taken its last send for --publish-wait-ms.
-bool Shard::send_stuck(std::uint32_t ci) const {
-  const Conn& c = conns_[ci];
-  return (c.flags & conn_flag::send_inflight) &&
-         elapsed(now_ms_, c.send_started_ms) >= config_.publish_wait_ms;
+namespace {
+// The shard clock in 64 ms units, never 0 (wraps every ~70 minutes).
+std::uint16_t clock64(std::uint32_t now_ms) {
+  const std::uint16_t v = static_cast<std::uint16_t>(now_ms >> 6);
+  return v == 0 ? 1 : v;
+}
+// A stream's protection comes back this many waits after its last episode began.
+constexpr std::uint32_t kRefillWaits = 10;
+constexpr std::uint32_t kMaxRefillMs = 60u * 60u * 1000u;  // inside the clock's wrap
+}  // namespace
+
+// A stream found half a history behind: does it still hold publishers back? An episode begins
+// the first time it falls behind and protects it for --publish-wait-ms; after that it no longer
+// counts and falls off the history like any slow stream. A new episode can begin only ten waits
+// after the last one began. Catching up does not renew it: while publishers wait nothing new is
+// published, so any stream catches up then. So neither a stream that stopped reading nor one that
+// reads just fast enough to keep passing the mark holds a topic's publishers for more than one
+// wait in ten.
+bool Shard::flow_protects(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  const std::uint16_t now = clock64(now_ms_);
+  const std::uint32_t since_ms = std::uint32_t(std::uint16_t(now - c.risk_since)) * 64u;
+  const std::uint32_t refill_ms = std::min(kRefillWaits * config_.publish_wait_ms, kMaxRefillMs);
+  if (c.risk_since == 0 || since_ms >= refill_ms) {
+    c.risk_since = now;
+    return true;
+  }
+  return since_ms < config_.publish_wait_ms;
 }
 
 // Each tick: the topics this shard reported behind are counted again, leaving out the streams
-// that became stuck since the last delivered event (no event is delivered while the owner holds).
+// whose protection ran out since the last delivered event (none is delivered while the owner
+// holds).
 void Shard::flow_tick() {
   if (!flow_on()) return;
   for (std::uint32_t ti = 0; ti < topics_.size(); ++ti) {
@@ -99,7 +124,7 @@ void Shard::flow_tick() {
     for (std::uint32_t si = t.first_sub; si != nil; si = subs_[si].topic_next) {
       const Sub& s = subs_[si];
       const std::uint64_t needed = std::max(s.seq + (s.offset > 0), s.inflight_end);
-      at_risk += s.seq < t.risk_mark && needed >= t.risk_from && !send_stuck(s.conn);
+      at_risk += s.seq < t.risk_mark && needed >= t.risk_from && flow_protects(s.conn);
     }
     t.at_risk = at_risk;
     flow_report(ti);

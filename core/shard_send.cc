@@ -63,8 +63,8 @@ void Shard::deliver(Chunk* chunk) {
     // The first event this stream has not started on; the one it is part-way through is pinned.
     const std::uint64_t needed = std::max(s.seq + (s.offset > 0), s.inflight_end);
     const bool begun = conns_[s.conn].more_flags & conn_flag2::stream_begun;
-    // At risk: not yet sent past the mark, not already off the history, not stuck.
-    topic.at_risk += s.seq < topic.risk_mark && needed >= oldest && !send_stuck(s.conn);
+    // At risk: not yet sent past the mark, not already off the history, still protected.
+    topic.at_risk += s.seq < topic.risk_mark && needed >= oldest && flow_protects(s.conn);
     if (disconnect && needed < oldest && begun) {
       drop_slow(s.conn);  // removes only this stream's subscription from the list
     } else if (!(conns_[s.conn].flags & conn_flag::send_inflight)) {

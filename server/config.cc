@@ -69,7 +69,7 @@ const U32Flag kU32Flags[] = {
     {"--pass-sends", &Config::pass_sends, 1, 1u << 20,
      "most sends one loop pass starts; a bigger fan-out continues after the shard's other work"},
     {"--publish-wait-ms", &Config::publish_wait_ms, 0, 600000,
-     "publishes wait while a topic's streams are half a history behind; a stream stuck this long stops counting (0: off)"},
+     "publishes wait while a topic's streams are half a history behind; each stream holds them at most this long (0: off)"},
     {"--submit-batch", &Config::submit_batch, 1, 32768,
      "io_uring: sends handed to the kernel per submit while a fan-out is queued"},
     {"--ring-cq-entries", &Config::ring_cq_entries, 0, 1u << 20,

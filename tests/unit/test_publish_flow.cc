@@ -135,6 +135,39 @@ TEST_F(PublishFlowTest, AStuckStreamDoesNotCostTheStreamsThatReadTheirProtection
   EXPECT_EQ(s.metrics().publish_overruns.get(), 0u);
 }
 
+// A hostile reader: it takes each send, but only every 100 ms, so it keeps passing the middle
+// of the history and would hold the publisher to its pace for ever. Its protection runs out
+// --publish-wait-ms after it first fell behind; then it falls off and the publisher goes on.
+TEST_F(PublishFlowTest, AStreamThatReadsJustEnoughCannotPaceThePublisherForLong) {
+  SimShard s(config(1000));
+  const std::uint32_t slow = s.subscribe("t");
+  s.io.auto_complete = false;
+  const std::uint32_t p = s.io.connect();
+  int published = 0;
+  for (int step = 0; step < 400 && s.metrics().drops_slow_consumer.get() == 0; ++step) {
+    publish(s, p, ++published);
+    if (step % 10 == 0) {  // every 10 ms of simulated time: one send taken
+      complete_sends_of(s.io, slow);
+      s.settle();
+    }
+    mono_ += 10;
+    s.settle();
+  }
+  EXPECT_EQ(s.metrics().drops_slow_consumer.get(), 1u);
+  // Held while protected, not for ever: dropped within 2 s of simulated time (200 steps).
+  EXPECT_LT(published, 200);
+  EXPECT_GT(s.metrics().publishes_held.get(), 0u);
+  EXPECT_EQ(s.metrics().publish_overruns.get(), 0u);
+  // Then nothing holds the publisher: every request written (pipelined behind the held ones)
+  // is answered, and so is each one after.
+  for (int i = 0; i < 20; ++i) publish(s, p, ++published);
+  for (int i = 0; i < 5; ++i) {  // responses queued behind one another go out one send each
+    complete_sends_of(s.io, p);
+    s.settle();
+  }
+  EXPECT_EQ(count(s.io.received(p), "HTTP/1.1 202"), std::size_t(published));
+}
+
 TEST_F(PublishFlowTest, OffWhenTheWaitIsZero) {
   SimShard s(config(0));
   s.subscribe("t");
