@@ -10,6 +10,8 @@
 namespace ringcast {
 
 enum class SlowConsumerPolicy : std::uint8_t { disconnect, skip };
+enum class IoBackend : std::uint8_t { uring, epoll };
+inline const char* io_backend_name(IoBackend io) { return io == IoBackend::uring ? "uring" : "epoll"; }
 
 constexpr std::uint32_t kMaxShardCount = 256;  // --shards at most
 
@@ -50,7 +52,7 @@ struct Config {
   std::uint32_t ring_cq_entries = 0;        // completion queue entries per ring; 0: derived
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::disconnect;
   std::string log_level = "info";
-  std::string io = "uring";                 // "uring" (production) or "epoll" (the baseline)
+  IoBackend io = IoBackend::uring;          // --io: io_uring (production) or epoll (the baseline)
   bool enable_admin = false;                // POST /admin/drop (tests, operators)
   bool stream_recv = true;                  // keep a receive armed on idle streams (see README)
   std::uint32_t sndbuf = 0;                 // SO_SNDBUF of accepted sockets (0: kernel default)

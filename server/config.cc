@@ -132,10 +132,10 @@ const TextFlag kTextFlags[] = {
     {"--io", "uring|epoll",
      [](std::string_view v, Config& c) {
        if (v != "uring" && v != "epoll") return false;
-       c.io = std::string(v);
+       c.io = v == "uring" ? IoBackend::uring : IoBackend::epoll;
        return true;
      },
-     [](const Config& c) { return c.io; }, "IO backend: io_uring (default) or the epoll baseline"},
+     [](const Config& c) { return std::string(io_backend_name(c.io)); }, "IO backend: io_uring (default) or the epoll baseline"},
     {"--log-level", "error|warn|info|debug",
      [](std::string_view v, Config& c) {
        LogLevel level;

@@ -77,7 +77,7 @@ struct ShardSlot {
   }
   void init_backend(const Config& config, std::uint32_t files, std::uint32_t max_rings,
                     int listen_fd) {
-    if (config.io == "epoll") {
+    if (config.io == IoBackend::epoll) {
       epoll = std::make_unique<net::EpollIo>();
       net::EpollOptions options;
       options.max_fds = files;
@@ -126,7 +126,7 @@ void log_host_limits(const Config& config, std::uint32_t shards, std::uint32_t f
   plan.rings_per_shard = rings;
   plan.max_streams = config.max_streams;
   plan.listen_backlog = kListenBacklog;
-  plan.uring = config.io == "uring";
+  plan.uring = config.io == IoBackend::uring;
   const HostCheck check = check_host_limits(read_host_limits(), plan);
   log_event(LogLevel::info, "limits", "%s", check.fields.c_str());
   for (const std::string& w : check.warnings) log_event(LogLevel::warn, "limit_binds", "%s", w.c_str());
@@ -136,7 +136,7 @@ void log_host_limits(const Config& config, std::uint32_t shards, std::uint32_t f
 
 int run_server(const Config& requested) {
   Config config = requested;
-  if (std::string err = config.io == "uring" ? net::probe_io_uring() : ""; !err.empty()) {
+  if (std::string err = config.io == IoBackend::uring ? net::probe_io_uring() : ""; !err.empty()) {
     log_event(LogLevel::error, "io_uring_unsupported", "msg=%s", quoted(err).c_str());
     return 1;
   }
@@ -204,7 +204,7 @@ int run_server(const Config& requested) {
   // table, which the shards share, and that caps the streams.
   const std::uint64_t per_shard = per_shard_connections(config, shards);
   std::uint32_t files, max_rings = 1;
-  if (config.io == "uring") {
+  if (config.io == IoBackend::uring) {
     files = std::uint32_t(std::max<std::uint64_t>(64, std::min<std::uint64_t>(per_shard, net::nofile_limit())));
     if (config.ring_files != 0) files = std::min<std::uint32_t>(files, std::max<std::uint32_t>(16, config.ring_files));
     max_rings = std::uint32_t(std::min<std::uint64_t>(255, (per_shard + files - 1) / files));
@@ -215,7 +215,7 @@ int run_server(const Config& requested) {
   if (capacity < config.max_streams) {
     log_event(LogLevel::warn, "max_streams_lowered", "max_streams=%u capacity=%llu bound=%s",
               config.max_streams, static_cast<unsigned long long>(capacity),
-              config.io == "uring" ? "rings_per_shard" : "process_fd_table");
+              config.io == IoBackend::uring ? "rings_per_shard" : "process_fd_table");
     config.max_streams = std::uint32_t(capacity - std::min<std::uint64_t>(capacity / 16, 1024 * shards));
   }
   std::vector<std::unique_ptr<ShardSlot>> slots;
@@ -254,7 +254,7 @@ int run_server(const Config& requested) {
   }
   // The bridge starts before any shard runs (shards wake it through its eventfd).
   if (start_ok && bridge) {
-    if (std::string err = bridge->start(config.io == "uring", ring_fds); !err.empty()) {
+    if (std::string err = bridge->start(config.io == IoBackend::uring, ring_fds); !err.empty()) {
       log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
       start_ok = false;
     }

@@ -79,7 +79,7 @@ TEST(ConfigFile, ReadsEveryKind) {
   Config c;
   EXPECT_EQ(load_config_text("history = 16\nio = \"epoll\"\nenable-admin = true\n", "t", c), "");
   EXPECT_EQ(c.history, 16u);
-  EXPECT_EQ(c.io, "epoll");
+  EXPECT_EQ(c.io, IoBackend::epoll);
   EXPECT_TRUE(c.enable_admin);
 }
 
