@@ -55,6 +55,10 @@ struct Config {
   IoBackend io = IoBackend::uring;          // --io: io_uring (production) or epoll (the baseline)
   bool enable_admin = false;                // POST /admin/drop (tests, operators)
   bool stream_recv = true;                  // keep a receive armed on idle streams (see README)
+  // HTTP/2 (core/shard_h2.cc): cleartext prior knowledge on the same port (the client preface
+  // is detected), and "h2" offered first by ALPN over TLS.
+  bool h2 = true;
+  std::uint32_t h2_max_streams = 256;       // SETTINGS_MAX_CONCURRENT_STREAMS per connection
   std::uint32_t sndbuf = 0;                 // SO_SNDBUF of accepted sockets (0: kernel default)
   std::uint32_t rcvbuf = 0;                 // SO_RCVBUF of accepted sockets (0: kernel default)
   std::uint32_t send_zc_min_bytes = 0;      // io_uring: sends this large go zero-copy (0: never)

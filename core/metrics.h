@@ -73,6 +73,14 @@ struct alignas(64) ShardMetrics {
   Counter batch_publishes;    // batch publish requests (POST /pub) accepted
   Counter shard_stalls;       // loop passes of 500 ms or more (each also logged: shard_stall)
   Counter occupancy_events;   // events published on "_occupancy.T" (--occupancy-events)
+  // HTTP/2 (core/shard_h2.cc)
+  Counter h2_connections;     // gauge: HTTP/2 connections open
+  Counter h2_streams;         // gauge: HTTP/2 streams open (any request, SSE or not)
+  Counter h2_refused_streams; // RST_STREAM(REFUSED_STREAM): draining, or no record free
+  Counter h2_resets_sent;     // RST_STREAM(CANCEL) to streams the server ended early
+  Counter h2_resets_received; // streams the client reset
+  Counter h2_goaways;         // GOAWAY frames sent (drain, idle, protocol errors)
+  Counter h2_protocol_errors; // connections sent away for a protocol error or abuse
 };
 
 // Gauges of the whole process, read by the shard that renders /metrics.

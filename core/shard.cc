@@ -50,6 +50,7 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
     }
   }
   iov_.reserve(1024);
+  h2_init();
   stats_topic_ = topic_index("_stats", true);
 }
 
@@ -201,10 +202,10 @@ void Shard::on_accept(const net::Completion& c) {
     io_.close(nil, fd);  // token nil: its completion is ignored
     return;
   }
-  static std::uint32_t gen_counter = 0;  // per thread would do; uniqueness is what matters
   Conn& conn = conns_[ci];
   conn.fd = fd;
-  conn.gen = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
+  RC_ASSERT(!is_h2_stream(ci));  // descriptor indices stay far below kH2StreamFd
+  conn.gen = new_gen();
   conn.state = ConnState::reading;
   conn.flags = conn_flag::keep_alive;
   conn.risk_since = 0;
@@ -216,6 +217,7 @@ void Shard::on_accept(const net::Completion& c) {
 }
 
 void Shard::arm_recv(std::uint32_t ci) {
+  if (is_h2_stream(ci)) return;  // its connection reads for it
   Conn& c = conns_[ci];
   RC_ASSERT(!(c.flags & conn_flag::recv_inflight));
   c.flags |= conn_flag::recv_inflight;
@@ -242,8 +244,11 @@ void Shard::on_recv(const net::Completion& c) {
     // 0: orderly EOF (the client went away or half-closed). Negative: ECONNRESET, ETIMEDOUT,
     // ECANCELED and friends; all mean this connection is finished.
     begin_close(ci);
+  } else if (conn.state == ConnState::h2) {
+    h2_on_bytes(ci, bytes);
   } else if (conn.state == ConnState::reading) {
-    on_request_bytes(ci, bytes);
+    if (!config_.h2 || (conn.flags & conn_flag::proto_known) || !h2_detect(ci, bytes))
+      on_request_bytes(ci, bytes);
   } else if (conn.state == ConnState::polling || conn.state == ConnState::responding) {
     stash_input(ci, bytes);  // the next request, pipelined behind a poll: kept for later
   } else {
@@ -266,6 +271,8 @@ void Shard::begin_close(std::uint32_t ci) {
   unsubscribe_all(ci);
   timer_remove(ci);
   c.state = ConnState::closing;
+  if (h2_of(ci) != nullptr) h2_close_streams(ci);
+  if (is_h2_stream(ci)) return maybe_finish_close(ci);  // no descriptor of its own
   if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight)) {
     c.more_flags |= conn_flag2::cancel_inflight;
     io_.cancel(token(ci), c.fd);
@@ -274,6 +281,7 @@ void Shard::begin_close(std::uint32_t ci) {
 }
 
 void Shard::shutdown_write(std::uint32_t ci) {
+  if (is_h2_stream(ci)) return h2_end_stream(ci);
   Conn& c = conns_[ci];
   RC_ASSERT(!(c.more_flags & conn_flag2::shutdown_inflight));
   c.more_flags |= conn_flag2::shutdown_inflight;
@@ -292,11 +300,13 @@ void Shard::on_fd_op_done(std::uint64_t tok, std::uint8_t flag) {
 void Shard::maybe_finish_close(std::uint32_t ci) {
   Conn& c = conns_[ci];
   RC_ASSERT(c.state == ConnState::closing);
+  if (is_h2_stream(ci)) return h2_finish_stream_close(ci);
   // Still on the ready list (a fan-out spanning passes): flush_ready comes back here.
   if (c.flags & (conn_flag::recv_inflight | conn_flag::send_inflight | conn_flag::close_sent |
                  conn_flag::on_ready_list))
     return;
   if (c.more_flags & conn_flag2::fd_ops) return;
+  if (h2_of(ci) != nullptr && !h2_teardown(ci)) return;
   delete c.in;
   delete c.out;
   delete c.out_next;
@@ -423,6 +433,12 @@ void Shard::tick() {
       if (age >= config_.request_timeout_ms) begin_close(ci);
     } else if (c.state == ConnState::lingering) {
       if (age >= kLingerMs) begin_close(ci);
+    } else if (c.state == ConnState::h2) {
+      // An HTTP/2 connection with no stream is sent away like an idle keep-alive one.
+      if (age >= config_.request_timeout_ms && h2_of(ci)->streams.empty()) {
+        h2_goaway(ci);
+        timer_touch(ci);
+      }
     } else if (c.state == ConnState::polling) {
       if (age >= config_.poll_timeout_ms) answer_poll(ci);  // no event came: answer empty
     } else if (c.state == ConnState::streaming && !sending && !has_pending(ci) &&
@@ -492,8 +508,10 @@ void Shard::begin_drain() {
     Conn& c = conns_[ci];
     const std::uint32_t next = c.timer_next;
     c.flags &= ~conn_flag::keep_alive;
-    if (c.state == ConnState::reading) {
+    if (c.state == ConnState::reading && !is_h2_stream(ci)) {
       begin_close(ci);
+    } else if (c.state == ConnState::h2) {
+      h2_goaway(ci);  // its streams end below; the connection closes once they have
     } else if (c.state == ConnState::streaming || c.state == ConnState::polling) {
       mark_ready(ci);  // flush_ready shuts a stream's write side once nothing is pending;
                        // a held poll is answered (Connection: close)

@@ -12,6 +12,7 @@
 //   shard_topic_info.cc GET /topics/{topic} and GET /topics: counts summed over every shard
 //   shard_occupancy.cc  subscriber counts reported each tick; occupancy events on "_occupancy.T"
 //   shard_flow.cc  publish flow control: a publish waits while a topic's streams are far behind
+//   shard_h2.cc    HTTP/2: the preface, the session's writer, streams as records of their own
 #include <atomic>
 #include <bitset>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include "auth/access.h"
 #include "core/bridge.h"
 #include "core/config.h"
+#include "core/h2_conn.h"
 #include "core/history.h"
 #include "core/mailbox.h"
 #include "core/metrics.h"
@@ -73,7 +75,11 @@ enum class ConnState : std::uint8_t {
   polling,     // a long poll held until its topic has an event or --poll-timeout-ms passes
   lingering,   // write side shut after an error response; draining input until EOF
   closing,     // cancel/close under way; the record is freed when the close completes
+  h2,          // an HTTP/2 connection: its requests are stream records (core/shard_h2.cc)
 };
+
+// Conn::fd of an HTTP/2 stream's record: this bit, and the index of its connection's record.
+inline constexpr std::uint32_t kH2StreamFd = 1u << 31;
 
 namespace conn_flag {
 inline constexpr std::uint8_t send_inflight = 1 << 0;
@@ -81,6 +87,7 @@ inline constexpr std::uint8_t recv_inflight = 1 << 1;
 inline constexpr std::uint8_t on_ready_list = 1 << 2;
 inline constexpr std::uint8_t keep_alive = 1 << 3;
 inline constexpr std::uint8_t close_after_send = 1 << 4;
+inline constexpr std::uint8_t proto_known = 1 << 5;  // HTTP/1.1 or HTTP/2 decided (--h2)
 inline constexpr std::uint8_t close_sent = 1 << 6;
 inline constexpr std::uint8_t counted_stream = 1 << 7;
 }  // namespace conn_flag
@@ -205,6 +212,7 @@ class Shard {
   static std::uint32_t owner_of(std::string_view topic, std::uint32_t shards);
 
  private:
+  friend class H2Conn;
   // shard.cc: loop, lifecycle, timers, messages
   void dispatch(const net::Completion& c);
   void on_accept(const net::Completion& c);
@@ -328,6 +336,29 @@ class Shard {
   void send_ack(std::uint32_t origin, PublishAckMessage* ack);
   void release_held();
 
+  // shard_h2.cc: HTTP/2 connections and their streams
+  bool is_h2_stream(std::uint32_t ci) const { return conns_[ci].fd & kH2StreamFd; }
+  H2Conn* h2_of(std::uint32_t ci) {
+    if (h2_.empty()) return nullptr;
+    auto it = h2_.find(ci);
+    return it == h2_.end() ? nullptr : it->second.get();
+  }
+  void h2_init();
+  H2Conn& h2_parent(std::uint32_t stream_ci);
+  bool h2_detect(std::uint32_t ci, std::string_view bytes);
+  void h2_on_bytes(std::uint32_t ci, std::string_view bytes);
+  void h2_send(std::uint32_t ci);
+  void h2_sent(std::uint32_t ci, std::int32_t res);
+  void h2_stage(std::uint32_t ci);
+  void h2_end_stream(std::uint32_t ci);
+  void h2_finish_stream_close(std::uint32_t ci);
+  void h2_close_streams(std::uint32_t ci);
+  bool h2_teardown(std::uint32_t ci);
+  void h2_goaway(std::uint32_t ci);
+  void h2_open_stream(std::uint32_t ci, std::int32_t id, const http::H2Request& request);
+  void h2_complete(H2Conn& h, std::int32_t id);
+  std::uint32_t new_gen();
+
   // shard_topics.cc: the topic table
   std::uint32_t topic_index(std::string_view name, bool create);
   std::uint32_t live_topics() const { return std::uint32_t(topics_.size() - free_topics_.size()); }
@@ -390,6 +421,8 @@ class Shard {
   std::vector<std::uint8_t> doorbell_due_;  // per target shard
   bool bridge_due_ = false;                 // the Redis bridge has new messages
   std::vector<iovec> iov_;               // scratch for building one send
+  http::H2Settings h2_settings_;         // every HTTP/2 session's bounds, from the config
+  std::unordered_map<std::uint32_t, std::unique_ptr<H2Conn>> h2_;  // by connection record
 
   std::uint64_t start_ms_;
   std::uint32_t now_ms_ = 0;             // shard clock, read once per pass

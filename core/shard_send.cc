@@ -186,7 +186,7 @@ void Shard::flush_ready() {
     }
     if (c.flags & conn_flag::send_inflight) continue;
     start_send(ci);
-    ++started;
+    if (!is_h2_stream(ci)) ++started;  // an HTTP/2 stream only stages bytes for its connection
   }
   if (ready_head_ != nil) metrics_.passes_continued.add();
 }
@@ -235,6 +235,7 @@ bool Shard::handle_behind(std::uint32_t ci) {
 void Shard::start_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
   if (c.state == ConnState::polling) return poll_woken(ci);  // answered, not streamed
+  if (c.state == ConnState::h2) return h2_send(ci);
   const bool streaming = c.state == ConnState::streaming;
   if (streaming && !handle_behind(ci)) return;
   iov_.clear();
@@ -272,6 +273,7 @@ void Shard::start_send(std::uint32_t ci) {
   c.flags |= conn_flag::send_inflight;
   c.send_started_ms = now_ms_;
   if (streaming) timer_touch(ci);
+  if (is_h2_stream(ci)) return h2_stage(ci);
   io_.send(token(ci), c.fd, iov_);
   metrics_.sends.add();
 }
@@ -354,6 +356,7 @@ void Shard::account_sent(std::uint32_t ci, std::uint32_t bytes) {
 }
 
 void Shard::on_send(std::uint32_t ci, std::int32_t res) {
+  if (h2_of(ci) != nullptr) return h2_sent(ci, res);
   Conn& c = conns_[ci];
   RC_ASSERT(c.flags & conn_flag::send_inflight);
   c.flags &= ~conn_flag::send_inflight;
@@ -381,6 +384,7 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
 }
 
 void Shard::finish_response(std::uint32_t ci) {
+  if (is_h2_stream(ci)) return begin_close(ci);  // END_STREAM went with the answer
   Conn& c = conns_[ci];
   if (c.flags & conn_flag::close_after_send) {
     // Lingering close: shut our side, read until the peer's EOF (or a timeout), then close,

@@ -9,6 +9,7 @@ namespace ringcast::net {
 namespace {
 
 constexpr unsigned char kHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kH2[] = {'h', '2'};
 
 std::string openssl_reason() {
   const unsigned long e = ERR_peek_last_error();
@@ -20,23 +21,38 @@ std::string openssl_reason() {
 }
 
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
-                unsigned int in_len, void*) {
-  if (!alpn_offers_http11(in, in_len)) return SSL_TLSEXT_ERR_ALERT_FATAL;  // no_application_protocol
-  *out = kHttp11;
-  *out_len = sizeof kHttp11;
-  return SSL_TLSEXT_ERR_OK;
+                unsigned int in_len, void* arg) {
+  switch (alpn_choose(in, in_len, arg != nullptr)) {
+    case Alpn::h2:
+      *out = kH2;
+      *out_len = sizeof kH2;
+      return SSL_TLSEXT_ERR_OK;
+    case Alpn::http11:
+      *out = kHttp11;
+      *out_len = sizeof kHttp11;
+      return SSL_TLSEXT_ERR_OK;
+    case Alpn::none: break;
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;  // no_application_protocol
 }
 
 }  // namespace
 
-bool alpn_offers_http11(const unsigned char* in, unsigned int in_len) {
+Alpn alpn_choose(const unsigned char* in, unsigned int in_len, bool allow_h2) {
+  bool h2 = false, http11 = false;
   for (unsigned int i = 0; i < in_len;) {
     const unsigned int len = in[i];
-    if (len == 0 || i + 1 + len > in_len) return false;  // malformed list
-    if (len == sizeof kHttp11 && std::memcmp(in + i + 1, kHttp11, len) == 0) return true;
+    if (len == 0 || i + 1 + len > in_len) return Alpn::none;  // malformed list
+    h2 |= len == sizeof kH2 && std::memcmp(in + i + 1, kH2, len) == 0;
+    http11 |= len == sizeof kHttp11 && std::memcmp(in + i + 1, kHttp11, len) == 0;
     i += 1 + len;
   }
-  return false;
+  if (h2 && allow_h2) return Alpn::h2;
+  return http11 ? Alpn::http11 : Alpn::none;
+}
+
+bool alpn_offers_http11(const unsigned char* in, unsigned int in_len) {
+  return alpn_choose(in, in_len, false) == Alpn::http11;
 }
 
 TlsContext make_tls_context(const TlsOptions& options, std::string& error) {
@@ -60,7 +76,9 @@ TlsContext make_tls_context(const TlsOptions& options, std::string& error) {
   // Stateless tickets only: no per-session state on the server, no lock shared by shards.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx.get(), 1);
-  SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, nullptr);
+  // The callback's argument only says whether "h2" may be picked (non-null: yes).
+  static int allow_h2_marker;
+  SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, options.h2 ? &allow_h2_marker : nullptr);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), options.cert_file.c_str()) != 1) {
     error = "TLS: cannot load certificate " + options.cert_file + ": " + openssl_reason();
     return nullptr;

@@ -66,6 +66,8 @@ const U32Flag kU32Flags[] = {
     {"--send-zc-min-bytes", &Config::send_zc_min_bytes, 0, 1u << 30,
      "io_uring: sends of at least N bytes go zero-copy (SEND_ZC; 0: never, the default here)"},
     {"--ring-entries", &Config::ring_entries, 64, 32768, "io_uring submission entries per ring"},
+    {"--h2-max-streams", &Config::h2_max_streams, 1, 1u << 20,
+     "HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)"},
     {"--pass-sends", &Config::pass_sends, 1, 1u << 20,
      "most sends one loop pass starts; a bigger fan-out continues after the shard's other work"},
     {"--publish-wait-ms", &Config::publish_wait_ms, 0, 600000,
@@ -129,6 +131,14 @@ const TextFlag kTextFlags[] = {
      },
      [](const Config& c) { return std::string(c.stream_recv ? "on" : "off"); },
      "keep a receive armed on streams to notice closed clients at once"},
+    {"--h2", "on|off",
+     [](std::string_view v, Config& c) {
+       if (v != "on" && v != "off") return false;
+       c.h2 = v == "on";
+       return true;
+     },
+     [](const Config& c) { return std::string(c.h2 ? "on" : "off"); },
+     "HTTP/2: prior knowledge on the cleartext port, ALPN \"h2\" over TLS"},
     {"--io", "uring|epoll",
      [](std::string_view v, Config& c) {
        if (v != "uring" && v != "epoll") return false;

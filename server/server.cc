@@ -143,7 +143,7 @@ int run_server(const Config& requested) {
   net::TlsContext tls_ctx;
   if (!config.tls_cert.empty()) {
     std::string err;
-    tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version}, err);
+    tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version, config.h2}, err);
     if (!tls_ctx) {
       log_event(LogLevel::error, "tls_config_failed", "error=%s", quoted(err).c_str());
       return 1;

@@ -279,5 +279,18 @@ TEST(TlsContext, AlpnListParsing) {
   EXPECT_FALSE(net::alpn_offers_http11(zero, sizeof zero));
 }
 
+TEST(TlsContext, AlpnPrefersH2WhenAllowed) {
+  const unsigned char both[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1', 2, 'h', '2'};
+  EXPECT_EQ(net::alpn_choose(both, sizeof both, true), net::Alpn::h2);  // server's preference
+  EXPECT_EQ(net::alpn_choose(both, sizeof both, false), net::Alpn::http11);
+  const unsigned char h2[] = {2, 'h', '2'};
+  EXPECT_EQ(net::alpn_choose(h2, sizeof h2, true), net::Alpn::h2);
+  EXPECT_EQ(net::alpn_choose(h2, sizeof h2, false), net::Alpn::none);
+  const unsigned char h2c[] = {3, 'h', '2', 'c'};  // not "h2": cleartext upgrade token
+  EXPECT_EQ(net::alpn_choose(h2c, sizeof h2c, true), net::Alpn::none);
+  const unsigned char bad_tail[] = {2, 'h', '2', 5, 'x'};  // malformed: refuse it all
+  EXPECT_EQ(net::alpn_choose(bad_tail, sizeof bad_tail, true), net::Alpn::none);
+}
+
 }  // namespace
 }  // namespace ringcast
