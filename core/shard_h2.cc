@@ -58,6 +58,9 @@ bool Shard::h2_detect(std::uint32_t ci, std::string_view bytes) {
   }
   switch (http::detect_preface(seen)) {
     case http::Preface::http1:
+      // "PRI * HTTP/2.0" and then something else: an HTTP/2 client with a broken preface. The
+      // session answers it GOAWAY(PROTOCOL_ERROR) rather than HTTP/1.1 a 400 it cannot read.
+      if (seen.substr(0, 16) == http::kH2ClientPreface.substr(0, 16)) break;
       c.flags |= conn_flag::proto_known;
       return false;
     case http::Preface::need_more:

@@ -37,7 +37,8 @@ bool h2_settings_valid(const H2Settings& s) {
          s.initial_window_bytes <= 0x7fffffffu && s.output.iovecs_max <= 1024 &&
          s.output.iovecs_max >= s.output.slices_per_frame_max + 2 &&
          s.output.buffer_bytes_max >= 9 && s.output.send_bytes_max >= s.output.buffer_bytes_max &&
-         s.session_mem_bytes_max >= 64 * 1024;
+         s.session_mem_bytes_max >= 64 * 1024 &&
+         (s.max_buffered_body_bytes == 0 || s.max_buffered_body_bytes >= s.max_body_bytes);
 }
 
 // --- per-stream state -------------------------------------------------------------------------
@@ -232,6 +233,14 @@ int H2Session::Glue::data_chunk(nghttp2_session* ng, std::uint8_t, std::int32_t 
     s.answer_error(*st, 413);
     return 0;
   }
+  const std::size_t budget = s.settings_.max_buffered_body_bytes != 0
+                                 ? s.settings_.max_buffered_body_bytes
+                                 : s.settings_.max_body_bytes;
+  if (s.body_buffered_ + len > budget) {  // other streams' bodies hold the budget: come back
+    s.answer_error(*st, 503);
+    return 0;
+  }
+  s.body_buffered_ += len;
   st->request->add_body({reinterpret_cast<const char*>(data), len});
   return 0;
 }
@@ -312,8 +321,16 @@ H2Session::~H2Session() {
   while (first_ != nullptr) unlink(first_);
 }
 
+void H2Session::drop_request(Stream& st) {
+  if (!st.request) return;
+  RC_ASSERT(body_buffered_ >= st.request->body_bytes());
+  body_buffered_ -= st.request->body_bytes();
+  st.request.reset();
+}
+
 void H2Session::unlink(Stream* st) {
   RC_ASSERT(streams_ > 0);
+  drop_request(*st);
   if (st->prev != nullptr) st->prev->next = st->next;
   else first_ = st->next;
   if (st->next != nullptr) st->next->prev = st->prev;
@@ -421,6 +438,8 @@ void H2Session::sweep_blocked() {
 void H2Session::dispatch(Stream& st) {
   RC_ASSERT(st.request && !st.dispatched);
   std::unique_ptr<H2RequestBuilder> req = std::move(st.request);  // freed after the call
+  RC_ASSERT(body_buffered_ >= req->body_bytes());
+  body_buffered_ -= req->body_bytes();
   H2Request r{req->request(), req->body()};
   if (r.head.method.empty() || r.head.target.empty()) return answer_error(st, 400);  // CONNECT
   st.dispatched = true;
@@ -429,7 +448,7 @@ void H2Session::dispatch(Stream& st) {
 
 void H2Session::answer_error(Stream& st, int status) {
   RC_ASSERT(!st.answered);
-  st.request.reset();
+  drop_request(st);
   st.answered = true;
   st.reset_after_answer = nghttp2_session_get_stream_remote_close(ng_, st.id) == 0;
   char code[4];

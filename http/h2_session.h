@@ -54,6 +54,10 @@ struct H2Settings {
   // POST body bound (the server's max_event_bytes). Over it: 413 at once, then
   // RST_STREAM(NO_ERROR) if the client is still sending (RFC 9113 §8.1).
   std::uint32_t max_body_bytes = 64 * 1024;
+  // Request body bytes buffered at once over all streams of the connection (HTTP/1.1 reads one
+  // request at a time; this keeps HTTP/2 to the same). A stream whose body would go over it is
+  // answered 503 (retry later); 0: max_body_bytes.
+  std::uint32_t max_buffered_body_bytes = 0;
   // Rapid Reset (CVE-2023-44487): more than this many streams reset by the client within
   // reset_window_ms → GOAWAY(ENHANCE_YOUR_CALM), connection bad. (EventSource.close() is one
   // reset; a page reconnecting once a second stays far below.)
@@ -183,6 +187,7 @@ class H2Session {
   void unlink(Stream* stream);
   void dispatch(Stream& stream);
   void answer_error(Stream& stream, int status);
+  void drop_request(Stream& stream);  // frees the request being assembled, and its body count
   void note_client_reset();
   void sweep_blocked();
   void fail(H2Feed kind, std::uint32_t error_code);
@@ -202,6 +207,7 @@ class H2Session {
   std::uint32_t resets_in_window_ = 0;
   std::uint32_t header_block_bytes_ = 0;   // raw bytes of the header block being received
   std::uint32_t header_block_frames_ = 0;  // its HEADERS + CONTINUATION frames
+  std::size_t body_buffered_ = 0;          // request body bytes held over all streams
   H2Feed failed_ = H2Feed::ok;
   bool in_flight_ = false;
 };

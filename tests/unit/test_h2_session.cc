@@ -531,6 +531,61 @@ TEST(H2Session, PostBodyOverBoundIs413) {
   EXPECT_EQ(s.open_streams(), 0u);
 }
 
+// Bodies buffered at once over all streams of a connection are bounded like HTTP/1.1's one
+// request at a time: a stream whose body would go over the budget is answered 503 (retry),
+// and the budget comes back once a request is complete.
+struct HalfBody {  // sends `first` bytes, then waits (DEFERRED) until `finish` is set
+  std::size_t first = 600;
+  bool sent_first = false;
+  bool finish = false;
+  nghttp2_data_provider provider() {
+    nghttp2_data_provider p{};
+    p.source.ptr = this;
+    p.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t len,
+                         std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
+      auto* b = static_cast<HalfBody*>(src->ptr);
+      if (!b->sent_first) {
+        std::size_t n = std::min(len, b->first);
+        std::memset(buf, 'q', n);
+        b->sent_first = true;
+        return static_cast<ssize_t>(n);
+      }
+      if (!b->finish) return NGHTTP2_ERR_DEFERRED;
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return 0;
+    };
+    return p;
+  }
+};
+
+TEST(H2Session, BodiesBufferedAtOnceShareOneBudget) {
+  Handler h;
+  h.answer_sse = false;
+  H2Settings settings;
+  settings.max_body_bytes = 1000;  // budget: max_buffered_body_bytes 0 means the same
+  H2Session s(settings, h);
+  Client c;
+  HalfBody a_body, b_body;
+  nghttp2_data_provider pa = a_body.provider(), pb = b_body.provider();
+  std::int32_t a = c.get("/pub/t", {}, &pa, "POST");
+  std::int32_t b = c.get("/pub/t", {}, &pb, "POST");
+  pump(c, s, h);
+  EXPECT_EQ(c.status.count(a), 0u);  // a's 600 bytes are held, within the budget
+  EXPECT_EQ(c.status[b], 503);       // b's 600 more would make 1200
+  a_body.finish = true;
+  nghttp2_session_resume_data(c.ng, a);
+  pump(c, s, h);
+  EXPECT_EQ(c.status[a], 200);
+  EXPECT_EQ(h.requests[a].body, std::string(600, 'q'));
+  // The budget came back: a new 900-byte body goes through.
+  Body next{std::string(900, 'r')};
+  nghttp2_data_provider pn = next.provider();
+  std::int32_t n = c.get("/pub/t", {}, &pn, "POST");
+  pump(c, s, h);
+  EXPECT_EQ(c.status[n], 200);
+  EXPECT_EQ(h.requests[n].body, next.bytes);
+}
+
 // Issue #18: memory nghttp2 and the session hold for an idle connection of 100 SSE streams.
 // Measured with nghttp2 1.52 (counting nghttp2_mem): ~25.5 KB per empty session (a 16 KiB
 // frame buffer allocated up front, the session struct, HPACK buffers) and ~400 B per open
