@@ -25,16 +25,15 @@ Checks:
 """
 
 import json
-import os
 import re
 import signal
 import subprocess
 import tempfile
 import unittest
 
-from h2_client import (CANCEL, END_STREAM, GOAWAY, NO_ERROR, PREFACE, PROTOCOL_ERROR,
+from h2_client import (CANCEL, NO_ERROR, PREFACE, PROTOCOL_ERROR,
                        REFUSED_STREAM, SETTINGS_MAX_CONCURRENT_STREAMS, Background, H2Client,
-                       RawH2, assert_healthy, error_name, h2_get, h2_publish, settings_frame,
+                       RawH2, assert_healthy, error_name, h2_publish, settings_frame,
                        to_response)
 from ringcast_harness import (PING, STREAM_HEAD, HttpConn, Metrics, RingcastTestCase,
                               assert_strictly_increasing, bounded, check_publish_response,
@@ -125,7 +124,6 @@ class H2Test(RingcastTestCase):
         ids = []
         pub = self.client(server)
         for i, (data, event) in enumerate(EVENTS):
-            target = "/pub/news" + (f"?event={event}" if event else "")
             if i % 2:  # alternately over HTTP/1.1 and over HTTP/2
                 eid = server.publish("news", data, event)
             else:
