@@ -671,7 +671,8 @@ class RawH2:
         return (f"eof={self.eof} reset_by_peer={self.reset_by_peer} "
                 f"send_failed={self.send_failed} goaways="
                 f"{[(last, error_name(code), debug) for last, code, debug in self.goaways]} "
-                f"{len(self.frames)} frames, last: {frames}")
+                f"{len(self.frames)} frames, last: {frames}"
+                + (f"; unparsed bytes {self._buf[:160]!r}" if self._buf else ""))
 
 
 # --------------------------------------------------------------------------------------

@@ -138,8 +138,9 @@ class H2TlsTest(RingcastTestCase):
         log = out.stdout.decode("utf-8", "replace")
         self.assertEqual(out.returncode, 0, log + out.stderr.decode())
         self.assertIn("The negotiated protocol: h2", log)
-        self.assertEqual(sorted(re.findall(r"recv \(stream_id=(\d+)\) :status: (\d+)", log)),
-                         [("1", "200"), ("3", "404")], log[-3000:])
+        statuses = sorted((int(sid), code) for sid, code in
+                          re.findall(r"recv \(stream_id=(\d+)\) :status: (\d+)", log))
+        self.assertEqual([code for _, code in statuses], ["200", "404"], log[-3000:])
         out = subprocess.run(["h2load", "-n", "200", "-c", "2", "-m", "4", f"{url}/healthz"],
                              capture_output=True, timeout=60)
         text = out.stdout.decode()
@@ -159,6 +160,9 @@ class H2TlsTest(RingcastTestCase):
                                    + rst_frame(2 * i + 1, CANCEL)
                                    for i in range(batch * 10, batch * 10 + 10))):
                 break
+            r.read_once(0.02)  # a GOAWAY is read before a write to a closed socket fails
+            if r.goaways or r.eof:
+                break
         r.wait_closed(10, "the close after 150 rapid resets over TLS")
         self.assertTrue(r.goaways, r.summary())
         self.assertEqual(error_name(r.goaway[1]), error_name(ENHANCE_YOUR_CALM), r.summary())
@@ -172,7 +176,9 @@ class H2TlsTest(RingcastTestCase):
             r.request(sid, "GET", "/sse/bye")
         r.pump(lambda: all(r.stream(s).sse.retry is not None for s in (1, 3, 5)), 10,
                "3 streams")
-        eid = server.publish("bye", b"last words")
+        pub = H2Client(server.port, tls=self.h2ctx)
+        eid = h2_publish(self, pub, "bye", b"last words")
+        pub.close()
         server.send_signal(signal.SIGTERM)
         r.wait_closed(20, "the drain over TLS")
         self.assertEqual(server.wait(20), 0)
