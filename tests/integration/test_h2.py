@@ -21,12 +21,17 @@ Checks:
     are refused (REFUSED_STREAM) before our SETTINGS ACK, a connection error after it;
   * `--h2 off`: the preface is an HTTP/1.1 request of version 2.0 (505, close);
   * `Upgrade: h2c` is answered as plain HTTP/1.1 (no 101);
-  * nghttp (several streams, POST, an SSE stream) and a bounded h2load run (/healthz, /pub).
+  * 1 KiB stream windows: large events cross many WINDOW_UPDATEs, nothing lost;
+  * a connection closed (FIN or RST) with 12 streams open frees them all;
+  * nghttp (several streams, POST, an SSE stream), a bounded h2load run (/healthz, /pub) and
+    Node's http2 module (three streams and /healthz on one session).
 """
 
 import json
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -52,6 +57,42 @@ EVENTS = [
     (b"ends with a break\r\n", "note.v2"),
     (b"data: looks like a field\nid: 7", None),
 ]
+
+# Node's own http2 module (no npm package): three SSE streams and /healthz on one session;
+# prints "subscribed" per stream once its retry line is in, then "done <json>" after an event.
+NODE_CLIENT = r"""
+const http2 = require('http2');
+const session = http2.connect('http://127.0.0.1:PORT');
+const streams = [];
+const report = {streams: []};
+const timer = setTimeout(() => { console.error('timeout'); process.exit(3); }, 20000);
+function finish() {
+  if (!report.healthz || streams.some(s => !s.body.includes('to node'))) return;
+  report.streams = streams.map(s => ({status: s.status, type: s.type, body: s.body}));
+  for (const s of streams) s.req.close(http2.constants.NGHTTP2_CANCEL);
+  session.close(() => { clearTimeout(timer); console.log('done ' + JSON.stringify(report)); });
+}
+for (let i = 0; i < 3; i++) {
+  const s = {body: '', status: 0, type: ''};
+  s.req = session.request({':path': '/sse/node', accept: 'text/event-stream'});
+  s.req.setEncoding('utf8');
+  s.req.on('response', h => { s.status = h[':status']; s.type = h['content-type']; });
+  s.req.on('data', d => {
+    const before = s.body.includes('\n\n');
+    s.body += d;
+    if (!before && s.body.includes('\n\n')) console.log('subscribed');
+    finish();
+  });
+  s.req.on('error', () => {});
+  streams.push(s);
+}
+const h = session.request({':path': '/healthz'});
+let body = '';
+h.setEncoding('utf8');
+h.on('response', hd => { report.healthz = {status: hd[':status']}; });
+h.on('data', d => { body += d; });
+h.on('end', () => { report.healthz.body = body; finish(); });
+"""
 
 CONNECTION_SPECIFIC = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
                        "upgrade"}
@@ -321,6 +362,60 @@ class H2Test(RingcastTestCase):
         self.assertEqual(bytes(c.request("GET", "/healthz").data), b"ok\n")
         server.wait_metric("ringcast_drops_total", lambda v: v >= 1, 10,
                            "the stalled stream counted", reason="stalled")
+
+    def test_small_flow_control_windows(self):
+        # 1 KiB stream windows and the connection's 65,535 bytes: a 60 KB event crosses many
+        # WINDOW_UPDATEs on every stream, and all three get every byte.
+        server = self.start_server(*RETRY)
+        c = self.client(server, initial_window=1024, connection_window=65535)
+        streams = [c.get(t) for t in ("/sse/w", "/sse/w", "/sse?topic=w&topic=v")]
+        c.pump(lambda: all(s.sse.retry is not None or s.done for s in streams), 10, "streams")
+        expected = b""
+        for i in range(4):
+            data = f"big {i} ".encode() + bytes(range(32, 127)) * (600 + i)
+            expected += encode_event(server.publish("w", data), data)
+        c.pump(lambda: all(len(s.data) >= len(RETRY_BLOCK) + len(expected) or s.done
+                           for s in streams), 20, "4 large events through 1 KiB windows")
+        for s in streams:
+            self.assertEqual(bytes(s.data), RETRY_BLOCK + expected, s.describe())
+        self.assertIsNone(c.goaway)
+
+    def test_closing_the_connection_frees_its_streams(self):
+        server = self.start_server(*RETRY)
+        for how in ("close", "reset"):
+            with self.subTest(how=how):
+                c = H2Client(server.port)
+                streams = [c.get(f"/sse/free{i % 3}") for i in range(12)]
+                c.pump(lambda: all(s.sse.retry is not None for s in streams), 10, "12 streams")
+                server.wait_metric("ringcast_streams", lambda v: v == 12, 10, "12 open streams")
+                if how == "reset":
+                    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+                server.wait_metric("ringcast_streams", lambda v: v == 0, 10,
+                                   f"the streams freed after a {how}")
+                server.wait_metric("ringcast_connections", lambda v: v <= 1, 10,
+                                   f"the connection freed after a {how}")
+                for i in range(3):  # publishing to the topics they read is fine
+                    server.publish(f"free{i}", b"nobody")
+        assert_healthy(self, server)
+
+    def test_node_http2_client(self):
+        node = shutil.which("node")
+        if node is None:
+            self.fail("`node` is not on PATH; tools/setup-clients.sh installs it")
+        server = self.start_server(*RETRY)
+        script = NODE_CLIENT.replace("PORT", str(server.port))
+        client = self.background([node, "-e", script])
+        client.wait_output(lambda o: o.count(b"subscribed\n") >= 3, 15, "three streams")
+        eid = server.publish("node", b"to node")
+        out = client.wait_output(lambda o: b"done" in o, 15, "node's report")
+        self.assertEqual(client.finish(), 0, client.stderr())
+        report = json.loads(out.split(b"done ", 1)[1])
+        expected = (RETRY_BLOCK + encode_event(eid, b"to node")).decode()
+        self.assertEqual(report["healthz"], {"status": 200, "body": "ok\n"})
+        self.assertEqual(report["streams"], [{"status": 200, "type": "text/event-stream",
+                                              "body": expected}] * 3)
 
     # ---------------------------------------------------------------- frames by hand
 

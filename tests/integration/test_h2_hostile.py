@@ -14,16 +14,21 @@ every one a fresh HTTP/1.1 client and a fresh HTTP/2 client still get /healthz.
   * SETTINGS and PING floods from a peer that never reads the ACKs -> closed; the server's
     memory stays bounded;
   * stream id misuse (even, zero, decreasing) -> GOAWAY PROTOCOL_ERROR; a window overflow ->
-    FLOW_CONTROL_ERROR; an oversized frame -> FRAME_SIZE_ERROR.
+    FLOW_CONTROL_ERROR; an oversized frame -> FRAME_SIZE_ERROR; a PUSH_PROMISE from the client
+    or invalid SETTINGS values -> GOAWAY;
+  * malformed requests (no :path, upper-case or connection-specific fields, misplaced or
+    unknown pseudo-headers) -> RST_STREAM PROTOCOL_ERROR on that stream only.
 """
 
 import socket
+import struct
 import time
 import unittest
 
 from h2_client import (CANCEL, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM,
                        FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, HEADERS, NO_ERROR, PREFACE,
-                       PROTOCOL_ERROR, RawH2, assert_healthy, error_name, frame, ping_frame,
+                       PROTOCOL_ERROR, PUSH_PROMISE, SETTINGS_ENABLE_PUSH,
+                       SETTINGS_INITIAL_WINDOW_SIZE, RawH2, assert_healthy, error_name, frame, ping_frame,
                        rst_frame, settings_frame, window_update_frame)
 from ringcast_harness import RingcastTestCase
 
@@ -265,6 +270,54 @@ class H2HostileTest(RingcastTestCase):
             r.send(frame(HEADERS, END_HEADERS | END_STREAM, 0, r.header_block("GET", "/healthz")))
             self.assertGoawayClose(r, PROTOCOL_ERROR, "HEADERS on stream 0")
             assert_healthy(self, server)
+
+    def test_malformed_requests_are_stream_errors(self):
+        # RFC 9113 §8.1.1: a malformed request is a stream error (PROTOCOL_ERROR); the
+        # connection and its other streams go on.
+        server = self.start_server()
+        r = self.raw(server)
+        base = [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1")]
+        cases = [
+            ("no :path", base),
+            ("an upper-case field name", base + [(":path", "/healthz"), ("X-Upper", "1")]),
+            ("a connection-specific field", base + [(":path", "/healthz"),
+                                                   ("connection", "keep-alive")]),
+            ("a pseudo-header after a regular field", base[:2] + [("x-a", "1"),
+                                                                ("authority", "h"),
+                                                                (":path", "/healthz")]),
+            ("an unknown pseudo-header", base + [(":path", "/healthz"), (":bogus", "1")]),
+        ]
+        sid = 1
+        for what, headers in cases:
+            with self.subTest(what):
+                r.send(frame(HEADERS, END_HEADERS | END_STREAM, sid,
+                             r.encoder.encode(headers, huffman=False)))
+                r.pump(lambda: r.stream(sid).reset_code is not None or r.eof or r.goaways
+                       or r.stream(sid).status is not None, 10, what)
+                self.assertEqual(r.goaways, [], f"{what}: {r.summary()}")
+                self.assertIsNone(r.stream(sid).status, f"{what}: answered; {r.summary()}")
+                self.assertEqual(error_name(r.stream(sid).reset_code), error_name(PROTOCOL_ERROR),
+                                 f"{what}: {r.summary()}")
+            sid += 2
+        r.request(sid, "GET", "/healthz")
+        r.pump(lambda: r.stream(sid).ended, 10, "/healthz after the malformed requests")
+        self.assertEqual((r.stream(sid).status, bytes(r.stream(sid).data)), (200, b"ok\n"))
+        assert_healthy(self, server)
+
+    def test_push_promise_and_bad_settings_from_the_client(self):
+        server = self.start_server()
+        r = self.raw(server)
+        r.request(1, "GET", "/sse/pp")
+        r.pump(lambda: r.stream(1).status is not None, 10, "a stream")
+        r.send(frame(PUSH_PROMISE, END_HEADERS, 1,
+                     struct.pack(">I", 2) + r.header_block("GET", "/healthz")))
+        self.assertGoawayClose(r, PROTOCOL_ERROR, "a PUSH_PROMISE from the client")
+        assert_healthy(self, server)
+        r = self.raw(server, settings=[(SETTINGS_ENABLE_PUSH, 2)])
+        self.assertGoawayClose(r, PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH=2")
+        r = self.raw(server, settings=[(SETTINGS_INITIAL_WINDOW_SIZE, 2**31)])
+        self.assertGoawayClose(r, FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE=2^31")
+        assert_healthy(self, server)
 
     def test_window_overflow_and_oversized_frame(self):
         server = self.start_server()
