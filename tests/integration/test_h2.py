@@ -12,6 +12,8 @@ Checks:
   * `last-event-id` resumes exactly; an id from before this run gets the `gap` event;
   * plain endpoints (/healthz, /metrics, /poll, errors 400/404/405/413) answer over HTTP/2 with
     the same status, content type and body as over HTTP/1.1, and the connection survives them;
+  * long polls held on a connection are answered by a publish through that same connection,
+    and at --poll-timeout-ms when nothing comes;
   * heartbeat `: ping` comments arrive as DATA;
   * a stream reset by the client (CANCEL, what EventSource.close() does) ends; its siblings go on;
   * a stream whose window the client keeps shut is reset by the server after
@@ -303,6 +305,28 @@ class H2Test(RingcastTestCase):
         # After all of it the connection still serves.
         self.assertIsNone(c.goaway, c.describe_goaway())
         self.assertEqual(bytes(c.request("GET", "/healthz").data), b"ok\n")
+
+    def test_held_polls_share_the_connection(self):
+        server = self.start_server("--poll-timeout-ms", "1000")
+        c = self.client(server)
+        first = h2_publish(self, c, "held", b"first")
+        # Held polls on the connection the publish goes through: answered by it.
+        polls = [c.get(f"/poll/held?lastEventId={first}") for _ in range(3)]
+        timed_out = c.get("/poll/quiet")
+        c.read_once(0.2)
+        self.assertFalse(any(p.done for p in polls + [timed_out]),
+                         [p.describe() for p in polls + [timed_out]])
+        second = h2_publish(self, c, "held", b"second")
+        c.pump(lambda: all(p.done for p in polls), 10, "the held polls answered")
+        for p in polls:
+            self.assertEqual(p.status, 200, p.describe())
+            self.assertEqual(p.header("content-type"), "application/json")
+            self.assertEqual(json.loads(p.data), {"events": [{"id": second, "data": "second"}],
+                                                  "lastEventId": second})
+        # A poll on a topic that gets nothing is answered at --poll-timeout-ms.
+        c.pump(lambda: timed_out.done, 10, "the poll timeout")
+        self.assertEqual(timed_out.status, 200, timed_out.describe())
+        self.assertEqual(json.loads(timed_out.data), {"events": [], "lastEventId": ""})
 
     def test_heartbeat_pings_flow_as_data(self):
         server = self.start_server(*RETRY, "--heartbeat-ms", "300")
