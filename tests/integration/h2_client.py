@@ -208,7 +208,8 @@ class H2Stream:
         data = bytes(self.data)
         if len(data) > 300:
             data = data[:150] + b"..." + data[-150:]
-        return (f"stream {self.id} {self.method} {self.path}: status={self.status} "
+        path = self.path if len(self.path) <= 80 else self.path[:60] + f"...({len(self.path)} bytes)"
+        return (f"stream {self.id} {self.method} {path}: status={self.status} "
                 f"ended={self.ended} reset={error_name(self.reset_code)}"
                 f"{' (by us)' if self.reset_by_us else ''} events={len(self.events)} "
                 f"data={data!r}")
