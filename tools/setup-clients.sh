@@ -3,6 +3,8 @@
 #   - node and npm (Debian's nodejs + npm) if either command is missing,
 #   - libnss3-tools (certutil: the HTTPS browser test trusts its own test CA in a throwaway
 #     NSS database),
+#   - nghttp2-client (nghttp, h2load) and python3-h2 (Debian's /usr/bin/python3 imports it):
+#     the HTTP/2 tests' clients,
 #   - Debian's chromium if /usr/bin/chromium is missing (the browser tests drive it over CDP
 #     with playwright-core; no browser is ever downloaded by npm),
 #   - tests/clients/node_modules (npm ci from the committed package-lock.json) if it is
@@ -30,6 +32,9 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)  # trusts the TLS test CA
+# The HTTP/2 tests (tests/integration/test_h2*.py): nghttp and h2load, and the h2 package.
+command -v nghttp >/dev/null 2>&1 && command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+/usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || missing+=(python3-h2)
 if ((${#missing[@]} > 0)); then
   echo "setup-clients: installing ${missing[*]}" >&2
   quietly $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
