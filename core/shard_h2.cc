@@ -125,6 +125,9 @@ void Shard::h2_open_stream(std::uint32_t pi, std::int32_t id, const http::H2Requ
   h.ids[ci] = id;
   metrics_.h2_streams.add();
   timer_touch(ci);
+  // The limits HTTP/1.1's parser applies to a request line apply to :path too.
+  if (request.head.target.size() > config_.url_bytes_max)
+    return respond_error(ci, 414, "request target too long");
   // The session bounds every body by the larger of the two limits; each route has its own.
   if (request.head.path != "/pub" && request.body.size() > config_.max_event_bytes)
     return respond_error(ci, 413, "body larger than --max-event-bytes");

@@ -170,8 +170,15 @@ struct H2Session::Glue {
   static int stream_close(nghttp2_session* ng, std::int32_t id, std::uint32_t code, void* user);
 };
 
-int H2Session::Glue::begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user) {
+int H2Session::Glue::begin_frame(nghttp2_session* ng, const nghttp2_frame_hd* hd, void* user) {
   H2Session& s = self(user);
+  if (hd->type == NGHTTP2_HEADERS && hd->stream_id <= s.max_client_stream_ &&
+      nghttp2_session_find_stream(ng, hd->stream_id) == nullptr) {
+    // RFC 9113 §5.1.1: a new stream's id must be above every id the client used. (With no
+    // closed-stream memory nghttp2 would ignore it quietly; trailers name a live stream.)
+    s.fail(H2Feed::protocol_error, NGHTTP2_PROTOCOL_ERROR);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
   if (hd->type == NGHTTP2_HEADERS) {
     s.header_block_bytes_ = static_cast<std::uint32_t>(hd->length);
     s.header_block_frames_ = 1;
@@ -192,6 +199,7 @@ int H2Session::Glue::begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, v
 int H2Session::Glue::begin_headers(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
   H2Session& s = self(user);
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  s.max_client_stream_ = std::max(s.max_client_stream_, frame->hd.stream_id);
   auto* st = new Stream;
   st->id = frame->hd.stream_id;
   st->request = std::make_unique<H2RequestBuilder>();

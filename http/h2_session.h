@@ -208,6 +208,7 @@ class H2Session {
   std::uint32_t header_block_bytes_ = 0;   // raw bytes of the header block being received
   std::uint32_t header_block_frames_ = 0;  // its HEADERS + CONTINUATION frames
   std::size_t body_buffered_ = 0;          // request body bytes held over all streams
+  std::int32_t max_client_stream_ = 0;     // highest stream id the client opened
   H2Feed failed_ = H2Feed::ok;
   bool in_flight_ = false;
 };
