@@ -14,5 +14,5 @@ if [[ ${RINGCAST_SKIP_ASAN:-0} != 1 ]]; then
   (cd "$root/build/asan" && ctest --output-on-failure -j2)
   "$root/tools/build.sh" Tsan
   (cd "$root/build/tsan" && ctest --output-on-failure -j2 -LE "bench|fuzz" \
-     -R "^(ShardSim|Mailbox|History|Slab)|^integration\.(test_fanout_many|test_pipelining|test_serializations|test_shutdown|test_connection_churn|test_multi_ring|test_fd_limit_escape|test_redis_cluster|test_tls)$")
+     -R "^(ShardSim|ShardH2|H2Session|Mailbox|History|Slab)|^integration\.(test_h2|test_fanout_many|test_pipelining|test_serializations|test_shutdown|test_connection_churn|test_multi_ring|test_fd_limit_escape|test_redis_cluster|test_tls)$")
 fi
