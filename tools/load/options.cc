@@ -253,7 +253,6 @@ int parse_options(int argc, char** argv, Options& out) {
   if (given.streams_per_conn && !o.h2) return usage_error("%s", "--streams-per-conn needs --h2");
   if (o.h2 && o.mode != Mode::run && o.mode != Mode::subscribe)
     return usage_error("%s", "--h2 is for run and subscribe (storm over HTTP/2 is not done yet)");
-  if (o.h2 && o.tls) return usage_error("%s", "--h2 with --tls is not done yet");
   if (o.h2 && !given.recv_buffer_bytes) o.recv_buffer_bytes = 16384;
   if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
     return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");

@@ -79,12 +79,17 @@ void Worker::start_h2_link(RingHost& h, std::uint32_t c, std::uint64_t now) {
     const StreamState st = h.streams[slot].state;
     if (st == StreamState::idle || st == StreamState::waiting) request_h2_stream(h, slot);
   }
-  h2_io_.out = &l.out;
-  const int rc = l.session.send(h2_io_);
-  h2_io_.out = nullptr;
-  if (rc != 0) {
-    count_protocol(ProtocolError::h2_start);
-    return h2_down(h, c, 0);
+  if (shared_.tls != nullptr) {
+    // The ClientHello goes first; nghttp2's bytes follow the handshake (h2_flush).
+    if (!h2_tls_start(h, c, now)) return;
+  } else {
+    h2_io_.out = &l.out;
+    const int rc = l.session.send(h2_io_);
+    h2_io_.out = nullptr;
+    if (rc != 0) {
+      count_protocol(ProtocolError::h2_start);
+      return h2_down(h, c, 0);
+    }
   }
   if (int err = open_socket(h, c, l.source, l.gen); err < 0) {
     count_error(err);
@@ -130,17 +135,32 @@ bool Worker::request_h2_stream(RingHost& h, std::uint32_t slot) {
 }
 
 // Sends what nghttp2 has queued, one send at a time (its completion sends the rest).
+// --tls: encrypted behind whatever the TLS layer has written (the handshake's last flight).
 void Worker::h2_flush(RingHost& h, std::uint32_t c) {
   H2Link& l = h.h2[c];
-  if (l.sending || l.state != H2State::up) return;
-  l.out.clear();
-  l.out_sent = 0;
-  h2_io_.out = &l.out;
+  if (l.sending || (l.state != H2State::up && l.state != H2State::handshake)) return;
   h2_host_ = &h;
   h2_now_ = mono_ns();
-  const int rc = l.session.send(h2_io_);
-  h2_io_.out = nullptr;
-  if (rc != 0) return h2_close(h, c, ProtocolError::h2_protocol);
+  if (shared_.tls != nullptr) {
+    if (l.state == H2State::up) {
+      h2_plain_.clear();
+      h2_io_.out = &h2_plain_;
+      const int rc = l.session.send(h2_io_);
+      h2_io_.out = nullptr;
+      if (rc != 0) return h2_close(h, c, ProtocolError::h2_protocol);
+      if (!h2_plain_.empty() && !h2_tls_encrypt(h, c, std::string_view(h2_plain_.data(), h2_plain_.size())))
+        return;
+    }
+    l.out.swap(l.pending);
+    l.pending.clear();
+  } else {
+    l.out.clear();
+    h2_io_.out = &l.out;
+    const int rc = l.session.send(h2_io_);
+    h2_io_.out = nullptr;
+    if (rc != 0) return h2_close(h, c, ProtocolError::h2_protocol);
+  }
+  l.out_sent = 0;
   if (l.out.empty()) return;
   io_uring_sqe* sqe = h.ring.sqe();
   prep_send_fixed(sqe, c, l.out.data(), std::uint32_t(l.out.size()));
@@ -183,15 +203,19 @@ void Worker::on_h2_sent(RingHost& h, std::uint32_t c, std::uint16_t gen, std::in
       count_error(res);
       return h2_down(h, c, res);
     }
-    l.state = H2State::up;
-    --h.h2_connecting;
+    if (shared_.tls != nullptr) {
+      l.state = H2State::handshake;  // connecting until it is done
+    } else {
+      l.state = H2State::up;
+      --h.h2_connecting;
+    }
     arm_recv(h, c, l.gen);
   } else if (res < 0) {
     // -EPIPE/-ECONNRESET: the server went away; its receive's end moves the link on.
-    if (l.state == H2State::up) h2_close(h, c, ProtocolError::count);
+    h2_close(h, c, ProtocolError::count);
     return;
   }
-  if (l.state != H2State::up) return;
+  if (l.state != H2State::up && l.state != H2State::handshake) return;
   l.out_sent += std::uint32_t(res);
   if (l.out_sent < l.out.size()) {
     io_uring_sqe* sqe = h.ring.sqe();
@@ -209,7 +233,15 @@ void Worker::on_h2_recv(RingHost& h, std::uint32_t c, const Cqe& cqe) {
   if (cqe.res > 0) {
     const auto bid = std::uint16_t(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     stats.bytes_received += std::uint64_t(cqe.res);
-    if (l.state == H2State::up) {
+    if (shared_.tls != nullptr && (l.state == H2State::handshake || l.state == H2State::up)) {
+      h2_host_ = &h;
+      h2_now_ = mono_ns();
+      const std::uint64_t goaways = h2_io_.goaways;
+      h2_tls_receive(h, c, std::string_view(h.ring.buffer(bid), std::size_t(cqe.res)));
+      h2_flush(h, c);
+      if (l.state == H2State::up && l.session.finished())
+        h2_close(h, c, h2_io_.goaways != goaways ? ProtocolError::h2_goaway : ProtocolError::h2_protocol);
+    } else if (l.state == H2State::up) {
       h2_host_ = &h;
       h2_now_ = mono_ns();
       const std::uint64_t goaways = h2_io_.goaways;
@@ -244,7 +276,7 @@ void Worker::on_h2_recv(RingHost& h, std::uint32_t c, const Cqe& cqe) {
 // We end the connection: cancel its receive and close its slot; the receive's end moves it on.
 void Worker::h2_close(RingHost& h, std::uint32_t c, ProtocolError why) {
   H2Link& l = h.h2[c];
-  if (l.state != H2State::up) return;
+  if (l.state != H2State::up && l.state != H2State::handshake) return;
   if (why != ProtocolError::count) count_protocol(why);
   io_uring_sqe* sqe = h.ring.sqe();
   io_uring_prep_cancel64(sqe, make_user_data(op::recv, l.gen, c), 0);
@@ -262,9 +294,11 @@ void Worker::h2_close(RingHost& h, std::uint32_t c, ProtocolError why) {
 // a stream's 200 head, its streams are given up.
 void Worker::h2_down(RingHost& h, std::uint32_t c, std::int32_t res) {
   H2Link& l = h.h2[c];
-  if (l.state == H2State::connecting) --h.h2_connecting;
+  if (l.state == H2State::connecting || l.state == H2State::handshake) --h.h2_connecting;
   const bool was_up = l.state == H2State::up;
   l.session.reset();  // no callbacks: the streams are settled here
+  if (!h.tls.empty()) h.tls[c].reset();
+  l.pending.clear();
   ++l.gen;            // any later completion of this attempt is stale
   if (l.streamed) {
     ++stats.h2_disconnects;
@@ -358,6 +392,96 @@ void Worker::h2_closed(std::uint32_t slot, std::uint32_t error_code) {
     default:
       return;
   }
+}
+
+// --tls: the ClientHello into `out`, to go where the cleartext preface would. False when the
+// attempt has failed (counted, and retried like any failed attempt).
+bool Worker::h2_tls_start(RingHost& h, std::uint32_t c, std::uint64_t now) {
+  H2Link& l = h.h2[c];
+  l.started_ns = now;
+  l.pending.clear();
+  l.out.resize(TlsScratch::kBytes);
+  tls_io_->set_out(l.out.data(), TlsScratch::kBytes, 0);
+  tls_io_->failure = TlsFailure::none;
+  const bool ok = h.tls[c].start(*shared_.tls, *tls_io_, tls_session_to_offer(l.tries), true);
+  l.out.resize(ok ? tls_io_->out_len : 0);
+  tls_io_->set_out(nullptr, 0, 0);
+  if (ok) return true;
+  count_tls_failure(tls_io_->failure);
+  h2_down(h, c, 0);
+  return false;
+}
+
+// --tls: ciphertext that arrived: the handshake (its last flight gathers in `pending`), then
+// records whose plaintext goes to nghttp2.
+void Worker::h2_tls_receive(RingHost& h, std::uint32_t c, std::string_view bytes) {
+  H2Link& l = h.h2[c];
+  TlsConn& conn = h.tls[c];
+  if (!conn.active()) return;
+  TlsIo& io = *tls_io_;
+  io.in = bytes;
+  // Room for what the TLS layer writes (a flight, a KeyUpdate) behind what already waits.
+  const std::size_t held = l.pending.size();
+  l.pending.resize(held + TlsScratch::kBytes);
+  io.set_out(l.pending.data(), std::uint32_t(l.pending.size()), std::uint32_t(held));
+  io.failure = TlsFailure::none;
+  bool failed = false;
+  for (bool more = true; more;) {
+    std::string_view plain;
+    switch (conn.step(io, plain)) {
+      case TlsStatus::need_more:
+      case TlsStatus::closed:  // close_notify: the server's FIN follows and ends the link
+        more = false;
+        break;
+      case TlsStatus::handshake_done:
+        count_tls_handshake(conn, l.started_ns, h2_now_);
+        if (conn.alpn() != "h2") {
+          // The server did not choose HTTP/2: nothing can be said to it.
+          count_protocol(ProtocolError::h2_protocol);
+          h2_close(h, c, ProtocolError::count);
+          more = false;
+          break;
+        }
+        l.state = H2State::up;
+        --h.h2_connecting;
+        break;
+      case TlsStatus::plaintext:
+        if (l.state != H2State::up) break;
+        if (l.session.receive(h2_io_, plain) != 0) {
+          h2_close(h, c, ProtocolError::h2_protocol);
+          more = false;
+        }
+        break;
+      case TlsStatus::failed:
+        failed = true;
+        more = false;
+        break;
+    }
+  }
+  l.pending.resize(io.out_len);
+  io.set_out(nullptr, 0, 0);
+  if (failed) {
+    count_tls_failure(io.failure);
+    h2_close(h, c, ProtocolError::count);
+  }
+}
+
+// --tls: appends `plain`, encrypted, to `pending`. False when the link is being closed.
+bool Worker::h2_tls_encrypt(RingHost& h, std::uint32_t c, std::string_view plain) {
+  H2Link& l = h.h2[c];
+  const std::size_t held = l.pending.size();
+  // Each record (16 KiB of plaintext at most) adds a header, a tag and padding, under 256.
+  l.pending.resize(held + plain.size() + (plain.size() / 16384 + 1) * 256);
+  TlsIo& io = *tls_io_;
+  io.set_out(l.pending.data(), std::uint32_t(l.pending.size()), std::uint32_t(held));
+  io.failure = TlsFailure::none;
+  const bool ok = h.tls[c].write(io, plain);
+  l.pending.resize(io.out_len);
+  io.set_out(nullptr, 0, 0);
+  if (ok) return true;
+  count_tls_failure(io.failure == TlsFailure::none ? TlsFailure::output_full : io.failure);
+  h2_close(h, c, ProtocolError::count);
+  return false;
 }
 
 std::uint64_t Worker::h2_conns_up() const {

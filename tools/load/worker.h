@@ -119,10 +119,15 @@ struct Publisher {
 // file is slot `index`. The streams are requested when it starts (and again, with
 // Last-Event-ID, after it is lost); nghttp2 queues what is to be sent, and `out` holds one
 // send's bytes until it completes.
-enum class H2State : std::uint8_t { idle, connecting, up, closing, waiting, failed };
+// --tls: the TLS handshake comes first (handshake: the ClientHello was sent, ALPN must be
+// "h2"); the connection's SSL is RingHost::tls[index]. Its handshake flight and the
+// encrypted HTTP/2 bytes gather in `pending` while a send is in flight.
+enum class H2State : std::uint8_t { idle, connecting, handshake, up, closing, waiting, failed };
 struct H2Link {
   H2Conn session;
   std::vector<char> out;
+  std::vector<char> pending;     // --tls: ciphertext waiting for the send in flight
+  std::uint64_t started_ns = 0;  // --tls: the attempt began (handshake time)
   std::uint32_t out_sent = 0;
   sockaddr_in source{};
   std::uint16_t gen = 0;
@@ -276,6 +281,9 @@ class Worker final : private H2Events {
   void on_h2_sent(RingHost& h, std::uint32_t c, std::uint16_t gen, std::int32_t res);
   void on_h2_recv(RingHost& h, std::uint32_t c, const Cqe& cqe);
   void h2_close(RingHost& h, std::uint32_t c, ProtocolError why);
+  bool h2_tls_start(RingHost& h, std::uint32_t c, std::uint64_t now);
+  void h2_tls_receive(RingHost& h, std::uint32_t c, std::string_view bytes);
+  bool h2_tls_encrypt(RingHost& h, std::uint32_t c, std::string_view plain);
   void h2_down(RingHost& h, std::uint32_t c, std::int32_t res);
   void h2_stream_failed(RingHost& h, std::uint32_t slot);
   void h2_queue_stream(RingHost& h, std::uint32_t slot, std::uint64_t due);
@@ -303,6 +311,7 @@ class Worker final : private H2Events {
   H2Io h2_io_;
   RingHost* h2_host_ = nullptr;
   std::uint64_t h2_now_ = 0;
+  std::vector<char> h2_plain_;  // --h2 --tls: nghttp2's bytes before encryption
   std::vector<Cqe> cqes_;
   std::vector<char> payload_;  // one event's payload, before it is copied (or JSON-escaped) out
   std::string first_refusal_;
