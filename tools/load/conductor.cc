@@ -147,6 +147,7 @@ Totals Conductor::totals() const {
     t.tls_handshakes += p.tls_handshakes.load(r);
     t.tls_resumed += p.tls_resumed.load(r);
     t.tls_failures += p.tls_failures.load(r);
+    t.h2_conns_up += p.h2_conns_up.load(r);
     t.all_exited = t.all_exited && p.exited.load(r);
   }
   return t;
@@ -188,14 +189,16 @@ void Conductor::progress_line(const Totals& t, std::uint64_t now) {
     std::snprintf(tls, sizeof tls, " tls handshakes %llu resumed %llu failed %llu",
                   (unsigned long long)t.tls_handshakes, (unsigned long long)t.tls_resumed,
                   (unsigned long long)t.tls_failures);
+  char h2[48] = "";
+  if (opt_.h2) std::snprintf(h2, sizeof h2, " h2 conns %llu", (unsigned long long)t.h2_conns_up);
   std::fprintf(stderr,
                "ringcast-load: %6.1fs streams %llu/%llu events %llu (%.0f/s) lost %llu dup %llu "
-               "reord %llu p99 %.0fus published %llu%s cpu %.0f%%\n",
+               "reord %llu p99 %.0fus published %llu%s%s cpu %.0f%%\n",
                double(now - timeline_.start) / 1e9, (unsigned long long)t.established,
                (unsigned long long)plan_.streams, (unsigned long long)t.events, rate,
                (unsigned long long)t.lost, (unsigned long long)t.duplicates,
                (unsigned long long)t.reordered, double(latency->quantile(0.99)) / 1e3,
-               (unsigned long long)t.published, tls, cpu);
+               (unsigned long long)t.published, tls, h2, cpu);
 }
 
 void Conductor::fail(const std::string& why) {

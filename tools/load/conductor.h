@@ -26,6 +26,7 @@ struct Totals {
   std::uint64_t complete = 0, failed = 0, resumed = 0, dropped = 0, drop_handled = 0;
   std::uint64_t droppees_with_id = 0, published = 0, publishers_up = 0, publishers_done = 0;
   std::uint64_t tls_handshakes = 0, tls_resumed = 0, tls_failures = 0;
+  std::uint64_t h2_conns_up = 0;
   bool all_exited = true;
 };
 

@@ -35,7 +35,9 @@ constexpr const char* kUsage =
     "storm:     --drop K --settle S (1) --after S (1)\n"
     "           --churn R: drop the K streams continuously, R per second, for --duration S\n"
     "tls:       --tls with --tls-ca FILE | --tls-insecure; --tls-sni NAME --tls-resume\n"
-    "machinery: --ring-files N --recv-buffers N (per ring: its streams, 1024..32768) --recv-buffer-bytes N (2048)\n"
+    "http/2:    --h2 --streams-per-conn S (100): streams over HTTP/2, S to a connection (run,\n"
+    "           subscribe); --h2-window B (1048576): each stream's receive window\n"
+    "machinery: --ring-files N --recv-buffers N (per ring: its streams, 1024..32768) --recv-buffer-bytes N (2048; --h2 16384)\n"
     "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
     "           --reconnect-delay-ms N (200) --no-uring-bind --no-multishot --seed N\n";
 
@@ -129,7 +131,13 @@ bool parse_mode(std::string_view text, Mode& out) {
 }
 
 // One flag with its value. Returns false for a bad value, or (with `bad` set) an unknown flag.
-bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
+// Flags whose absence changes another default, or that need another flag.
+struct Given {
+  bool recv_buffer_bytes = false;
+  bool streams_per_conn = false;
+};
+
+bool apply(std::string_view flag, std::string_view v, Options& o, Given& given, bool& bad) {
   bad = false;
   auto u32 = [&](std::uint32_t& f, std::uint32_t lo, std::uint32_t hi) {
     return parse_uint<std::uint32_t>(v, f, lo, hi);
@@ -164,7 +172,9 @@ bool apply(std::string_view flag, std::string_view v, Options& o, bool& bad) {
   if (flag == "--churn") return parse_double(v, o.churn_per_s, 0.001, 1e7);
   if (flag == "--ring-files") return u32(o.ring_files, 64, 1u << 20);
   if (flag == "--recv-buffers") return u32(o.recv_buffers, 16, 32768) && (o.recv_buffers & (o.recv_buffers - 1)) == 0;
-  if (flag == "--recv-buffer-bytes") return u32(o.recv_buffer_bytes, 256, 1 << 20);
+  if (flag == "--recv-buffer-bytes") return given.recv_buffer_bytes = true, u32(o.recv_buffer_bytes, 256, 1 << 20);
+  if (flag == "--streams-per-conn") return given.streams_per_conn = true, u32(o.streams_per_conn, 1, 1u << 20);
+  if (flag == "--h2-window") return u32(o.h2_window, 65535, 0x7fffffffu);
   if (flag == "--connect-window") return u32(o.connect_window, 1, 16384);
   if (flag == "--connect-attempts") return u32(o.connect_attempts, 1, 1000);
   if (flag == "--reconnect-delay-ms") return u32(o.reconnect_delay_ms, 0, 600000);
@@ -212,6 +222,7 @@ int parse_options(int argc, char** argv, Options& out) {
     return 1;
   }
   Options o;
+  Given given;
   if (!parse_mode(first, o.mode)) return usage_error("unknown mode '%s'", argv[1]);
   parse_target(o.target_text, o.target);
   bool burst = false;
@@ -224,12 +235,13 @@ int parse_options(int argc, char** argv, Options& out) {
     if (flag == "--publisher-thread") { o.publisher_thread = true; continue; }
     if (flag == "--no-publisher-thread") { o.publisher_thread = false; continue; }
     if (flag == "--tls") { o.tls = true; continue; }
+    if (flag == "--h2") { o.h2 = true; continue; }
     if (flag == "--tls-insecure") { o.tls_insecure = true; continue; }
     if (flag == "--tls-resume") { o.tls_resume = true; continue; }
     if (flag == "--help" || flag == "-h") { std::fputs(kUsage, stdout); return 1; }
     if (i + 1 >= argc) return usage_error("%s needs a value", argv[i]);
     bool unknown = false;
-    if (!apply(flag, argv[i + 1], o, unknown))
+    if (!apply(flag, argv[i + 1], o, given, unknown))
       return usage_error(unknown ? "unknown flag %s" : "bad value for %s", argv[i]);
     ++i;
   }
@@ -238,6 +250,10 @@ int parse_options(int argc, char** argv, Options& out) {
     return usage_error("%s", "--tls needs either --tls-ca FILE or --tls-insecure (not both)");
   if (!o.tls && (!o.tls_ca.empty() || o.tls_insecure || !o.tls_sni.empty() || o.tls_resume))
     return usage_error("%s", "--tls-ca, --tls-insecure, --tls-sni and --tls-resume need --tls");
+  if (given.streams_per_conn && !o.h2) return usage_error("%s", "--streams-per-conn needs --h2");
+  if (o.h2 && o.mode != Mode::run && o.mode != Mode::subscribe)
+    return usage_error("%s", "--h2 is for run and subscribe (storm over HTTP/2 is not done yet)");
+  if (o.h2 && !given.recv_buffer_bytes) o.recv_buffer_bytes = 16384;
   if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
     return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");
   if (o.churn_per_s > 0 && o.mode != Mode::storm) return usage_error("%s", "--churn is a storm flag");

@@ -89,13 +89,21 @@ struct Options {
   std::string tls_sni;
   bool tls_resume = false;  // reconnects offer the thread's newest session (ticket)
 
+  // HTTP/2 (--h2): streams ride --streams-per-conn S to a connection (streams/S connections,
+  // each S HTTP/2 streams; cleartext prior knowledge, or ALPN h2 with --tls). Publishers stay
+  // HTTP/1.1. --h2-window: each stream's receive window (SETTINGS_INITIAL_WINDOW_SIZE); the
+  // connection's is 1 GiB, and consumed DATA is returned to both at once.
+  bool h2 = false;
+  std::uint32_t streams_per_conn = 100;
+  std::uint32_t h2_window = 1u << 20;
+
   // Machinery.
   std::uint32_t ring_files = 0;  // 0: RLIMIT_NOFILE - 64
   // Per ring. Each completion holds a buffer only until this pass has parsed it, and the
   // parser needs no event to fit in one, so small buffers suffice; there should be one per
   // stream, since a broadcast fills every stream's receive at once.
   std::uint32_t recv_buffers = 0;  // 0: sized per ring to its streams (recv_buffers_for)
-  std::uint32_t recv_buffer_bytes = 2048;
+  std::uint32_t recv_buffer_bytes = 2048;  // --h2: 16384 unless given
   std::uint32_t connect_window = 512;  // per ring: connection attempts in flight
   std::uint32_t connect_attempts = 5;  // per stream before it is given up
   std::uint32_t reconnect_delay_ms = 200;

@@ -38,7 +38,11 @@ std::string make_plan(const Options& opt, Plan& out) {
   // holds publishers alone already.
   p.publisher_thread = opt.publisher_thread && p.streams > 0 && p.publishers > 0;
   p.threads = opt.threads + (p.publisher_thread ? 1 : 0);
-  const std::uint64_t shared_conns = p.publisher_thread ? p.streams : p.conns();
+  p.streams_per_conn = opt.h2 ? opt.streams_per_conn : 0;
+  // --h2: the unit dealt to rings is a connection of S streams (the last one may hold fewer).
+  const std::uint64_t per_unit = opt.h2 ? opt.streams_per_conn : 1;
+  const std::uint64_t units = (p.streams + per_unit - 1) / per_unit;
+  const std::uint64_t shared_conns = units + (p.publisher_thread ? 0 : p.publishers);
   const std::uint64_t need = (shared_conns + p.ring_files - 1) / p.ring_files;
   const std::uint64_t stream_rings = std::max<std::uint64_t>(need, opt.threads);
   const std::uint64_t pub_rings = p.publisher_thread ? (p.publishers + p.ring_files - 1) / p.ring_files : 0;
@@ -50,7 +54,8 @@ std::string make_plan(const Options& opt, Plan& out) {
     RingPlan& rp = p.rings[r];
     rp.thread = std::uint32_t(r % opt.threads);
     rp.first_stream = next;
-    rp.streams = std::uint32_t(p.streams / stream_rings + (r < p.streams % stream_rings ? 1 : 0));
+    const std::uint64_t ring_units = units / stream_rings + (r < units % stream_rings ? 1 : 0);
+    rp.streams = std::uint32_t(std::min(ring_units * per_unit, p.streams - next));
     next += rp.streams;
   }
   for (std::uint64_t r = stream_rings; r < rings; ++r) {
@@ -62,7 +67,11 @@ std::string make_plan(const Options& opt, Plan& out) {
   for (std::uint32_t i = 0; i < p.publishers; ++i)
     p.rings[first_pub_ring + i % (rings - first_pub_ring)].publishers.push_back(i);
   for (const RingPlan& rp : p.rings) {
-    if (rp.streams + rp.publishers.size() > p.ring_files)
+    // Publishers' slots follow the ring's streams (over HTTP/2 too: slots below streams are
+    // the connections').
+    const std::uint64_t slots = rp.publishers.empty() ? (opt.h2 ? p.h2_conns(rp) : rp.streams)
+                                                      : rp.streams + rp.publishers.size();
+    if (slots > p.ring_files)
       return "a ring would hold more connections than --ring-files";
   }
   for (std::uint32_t t = 0; t < opt.topics; ++t) {

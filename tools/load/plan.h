@@ -37,10 +37,17 @@ struct Plan {
   // Streams expect k = 1 first (they subscribed before publishing began); otherwise the first
   // k a stream sees is its baseline.
   bool from_zero = true;
+  // --h2: streams per connection (a ring's streams are whole connections' blocks, so
+  // connection j of a ring holds its streams [j*S, (j+1)*S)); 0 over HTTP/1.1.
+  std::uint32_t streams_per_conn = 0;
   // Events per topic tracked one by one (fan-out times, acknowledged ids); 0 = not tracked.
   std::uint64_t table_events = 0;
 
   std::uint64_t conns() const { return streams + publishers; }
+  // --h2: a ring's connections.
+  std::uint32_t h2_conns(const RingPlan& rp) const {
+    return streams_per_conn == 0 ? 0 : (rp.streams + streams_per_conn - 1) / streams_per_conn;
+  }
   std::uint32_t stream_threads() const { return threads - (publisher_thread ? 1 : 0); }
   std::uint32_t topic_of_stream(std::uint64_t g) const {
     return std::uint32_t(g % topic_names.size());

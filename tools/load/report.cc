@@ -127,6 +127,11 @@ void parameters(Json& j, const ReportInput& in) {
   j.str("bind", in.shared.use_uring_bind() ? "io_uring" : "syscall");
   j.str("receive", in.shared.use_multishot() ? "multishot" : "one-shot");
   j.str("kernel", in.kernel.release);
+  j.boolean("h2", o.h2);
+  if (o.h2) {
+    j.u64("streams_per_conn", o.streams_per_conn);
+    j.u64("h2_window", o.h2_window);
+  }
   j.boolean("tls", o.tls);
   if (o.tls) {
     j.str("tls_verify", o.tls_insecure ? "insecure" : "ca");
@@ -197,10 +202,14 @@ void timeline(Json& j, const Timeline& t) {
   j.close();
 }
 
+struct Summary;
+void h2(Json& j, const ReportInput& in, const Summary& m);
+
 // Everything the JSON and the summary line need, merged from every worker.
 struct Summary {
   std::unique_ptr<WorkerStats> total = std::make_unique<WorkerStats>();
   std::uint64_t id_mismatches = 0;
+  std::uint64_t h2_conns_up = 0;  // --h2: connections up when the run ended
   double user_s = 0, sys_s = 0, duration_s = 0;
   double connect_s = 0, publish_s = 0, delivery_s = 0;
   std::uint64_t max_rss_bytes = 0;
@@ -212,6 +221,7 @@ Summary summarize(const ReportInput& in) {
   for (const auto& w : in.workers) {
     merge_stats(*m.total, w->stats);
     m.id_mismatches += w->id_mismatches();
+    m.h2_conns_up += w->h2_conns_up();
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -280,6 +290,26 @@ void deliveries(Json& j, const ReportInput& in, const Summary& m) {
   fanout(j, in, t);
 }
 
+// --h2: the connections the streams rode (streams_per_conn to each), and how they fared.
+// The stream counters (connect_attempts, disconnects, error_kinds) count the streams.
+void h2(Json& j, const ReportInput& in, const Summary& m) {
+  const WorkerStats& t = *m.total;
+  std::uint64_t target = 0;
+  for (const RingPlan& rp : in.plan.rings) target += in.plan.h2_conns(rp);
+  j.open("h2");
+  j.u64("streams_per_conn", in.opt.streams_per_conn);
+  j.u64("connections_target", target);
+  j.u64("connections_up", m.h2_conns_up);
+  j.u64("connection_attempts", t.h2_conn_attempts);
+  j.u64("connection_errors", t.h2_conn_errors);
+  j.u64("connections_lost", t.h2_disconnects);
+  j.u64("connections_failed", t.h2_conns_failed);
+  j.u64("goaways", t.h2_goaways);
+  j.u64("stream_requests", t.h2_stream_requests);
+  j.u64("stream_window", in.opt.h2_window);
+  j.close();
+}
+
 std::string to_json(const ReportInput& in, const Summary& m) {
   Json j;
   j.open();
@@ -294,6 +324,8 @@ std::string to_json(const ReportInput& in, const Summary& m) {
   if (in.opt.mode == Mode::storm) storm(j, in, *m.total);
   if (in.opt.tls) tls(j, *m.total);
   else j.null("tls");
+  if (in.opt.h2) h2(j, in, m);
+  else j.null("h2");
   timeline(j, in.timeline);
   j.open("cpu").num("user_s", m.user_s).num("sys_s", m.sys_s);
   j.num("percent", m.duration_s > 0 ? (m.user_s + m.sys_s) / m.duration_s * 100 : 0, 1).close();
@@ -346,6 +378,16 @@ void print_notes(const ReportInput& in, const Summary& m) {
   if (const std::uint64_t bad = t.protocol_errors[std::size_t(ProtocolError::batch_ack)]; bad > 0)
     std::fprintf(stderr, "ringcast-load: note: %llu batch answers were not {\"events\":[{\"topic\",\"id\"}, ...]} "
                  "with one entry per line, in order\n", (unsigned long long)bad);
+  if (in.opt.h2) {
+    std::uint64_t target = 0;
+    for (const RingPlan& rp : in.plan.rings) target += in.plan.h2_conns(rp);
+    std::fprintf(stderr, "ringcast-load: h2: %llu/%llu connections up (%u streams each), %llu attempts, "
+                 "%llu failed attempts, %llu lost, %llu goaways, %llu stream requests\n",
+                 (unsigned long long)m.h2_conns_up, (unsigned long long)target, in.opt.streams_per_conn,
+                 (unsigned long long)t.h2_conn_attempts, (unsigned long long)t.h2_conn_errors,
+                 (unsigned long long)t.h2_disconnects, (unsigned long long)t.h2_goaways,
+                 (unsigned long long)t.h2_stream_requests);
+  }
   if (in.opt.tls)
     std::fprintf(stderr, "ringcast-load: tls: %llu handshakes (%llu resumed of %llu offered a session), "
                  "%llu failed; handshake p50 %.0fus p99 %.0fus\n",

@@ -77,6 +77,12 @@ class SseParser {
 
   // Back to the start of a response (a new connection).
   void reset() { *this = SseParser(); }
+  // --h2: the head came as HEADERS (checked by the caller); every byte from now on is the
+  // event stream (DATA, never chunked).
+  void begin_body() {
+    reset();
+    mode_ = Mode::body;
+  }
 
   bool in_body() const { return mode_ == Mode::body; }
   int status() const { return status_; }

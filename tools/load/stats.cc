@@ -26,6 +26,11 @@ const char* protocol_error_name(ProtocolError e) {
     case ProtocolError::tls_record: return "tls_record";
     case ProtocolError::tls_output_full: return "tls_output_full";
     case ProtocolError::tls_start: return "tls_start";
+    case ProtocolError::h2_reset: return "h2_reset";
+    case ProtocolError::h2_ended: return "h2_ended";
+    case ProtocolError::h2_protocol: return "h2_protocol";
+    case ProtocolError::h2_goaway: return "h2_goaway";
+    case ProtocolError::h2_start: return "h2_start";
     case ProtocolError::count: break;
   }
   return "?";
@@ -86,6 +91,12 @@ void merge_stats(WorkerStats& into, const WorkerStats& from) {
   into.tls_resume_offered += from.tls_resume_offered;
   into.tls_failures += from.tls_failures;
   into.tls_handshake.merge(from.tls_handshake);
+  into.h2_conn_attempts += from.h2_conn_attempts;
+  into.h2_conn_errors += from.h2_conn_errors;
+  into.h2_disconnects += from.h2_disconnects;
+  into.h2_conns_failed += from.h2_conns_failed;
+  into.h2_goaways += from.h2_goaways;
+  into.h2_stream_requests += from.h2_stream_requests;
 }
 
 }  // namespace ringcast::load

@@ -27,6 +27,11 @@ enum class ProtocolError : std::uint8_t {
   tls_record,         // --tls: after the handshake, a record that failed (bad MAC, an alert)
   tls_output_full,    // --tls: OpenSSL had more to send than the connection's buffer holds
   tls_start,          // --tls: OpenSSL could not make the connection (out of memory)
+  h2_reset,           // --h2: the server reset a stream (RST_STREAM, or refused it in a GOAWAY)
+  h2_ended,           // --h2: the server ended an event stream (END_STREAM) while we listened
+  h2_protocol,        // --h2: the connection broke HTTP/2 (nghttp2 refused its bytes)
+  h2_goaway,          // --h2: the server sent GOAWAY and the connection closed
+  h2_start,           // --h2: nghttp2 could not make a session (out of memory)
   count,
 };
 const char* protocol_error_name(ProtocolError e);
@@ -93,6 +98,14 @@ struct WorkerStats {
   std::uint64_t tls_resume_offered = 0;  // connections that offered a session (--tls-resume)
   std::uint64_t tls_failures = 0;        // connections a TLS error ended (error_kinds: tls_*)
   Histogram tls_handshake;               // attempt start (socket) -> handshake done
+
+  // --h2 (connections; the stream counters above count its streams).
+  std::uint64_t h2_conn_attempts = 0;
+  std::uint64_t h2_conn_errors = 0;    // attempts that failed before a stream's 200 head
+  std::uint64_t h2_disconnects = 0;    // connections lost after a stream's 200 head
+  std::uint64_t h2_conns_failed = 0;   // given up after --connect-attempts
+  std::uint64_t h2_goaways = 0;        // GOAWAY frames received
+  std::uint64_t h2_stream_requests = 0;  // GETs submitted (a stream's first, and each re-request)
 };
 
 // Adds `from` into `into` (counters summed, times min/max'd, histograms and fan-out merged).
@@ -116,6 +129,7 @@ struct Progress {
   std::atomic<std::uint64_t> tls_handshakes{0};
   std::atomic<std::uint64_t> tls_resumed{0};
   std::atomic<std::uint64_t> tls_failures{0};
+  std::atomic<std::uint64_t> h2_conns_up{0};  // --h2: connections up now
   std::atomic<bool> ready{false};   // rings built
   std::atomic<bool> exited{false};
 };

@@ -56,6 +56,12 @@ void Worker::on_head(RingHost& h, std::uint32_t slot, std::uint64_t now) {
     else count_protocol(p.event_stream() ? ProtocolError::transfer_coding : ProtocolError::not_event_stream);
     return cancel_stream(h, slot, StreamState::rejected);
   }
+  on_established(h, slot, now);
+}
+
+// A stream's 200 text/event-stream head arrived (over HTTP/1.1 or HTTP/2).
+void Worker::on_established(RingHost& h, std::uint32_t slot, std::uint64_t now) {
+  Stream& s = h.streams[slot];
   s.state = StreamState::streaming;
   s.attempts = 0;
   if (s.flags & stream_flag::awaiting_head) {

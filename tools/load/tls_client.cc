@@ -168,7 +168,7 @@ void TlsConn::bind(TlsIo& io) {
   ERR_clear_error();
 }
 
-bool TlsConn::start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session) {
+bool TlsConn::start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session, bool h2) {
   reset();
   ssl_ = SSL_new(ctx.ctx());
   if (ssl_ == nullptr) return ERR_clear_error(), false;
@@ -182,6 +182,12 @@ bool TlsConn::start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session) {
   SSL_set_connect_state(ssl_);
   const std::string& sni = ctx.config().sni;
   if (!sni.empty() && SSL_set_tlsext_host_name(ssl_, sni.c_str()) != 1) {
+    reset();
+    ERR_clear_error();
+    return false;
+  }
+  static const unsigned char kH2[] = "\x02h2";
+  if (h2 && SSL_set_alpn_protos(ssl_, kH2, sizeof kH2 - 1) != 0) {
     reset();
     ERR_clear_error();
     return false;

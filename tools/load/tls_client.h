@@ -103,7 +103,8 @@ class TlsConn {
   // A fresh client connection: writes the ClientHello into io's out buffer. With `session`
   // (not owned) it offers that session for resumption. False when OpenSSL could not make
   // the connection (out of memory) or the hello did not fit.
-  bool start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session);
+  // `h2`: offer ALPN "h2" alone (--h2 connections) instead of the context's "http/1.1".
+  bool start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session, bool h2 = false);
   // Takes io.in, drives the handshake and then the reads; writes what the protocol needs into
   // io's out buffer. Call until need_more (which also means io.in is empty), closed or failed
   // (io.failure says why).

@@ -72,6 +72,7 @@ std::string Worker::init() {
   for (const RingPlan& rp : plan_.rings)
     if (rp.thread == index_) mine.push_back(&rp);
   if (shared_.tls != nullptr) tls_io_ = std::make_unique<TlsIo>();
+  h2_io_.events = this;
   if (mine.size() > 1) {
     eventfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (eventfd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
@@ -81,7 +82,8 @@ std::string Worker::init() {
     h->plan = rp;
     RingSetup setup;
     setup.files = plan_.ring_files;
-    setup.recv_buffers = recv_buffers_for(opt_.recv_buffers, rp->streams);
+    // --h2: a connection's receives carry S streams' events in buffers 8 times the size.
+    setup.recv_buffers = recv_buffers_for(opt_.recv_buffers, opt_.h2 ? plan_.h2_conns(*rp) * 4 : rp->streams);
     setup.recv_buffer_bytes = opt_.recv_buffer_bytes;
     setup.eventfd = eventfd_;
     if (std::string err = h->ring.init(setup); !err.empty()) return err;
@@ -94,7 +96,12 @@ std::string Worker::init() {
         h->streams[i].flags |= stream_flag::droppee;
     }
     const std::uint32_t window = std::min<std::uint32_t>(opt_.connect_window, 0xfffe);
-    h->scratch.resize(rp->streams == 0 ? 0 : std::min<std::uint32_t>(window, rp->streams));
+    // --h2: connections take no scratch (their sends' bytes are their own).
+    h->scratch.resize(rp->streams == 0 || opt_.h2 ? 0 : std::min<std::uint32_t>(window, rp->streams));
+    if (opt_.h2) {
+      h->h2.resize(plan_.h2_conns(*rp));
+      h->h2_delay.reserve(h->h2.size());
+    }
     if (shared_.tls != nullptr) {
       h->tls_scratch.resize(h->scratch.size());
       h->tls.resize(rp->streams + rp->publishers.size());
@@ -152,7 +159,8 @@ bool Worker::pass() {
     else if (!dropped_) drop_streams(now);
   }
   for (auto& h : hosts_) {
-    start_streams(*h, now);
+    if (h->h2.empty()) start_streams(*h, now);
+    else start_h2(*h, now);
     tick_publishers(*h, now, phase);
   }
   std::size_t handled = 0;
@@ -175,7 +183,10 @@ void Worker::handle(RingHost& h, const Cqe& c) {
   // it aimed at has ended or is ending by itself, and that receive's own completion moves the
   // stream on. Close: -EBADF means the slot was already empty; nothing depends on it.
   if (what == op::cancel || what == op::close) return;
-  if (slot < h.streams.size()) return on_stream_cqe(h, slot, what, c);
+  if (slot < h.streams.size()) {
+    if (!h.h2.empty()) return on_h2_cqe(h, slot, what, c);  // --h2: the slots are connections
+    return on_stream_cqe(h, slot, what, c);
+  }
   return on_publisher_cqe(h, std::uint32_t(slot - h.streams.size()), what, c);
 }
 
@@ -185,6 +196,16 @@ std::uint64_t Worker::next_timer(std::uint64_t now, Phase phase) const {
     const bool scratch = !h->free_scratch.empty();
     if (scratch && !h->now_queue.empty()) return now;
     if (!h->delay_queue.empty()) due = std::min(due, h->delay_queue.front().due_ns);
+    if (!h->h2.empty()) {
+      if (h->h2_connecting < opt_.connect_window) {
+        if (!h->h2_delay.empty()) due = std::min(due, h->h2_delay.front().due_ns);
+        if (h->h2_next_start < h->h2.size()) {
+          if (ramp_per_ring_ns_ <= 0) return now;
+          const std::uint64_t streams = std::uint64_t(h->h2_next_start) * plan_.streams_per_conn;
+          due = std::min(due, started_ns_ + std::uint64_t(double(streams) / ramp_per_ring_ns_));
+        }
+      }
+    }
     if (scratch && h->next_start < h->streams.size()) {
       if (ramp_per_ring_ns_ <= 0) return now;
       due = std::min(due, started_ns_ + std::uint64_t(double(h->next_start) / ramp_per_ring_ns_));
@@ -271,6 +292,10 @@ void Worker::publish_progress() {
   progress.tls_handshakes.store(stats.tls_handshakes, relaxed);
   progress.tls_resumed.store(stats.tls_resumed, relaxed);
   progress.tls_failures.store(stats.tls_failures, relaxed);
+  if (opt_.h2) {
+    stats.h2_goaways = h2_io_.goaways;
+    progress.h2_conns_up.store(h2_conns_up(), relaxed);
+  }
 }
 
 std::uint64_t Worker::id_mismatches() const {

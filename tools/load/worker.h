@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tools/load/event_check.h"
+#include "tools/load/h2_conn.h"
 #include "tools/load/http_response.h"
 #include "tools/load/opaque_id.h"
 #include "tools/load/publish_body.h"
@@ -44,9 +45,13 @@ constexpr std::uint8_t awaiting_head = 4;   // dropped; reconnected once a 200 h
 constexpr std::uint8_t awaiting_event = 8;  // dropped; flowing again once an event arrives
 constexpr std::uint8_t tls_sending = 16;    // --tls: a send of the scratch's ciphertext is in flight
 constexpr std::uint8_t tls_end_pending = 32;  // --tls: the receive ended during that send
+constexpr std::uint8_t h2_queued = 64;        // --h2: in delay_queue, to be requested again
 }  // namespace stream_flag
 
-// One SSE stream: 112 bytes, whatever its events' size.
+// One SSE stream: 112 bytes, whatever its events' size. Over HTTP/2 the same record, on its
+// connection (H2Link): idle/waiting (not requested), head (GET sent, no head yet), streaming,
+// rejected (a refused head; we reset the stream and wait for its close), failed. Its slot is
+// ring-local as ever but not a fixed file: the connection's is.
 struct Stream {
   SseParser parser;
   TopicTrack track;
@@ -110,6 +115,29 @@ struct Publisher {
   bool done = false;          // every owned topic reached --events, or drained
 };
 
+// --h2: one connection carrying the streams [index*S, index*S + S) of its ring; its fixed
+// file is slot `index`. The streams are requested when it starts (and again, with
+// Last-Event-ID, after it is lost); nghttp2 queues what is to be sent, and `out` holds one
+// send's bytes until it completes.
+// --tls: the TLS handshake comes first (handshake: the ClientHello was sent, ALPN must be
+// "h2"); the connection's SSL is RingHost::tls[index]. Its handshake flight and the
+// encrypted HTTP/2 bytes gather in `pending` while a send is in flight.
+enum class H2State : std::uint8_t { idle, connecting, handshake, up, closing, waiting, failed };
+struct H2Link {
+  H2Conn session;
+  std::vector<char> out;
+  std::vector<char> pending;     // --tls: ciphertext waiting for the send in flight
+  std::uint64_t started_ns = 0;  // --tls: the attempt began (handshake time)
+  std::uint32_t out_sent = 0;
+  sockaddr_in source{};
+  std::uint16_t gen = 0;
+  std::uint16_t tries = 0;
+  std::uint16_t attempts = 0;  // consecutive attempts without a stream's 200 head
+  H2State state = H2State::idle;
+  bool sending = false;    // a send SQE is in flight (of any generation): `out` is the kernel's
+  bool streamed = false;   // this attempt has had a stream's 200 head
+};
+
 struct Waiting {
   std::uint32_t slot;
   std::uint64_t due_ns;
@@ -143,9 +171,16 @@ struct RingHost {
   WaitQueue now_queue;           // reconnect at once (storm)
   WaitQueue delay_queue;         // reconnect after --reconnect-delay-ms (FIFO: one delay)
   std::vector<std::uint64_t> drop_at;  // --churn: when each stream was last dropped
+  // --h2: the connections (slots [0, h2.size())), the next to start for the first time, how
+  // many attempts are in flight (at most --connect-window), and those waiting to reconnect.
+  // delay_queue then holds streams waiting to be requested again on their connection.
+  std::vector<H2Link> h2;
+  std::uint32_t h2_next_start = 0;
+  std::uint32_t h2_connecting = 0;
+  WaitQueue h2_delay;
 };
 
-class Worker {
+class Worker final : private H2Events {
  public:
   Worker(Shared& shared, std::uint32_t index);
   void run();  // the thread's body
@@ -154,6 +189,8 @@ class Worker {
   std::uint64_t id_mismatches() const;
   // --tls: OpenSSL's words for this thread's first TLS failure (empty when none).
   std::string tls_first_error() const { return tls_io_ ? tls_io_->first_error : std::string(); }
+  // --h2, after the thread has ended: its connections that were up.
+  std::uint64_t h2_conns_up() const;
   // The first refused publish: its status and the start of its body (empty when none).
   const std::string& first_refusal() const { return first_refusal_; }
 
@@ -198,6 +235,7 @@ class Worker {
   // stream_data.cc: what arrives on a stream.
   void consume(RingHost& h, std::uint32_t slot, std::string_view bytes, std::uint64_t now);
   void on_head(RingHost& h, std::uint32_t slot, std::uint64_t now);
+  void on_established(RingHost& h, std::uint32_t slot, std::uint64_t now);
   void on_body_over(RingHost& h, std::uint32_t slot, ProtocolError why);
   void on_dispatch(RingHost& h, std::uint32_t slot);
   void on_event(RingHost& h, std::uint32_t slot, const SseEvent& ev, std::uint64_t now);
@@ -234,6 +272,26 @@ class Worker {
   void count_tls_handshake(const TlsConn& conn, std::uint64_t started_ns, std::uint64_t now);
   SSL_SESSION* tls_session_to_offer(std::uint16_t tries);
 
+  // stream_h2.cc: --h2 connections and their streams.
+  void start_h2(RingHost& h, std::uint64_t now);
+  void start_h2_link(RingHost& h, std::uint32_t c, std::uint64_t now);
+  bool request_h2_stream(RingHost& h, std::uint32_t slot);
+  void h2_flush(RingHost& h, std::uint32_t c);
+  void on_h2_cqe(RingHost& h, std::uint32_t c, std::uint8_t op, const Cqe& cqe);
+  void on_h2_sent(RingHost& h, std::uint32_t c, std::uint16_t gen, std::int32_t res);
+  void on_h2_recv(RingHost& h, std::uint32_t c, const Cqe& cqe);
+  void h2_close(RingHost& h, std::uint32_t c, ProtocolError why);
+  bool h2_tls_start(RingHost& h, std::uint32_t c, std::uint64_t now);
+  void h2_tls_receive(RingHost& h, std::uint32_t c, std::string_view bytes);
+  bool h2_tls_encrypt(RingHost& h, std::uint32_t c, std::string_view plain);
+  void h2_down(RingHost& h, std::uint32_t c, std::int32_t res);
+  void h2_stream_failed(RingHost& h, std::uint32_t slot);
+  void h2_queue_stream(RingHost& h, std::uint32_t slot, std::uint64_t due);
+  std::uint32_t h2_link_of(std::uint32_t slot) const { return slot / plan_.streams_per_conn; }
+  void h2_head(std::uint32_t tag, std::int32_t stream_id, int status, bool event_stream) override;
+  void h2_data(std::uint32_t tag, std::string_view bytes) override;
+  void h2_closed(std::uint32_t tag, std::uint32_t error_code) override;
+
   // publisher_tls.cc: --tls on a publisher's connection.
   void tls_publisher_hello(RingHost& h, std::uint32_t i);
   void tls_publisher_receive(RingHost& h, std::uint32_t i, std::string_view bytes);
@@ -249,6 +307,11 @@ class Worker {
   std::uint32_t index_;
   std::vector<std::unique_ptr<RingHost>> hosts_;
   std::unique_ptr<TlsIo> tls_io_;  // --tls: this thread's window into its SSLs
+  // --h2: this thread's window into its sessions, and the ring and time of the call into one.
+  H2Io h2_io_;
+  RingHost* h2_host_ = nullptr;
+  std::uint64_t h2_now_ = 0;
+  std::vector<char> h2_plain_;  // --h2 --tls: nghttp2's bytes before encryption
   std::vector<Cqe> cqes_;
   std::vector<char> payload_;  // one event's payload, before it is copied (or JSON-escaped) out
   std::string first_refusal_;

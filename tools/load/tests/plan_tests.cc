@@ -131,5 +131,50 @@ TEST(Options, PublisherThreadFlags) {
   EXPECT_TRUE(on.publisher_thread);  // the last one given wins
 }
 
+// --h2: rings hold whole connections of S streams (only the last one short), and a ring's
+// fixed files bound its connections, not its streams.
+TEST(Plan, H2RingsHoldWholeConnections) {
+  Options o = options(Mode::run, 1050, 1, 1, 2, 100);
+  o.h2 = true;
+  o.streams_per_conn = 100;
+  Plan p;
+  ASSERT_EQ(make_plan(o, p), "");
+  EXPECT_EQ(p.streams_per_conn, 100u);
+  std::uint64_t next = 0, conns = 0;
+  for (const RingPlan& rp : p.rings) {
+    if (rp.streams == 0) continue;
+    EXPECT_EQ(rp.first_stream, next);
+    EXPECT_EQ(rp.first_stream % 100, 0u);
+    next += rp.streams;
+    conns += p.h2_conns(rp);
+  }
+  EXPECT_EQ(next, 1050u);
+  EXPECT_EQ(conns, 11u);  // ten of 100, one of 50
+  // 10,000 streams in 100 connections fit one ring of 100 files per stream thread.
+  Options big = options(Mode::subscribe, 10000, 1, 1, 1, 100);
+  big.h2 = true;
+  big.streams_per_conn = 100;
+  ASSERT_EQ(make_plan(big, p), "");
+  ASSERT_EQ(p.rings.size(), 1u);
+  EXPECT_EQ(p.h2_conns(p.rings[0]), 100u);
+  EXPECT_EQ(make_plan(options(Mode::subscribe, 10000, 1, 1, 1, 100), p), "");
+  EXPECT_EQ(p.rings.size(), 100u);  // over HTTP/1.1, one ring per 100 streams
+}
+
+TEST(Options, H2Flags) {
+  Options o;
+  const char* h2[] = {"ringcast-load", "run", "--h2", "--streams-per-conn", "50"};
+  ASSERT_EQ(parse_options(5, const_cast<char**>(h2), o), 0);
+  EXPECT_TRUE(o.h2);
+  EXPECT_EQ(o.streams_per_conn, 50u);
+  EXPECT_EQ(o.h2_window, 1u << 20);
+  EXPECT_EQ(o.recv_buffer_bytes, 16384u);
+  Options bad;
+  const char* alone[] = {"ringcast-load", "run", "--streams-per-conn", "50"};
+  EXPECT_EQ(parse_options(4, const_cast<char**>(alone), bad), 2);
+  const char* storm[] = {"ringcast-load", "storm", "--h2", "--drop", "1"};
+  EXPECT_EQ(parse_options(5, const_cast<char**>(storm), bad), 2);
+}
+
 }  // namespace
 }  // namespace ringcast::load
