@@ -425,7 +425,14 @@ void Shard::tick() {
     if (sending && elapsed(now_ms_, c.send_started_ms) >= config_.stall_timeout_ms) {
       metrics_.drops_stalled.add();
       ++stall_drops_unlogged_;
+      const bool streams = h2_of(ci) != nullptr;
       begin_close(ci);
+      if (streams) {
+        // Its streams were closed (and some freed) with it; `next` may have been one of them.
+        // Start over: what was looked at already is either gone or acts the same again.
+        ci = timer_head_;
+        continue;
+      }
     } else if (c.state == ConnState::reading || c.state == ConnState::publishing ||
                c.state == ConnState::opening) {
       // An opening stream waits for the Redis bridge, whose every command is bounded by a

@@ -347,6 +347,7 @@ class Shard {
   H2Conn& h2_parent(std::uint32_t stream_ci);
   bool h2_detect(std::uint32_t ci, std::string_view bytes);
   void h2_on_bytes(std::uint32_t ci, std::string_view bytes);
+  void h2_note_failure(std::uint32_t ci);
   void h2_send(std::uint32_t ci);
   void h2_sent(std::uint32_t ci, std::int32_t res);
   void h2_stage(std::uint32_t ci);

@@ -80,17 +80,24 @@ bool Shard::h2_detect(std::uint32_t ci, std::string_view bytes) {
   return true;
 }
 
+// Counts and logs a session that failed (once): a protocol error or abuse we saw in feed(), or a
+// connection error nghttp2 answered with GOAWAY by itself.
+void Shard::h2_note_failure(std::uint32_t ci) {
+  H2Conn& h = *h2_of(ci);
+  const http::H2Feed failure = h.session.failure();
+  if (failure == http::H2Feed::ok || h.failed) return;
+  h.failed = true;
+  metrics_.h2_protocol_errors.add();
+  metrics_.h2_goaways.add();
+  log_event(LogLevel::info, failure == http::H2Feed::abusive ? "h2_abuse" : "h2_protocol_error",
+            "shard=%u streams=%zu", index_, h.streams.size());
+}
+
 void Shard::h2_on_bytes(std::uint32_t ci, std::string_view bytes) {
   H2Conn& h = *h2_of(ci);
   timer_touch(ci);
-  const http::H2Feed fed = h.session.feed(bytes, now_ms_);
-  if (fed != http::H2Feed::ok && !h.failed) {
-    h.failed = true;
-    metrics_.h2_protocol_errors.add();
-    metrics_.h2_goaways.add();
-    log_event(LogLevel::info, fed == http::H2Feed::abusive ? "h2_abuse" : "h2_protocol_error",
-              "shard=%u streams=%zu", index_, h.streams.size());
-  }
+  h.session.feed(bytes, now_ms_);
+  h2_note_failure(ci);
   Conn& c = conns_[ci];
   // A failed session reads nothing more: its GOAWAY goes out, then the connection closes.
   if (!h.failed && c.state == ConnState::h2 && !(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
@@ -310,6 +317,7 @@ void Shard::h2_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
   H2Conn& h = *h2_of(ci);
   const std::size_t bytes = h.session.build_output(iov_);
+  h2_note_failure(ci);  // nghttp2 may have framed a GOAWAY of its own just now
   if (bytes == 0) {
     if (h.failed || h.session.finished() || (h.goaway_sent && h.streams.empty())) begin_close(ci);
     return;
@@ -324,11 +332,14 @@ void Shard::h2_send(std::uint32_t ci) {
 void Shard::h2_sent(std::uint32_t ci, std::int32_t res) {
   Conn& c = conns_[ci];
   RC_ASSERT(c.flags & conn_flag::send_inflight);
-  c.flags &= ~conn_flag::send_inflight;
   H2Conn& h = *h2_of(ci);
-  // Stream sends complete from in here (on_data_sent); their bytes count as they do.
+  // Stream sends complete from in here (on_data_sent); their bytes count as they do. The
+  // connection stays "sending" meanwhile, so a stream freed in there cannot finish the close
+  // of a closing connection (and free the session) under output_sent's feet.
   h.session.output_sent(res > 0 ? std::size_t(res) : 0);
-  if (conns_[ci].state == ConnState::closing) return maybe_finish_close(ci);
+  c.flags &= ~conn_flag::send_inflight;
+  h2_note_failure(ci);
+  if (c.state == ConnState::closing) return maybe_finish_close(ci);
   if (res < 0) {
     if (res == -EINTR || res == -EAGAIN) return mark_ready(ci);
     log_event(LogLevel::debug, "send_error", "shard=%u error=%s", index_, quoted(std::strerror(-res)).c_str());

@@ -290,6 +290,12 @@ int H2Session::Glue::frame_recv(nghttp2_session* ng, const nghttp2_frame* frame,
 
 int H2Session::Glue::frame_send(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
   H2Session& s = self(user);
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+      s.failed_ == H2Feed::ok) {
+    // A connection error nghttp2 found and answered itself (mem_recv still consumed the input).
+    s.failed_ = frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ? H2Feed::abusive
+                                                                       : H2Feed::protocol_error;
+  }
   Stream* st = stream(ng, frame->hd.stream_id);
   if (st == nullptr) return 0;
   if (frame->hd.type == NGHTTP2_HEADERS && st->reset_after_answer &&

@@ -160,6 +160,9 @@ class H2Session {
   // The send of the last build took `bytes` (a partial send leaves the rest for the next build).
   void output_sent(std::size_t bytes);
   bool send_in_flight() const { return in_flight_; }
+  // ok, or why the session stopped: our own verdict in feed(), or a connection error nghttp2
+  // answered by itself (a GOAWAY with an error code framed by build_output()).
+  H2Feed failure() const { return failed_; }
 
   // Flow control: the stream (or the whole connection) has no send window left.
   bool stream_blocked(std::int32_t stream_id) const;

@@ -227,9 +227,6 @@ struct Peer {
 
 const std::string kRetry = "retry: 2000\n\n";
 
-// Tests of known server bugs skip themselves unless RINGCAST_RUN_KNOWN_BUGS is set.
-bool run_known_bugs() { return std::getenv("RINGCAST_RUN_KNOWN_BUGS") != nullptr; }
-
 std::string event_bytes(const std::string& id, const std::string& data) {
   return "id: " + id + "\ndata: " + data + "\n\n";
 }
@@ -902,17 +899,9 @@ TEST(ShardH2, AProtocolErrorSendsGoawayAndFreesEveryStream) {
 // The same, for what the metrics say: a connection sent away with GOAWAY(PROTOCOL_ERROR) is
 // counted in h2_protocol_errors and h2_goaways (core/metrics.h).
 TEST(ShardH2, AProtocolErrorIsCounted) {
-  // BUG (http/h2_session.cc, H2Session::feed): nghttp2_session_mem_recv() handles most
-  // connection errors itself - it queues GOAWAY(PROTOCOL_ERROR) and returns the full input
-  // length, not a negative code (e.g. SETTINGS with a stream id, via
-  // session_handle_invalid_connection -> nghttp2_session_terminate_session_with_reason). feed()
-  // only maps negative returns to H2Feed::protocol_error, so it reports H2Feed::ok; the shard's
-  // h2_on_bytes() never sets H2Conn::failed, never counts h2_protocol_errors/h2_goaways and logs
-  // nothing (the connection still closes, through session.finished() in h2_send). Observed:
-  // h2_protocol_errors 0, h2_goaways 0 after the GOAWAY(PROTOCOL_ERROR) went out. A fix: after
-  // mem_recv, treat "nghttp2_session_want_read() == 0 and we sent no GOAWAY ourselves" as a
-  // protocol error.
-  if (!run_known_bugs()) GTEST_SKIP() << "h2_protocol_errors/h2_goaways miss connection errors nghttp2 handles itself";
+  // Regression: nghttp2_session_mem_recv() answers most connection errors itself (it queues
+  // GOAWAY(PROTOCOL_ERROR) and consumes the input); the session notices the GOAWAY it frames
+  // (H2Session::failure()) so the shard counts and logs it like its own verdicts.
   SimShard s;
   Peer p(s);
   for (int i = 0; i < 3; ++i) p.get("/sse/bad");
@@ -1312,27 +1301,16 @@ TEST(ShardH2, ASendCompletingAfterTheCancelOfAClosingConnection) {
   io.complete_fd(pub);
   run();
   ASSERT_EQ(io.received[pub].rfind("HTTP/1.1 202 ", 0), 0u) << io.received[pub];
+  io.sim.client_close(pub);  // the publisher is done: only the HTTP/2 connection is left
+  run();
   ASSERT_EQ(io.held_for(fd), 1u);
   // The client goes (EOF): the connection closes, its cancel completes, the send does not.
   io.sim.client_close(fd);
   run();
   EXPECT_FALSE(io.sim.closed_by_server(fd));  // the send is still in flight
-  // BUG (core/shard_h2.cc): the send completes now, with every byte. h2_sent() calls
-  // session.output_sent(), whose on_data_sent() completes each stream (h2_complete -> on_send
-  // -> maybe_finish_close -> h2_finish_stream_close); freeing the first one calls
-  // maybe_finish_close(connection), which nothing holds back any more (send_inflight was cleared
-  // at the top of h2_sent, the receive and the cancel are done), so h2_teardown() frees the
-  // remaining streams and h2_.erase() destroys the H2Conn - and with it the H2Session and the
-  // H2Output whose consume() loop is still running the on_data_sent callbacks: use after free.
-  // (The HTTP/1.1 path is safe: on_send only calls maybe_finish_close after the fact.) A fix:
-  // in h2_sent, keep the connection from being finished while output_sent() runs (e.g. set
-  // tearing_down, or keep send_inflight, until it returns, then maybe_finish_close).
-  // Observed: Release SIGSEGV; ASan heap-use-after-free reading H2Output in consume()
-  // (http/h2_output.h:92, from H2Session::output_sent), the 448-byte H2Conn freed by
-  // h2_teardown's h2_.erase (core/shard_h2.cc:374) via h2_finish_stream_close:296 <- on_send <-
-  // h2_complete <- H2Conn::on_data_sent <- the same consume(). Run it with
-  // RINGCAST_RUN_KNOWN_BUGS=1.
-  if (!run_known_bugs()) GTEST_SKIP() << "use after free: H2Conn destroyed inside H2Session::output_sent (see comment)";
+  // Regression: the send completes now, with every byte. Its on_data_sent() callbacks free
+  // the streams; the connection stays "sending" until output_sent() has returned, so the last
+  // stream freed cannot finish the connection's close (and free the session) under it.
   io.complete_fd(fd);
   run();
   EXPECT_TRUE(io.sim.closed_by_server(fd));
