@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "auth/topic_scope.h"
+#include "base/assert.h"
 #include "http/query.h"
 
 namespace ringcast::http {
@@ -38,10 +39,13 @@ constexpr ReasonText kReasons[kAuthReasons] = {
 #undef RC_INVALID
 
 AuthOutcome refuse(int status, AuthReason reason, std::string_view detail) {
+  // 401 asks for (another) token, 403 says this one does not reach the topic (RFC 6750 §3.1).
+  RC_ASSERT((status == 401 || status == 403) && reason < AuthReason::count && !detail.empty());
   return {status, reason, detail, kReasons[std::size_t(reason)].www_authenticate};
 }
 
 AuthReason reason_of(TokenError e) {
+  RC_ASSERT(e != TokenError::ok);  // only refusals are translated
   switch (e) {
     case TokenError::malformed: return AuthReason::malformed;
     case TokenError::alg_none: return AuthReason::alg_none;
@@ -53,7 +57,7 @@ AuthReason reason_of(TokenError e) {
     case TokenError::issuer: return AuthReason::issuer;
     case TokenError::ok: break;
   }
-  return AuthReason::malformed;  // unreachable: ok is not a refusal
+  return AuthReason::malformed;
 }
 
 // Compares a presented secret with the configured one in time that depends on neither's

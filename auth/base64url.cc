@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include "base/assert.h"
+
 namespace ringcast::http {
 namespace {
 
@@ -35,6 +37,8 @@ bool base64url_decode(std::string_view in, std::string& out) {
       out.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
+  // n % 4 == 1 was refused, so 0, 2 or 4 bits are left and every whole byte was written.
+  RC_ASSERT((bits == 0 || bits == 2 || bits == 4) && out.size() == in.size() * 3 / 4);
   // 2 or 4 leftover bits must be zero: "AB" and "AC" must not both decode to the same byte.
   return (acc & ((1u << bits) - 1)) == 0;
 }
@@ -53,6 +57,7 @@ std::string base64url_encode(std::string_view in) {
     }
   }
   if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
+  RC_ASSERT(out.size() == (in.size() * 4 + 2) / 3);  // what the reservation assumed
   return out;
 }
 

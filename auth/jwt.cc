@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "auth/base64url.h"
+#include "base/assert.h"
 
 namespace ringcast::http {
 namespace {
@@ -32,6 +33,7 @@ bool verify_hmac(const std::string& secret, std::string_view input, std::string_
            &mac_len) == nullptr) {
     return false;
   }
+  RC_ASSERT(mac_len == 32);  // SHA-256
   // Constant time: a timing difference would let a client find a valid MAC byte by byte.
   return sig.size() == mac_len && CRYPTO_memcmp(mac, sig.data(), mac_len) == 0;
 }
@@ -93,6 +95,7 @@ bool split_token(std::string_view token, std::string_view parts[3]) {
   parts[0] = token.substr(0, d1);
   parts[1] = token.substr(d1 + 1, d2 - d1 - 1);
   parts[2] = token.substr(d2 + 1);
+  RC_ASSERT(parts[0].size() + parts[1].size() + parts[2].size() + 2 == token.size());
   return true;
 }
 
@@ -144,6 +147,9 @@ std::string KeySet::set_public_key_pem(std::string_view pem) {
 }
 
 bool KeySet::verify(std::string_view alg, std::string_view input, std::string_view sig) const {
+  // verify_jwt refused the token unless a key of its alg is configured: the token never picks
+  // the check (HS256 with a public key's bytes is the classic confusion).
+  RC_ASSERT(has_key_for(*this, alg));
   if (alg == "HS256") return verify_hmac(hmac_, input, sig);
   if (alg == "RS256") return verify_pkey(pkey_, input, sig);
   const std::string der = es256_raw_to_der(sig);
@@ -176,6 +182,7 @@ VerifyResult verify_jwt(std::string_view token, const KeySet& keys, const Verify
     return {TokenError::wrong_alg, "the token's alg does not match the server's key"};
   if (!base64url_decode(parts[2], signature)) return {kMalformed, "the signature is not base64url"};
   const std::string_view signing_input = token.substr(0, parts[0].size() + 1 + parts[1].size());
+  RC_ASSERT(signing_input.size() < token.size() && token[signing_input.size()] == '.');
   if (!keys.verify(header.alg, signing_input, signature))
     return {TokenError::bad_signature, "the signature does not verify"};
   if (!base64url_decode(parts[1], payload_json)) return {kMalformed, "the claims are not base64url"};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/assert.h"
 #include "http/json_reader.h"
 
 namespace ringcast::http {
@@ -28,6 +29,7 @@ std::string_view read_string_list(json::Reader& r, std::vector<std::string>& out
     if (out.size() >= kScopeEntriesMax) return "a claim lists too many entries";
     out.push_back(item);
   }
+  RC_ASSERT(out.size() <= kScopeEntriesMax);  // the bound checked before each push
   return r.failed() ? what : std::string_view{};
 }
 

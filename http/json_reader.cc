@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/assert.h"
 #include "http/utf8.h"
 
 namespace ringcast::http::json {
@@ -64,6 +65,7 @@ bool Reader::next_element(bool& first) {
 }
 
 bool Reader::read_hex4(unsigned& out) {
+  RC_ASSERT(pos_ <= text_.size());  // the subtraction below must not wrap
   if (text_.size() - pos_ < 4) return false;
   out = 0;
   for (int i = 0; i < 4; ++i) {
@@ -80,6 +82,8 @@ bool Reader::read_hex4(unsigned& out) {
 
 namespace {
 void append_utf8(std::string& out, unsigned cp) {
+  // read_string combined any surrogate pair and refused the lone ones: a scalar value.
+  RC_ASSERT(cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff));
   if (cp < 0x80) {
     out.push_back(char(cp));
   } else if (cp < 0x800) {
@@ -164,6 +168,7 @@ bool Reader::scan_number(std::string_view& text) {
     if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
     if (digits() == 0) return false;
   }
+  RC_ASSERT(pos_ > start && pos_ <= text_.size());  // at least one digit, inside the text
   text = text_.substr(start, pos_ - start);
   return true;
 }
@@ -198,7 +203,8 @@ bool Reader::skip_value(int depth) {
   std::string scratch;
   switch (peek()) {
     case Kind::object: {
-      begin_object();
+      const bool opened = begin_object();
+      RC_ASSERT(opened);  // peek() saw the '{'
       bool first = true;
       while (next_member(first, scratch)) {
         if (!skip_value(depth + 1)) return false;
@@ -206,7 +212,8 @@ bool Reader::skip_value(int depth) {
       return !failed_;
     }
     case Kind::array: {
-      begin_array();
+      const bool opened = begin_array();
+      RC_ASSERT(opened);  // peek() saw the '['
       bool first = true;
       while (next_element(first)) {
         if (!skip_value(depth + 1)) return false;
@@ -232,6 +239,7 @@ bool Reader::skip_value(int depth) {
 
 bool Reader::finish() {
   skip_ws();
+  RC_ASSERT(pos_ <= text_.size());  // no read ever stepped past the end
   return !failed_ && pos_ == text_.size();
 }
 

@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "base/assert.h"
+
 namespace ringcast::http {
 namespace {
 
@@ -17,6 +19,11 @@ constexpr std::array<bool, 256> make_topic_table() {
   return t;
 }
 constexpr std::array<bool, 256> kTopicChar = make_topic_table();
+// What valid_topic promises its callers: topics go into JSON and URLs unescaped, and into
+// a chunk's one-byte topic length (core/chunk.h).
+static_assert(!kTopicChar['"'] && !kTopicChar['\\'] && !kTopicChar['%'] && !kTopicChar['/'] &&
+              !kTopicChar['?'] && !kTopicChar['&'] && !kTopicChar['#'] && !kTopicChar[' ']);
+static_assert(topic_bytes_max <= 255);
 
 bool all_of(std::string_view s, bool (*ok)(unsigned char)) {
   for (char c : s) {
@@ -43,10 +50,13 @@ bool valid_event_type(std::string_view type) {
 }
 
 std::string_view access_subject(std::string_view topic) {
+  const std::string_view whole = topic;
   // Stripped repeatedly: "_occupancy._occupancy.T" needs the right to read T too (it never
   // carries events, but asking for it must not bypass T's check).
   while (topic.size() > kOccupancyPrefix.size() && topic.substr(0, kOccupancyPrefix.size()) == kOccupancyPrefix)
     topic.remove_prefix(kOccupancyPrefix.size());
+  // A suffix of the name, never stripped down to nothing (that would be no topic at all).
+  RC_ASSERT(whole.ends_with(topic) && topic.empty() == whole.empty());
   return topic;
 }
 

@@ -1,5 +1,7 @@
 #include "http/poll_json.h"
 
+#include "base/assert.h"
+
 namespace ringcast::http {
 
 namespace {
@@ -10,6 +12,7 @@ bool field(std::string_view& wire, std::string_view name, std::string_view& valu
     return false;
   const std::size_t nl = wire.find('\n');
   if (nl == std::string_view::npos) return false;
+  RC_ASSERT(nl > name.size());  // the line starts with "<name>:" and names hold no LF
   value = wire.substr(name.size() + 1, nl - name.size() - 1);
   if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
   wire.remove_prefix(nl + 1);
@@ -56,6 +59,8 @@ void append_json_string(std::string& out, std::string_view text) {
 bool append_poll_event(std::string& out, std::string_view wire) {
   SseEventText event;
   if (!decode_sse_event(wire, event)) return false;
+  // Chunks always carry their id (make_chunk); a poll answer without one could not resume.
+  RC_ASSERT(!event.id.empty());
   out += "{\"id\":";
   append_json_string(out, event.id);
   if (!event.event.empty()) {

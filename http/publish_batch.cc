@@ -10,6 +10,7 @@ namespace ringcast::http {
 namespace {
 
 bool fail(std::string& error, std::size_t line, std::string_view reason) {
+  RC_ASSERT(line >= 1);  // lines are numbered from 1, as an editor shows them
   error = "line " + std::to_string(line) + ": ";
   error += reason;
   return false;
@@ -69,6 +70,7 @@ bool parse_publish_batch(std::string_view body, const BatchLimits& limits,
     }
   }
   if (out.empty()) return fail(error, line == 0 ? 1 : line, "no events: send one JSON object per line");
+  RC_ASSERT(out.size() <= limits.events_max);  // the caller sizes its id array by this bound
   return true;
 }
 
@@ -79,8 +81,9 @@ void append_batch_answer(std::string& out, const std::vector<BatchEvent>& events
   char id_text[42];
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (i > 0) out += ',';
+    RC_ASSERT(valid_topic(events[i].topic));  // parse_line checked it: no JSON escaping needed
     out += "{\"topic\":\"";
-    out += events[i].topic;  // topic characters never need JSON escaping
+    out += events[i].topic;
     out += "\",\"id\":\"";
     out.append(id_text, format_event_id(ids[i], id_text));
     out += "\"}";

@@ -1,6 +1,8 @@
 // Query-string helpers. See query.h for the contract.
 #include "http/query.h"
 
+#include "base/assert.h"
+
 namespace ringcast::http {
 namespace {
 
@@ -32,10 +34,12 @@ bool percent_decode(std::string_view in, std::string& out) {
         out.clear();
         return false;
       }
+      RC_ASSERT(i + 2 < in.size());  // both hex digits were read from `in`
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     }
   }
+  RC_ASSERT(out.size() <= in.size());  // decoding never grows the text: the one reservation held
   return true;
 }
 
@@ -43,7 +47,10 @@ bool QueryIter::next(std::string_view& key, std::string_view& value) {
   while (!rest_.empty()) {
     const std::size_t amp = rest_.find('&');
     const std::string_view pair = rest_.substr(0, amp);
+    const std::size_t before = rest_.size();
     rest_ = amp == std::string_view::npos ? std::string_view{} : rest_.substr(amp + 1);
+    // The pair and its '&' are taken off the front: every call moves on (rest_ was not empty).
+    RC_ASSERT(pair.size() + (amp == std::string_view::npos ? 0 : 1) + rest_.size() == before);
     if (pair.empty()) continue;  // "a=1&&b=2", a leading or a trailing '&'
     const std::size_t eq = pair.find('=');
     key = pair.substr(0, eq);

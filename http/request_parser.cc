@@ -14,6 +14,8 @@
 #include <cstring>
 #include <limits>
 
+#include "base/assert.h"
+
 namespace ringcast::http {
 namespace {
 
@@ -51,7 +53,11 @@ constexpr Fault kBadMethod{400, "invalid method"};
 constexpr Fault kTargetTooLong{414, "request target too long"};
 constexpr Fault kHeadTooLarge{431, "request head too large"};
 
-ParseResult fail(Fault f) { return {ParseStatus::error, f.status, f.reason}; }
+ParseResult fail(Fault f) {
+  // Every refusal is an answer the caller can send: a 4xx/5xx with a reason for the body.
+  RC_ASSERT(f.status >= 400 && f.status <= 599 && !f.reason.empty());
+  return {ParseStatus::error, f.status, f.reason};
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -78,6 +84,7 @@ bool next_line(std::string_view window, std::size_t& pos, std::string_view& line
   const void* lf = std::memchr(window.data() + pos, '\n', window.size() - pos);
   if (lf == nullptr) return false;
   const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(lf) - window.data());
+  RC_ASSERT(end >= pos && end < window.size());  // memchr searched [pos, size) only
   line = window.substr(pos, end - pos);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   pos = end + 1;
@@ -174,6 +181,8 @@ Fault parse_request_line(std::string_view line, const ParseLimits& limits, Reque
   const std::size_t q = target.find('?');
   req.path = target.substr(0, q);
   req.query = q == npos ? std::string_view{} : target.substr(q + 1);
+  // check_target let through only "*" or "/...": routing may rely on a non-empty path.
+  RC_ASSERT(!req.path.empty() && req.path.size() <= target.size());
   return {};
 }
 
@@ -273,6 +282,7 @@ Fault apply_header(std::string_view name, std::string_view value, HeadState& st,
 
 // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5).
 Fault parse_header_line(std::string_view line, HeadState& st, Request& req) {
+  RC_ASSERT(!line.empty());  // the empty line ends the head before it gets here
   // obs-fold (a continuation line) is refused, as RFC 9112 §5.2 allows: folding is a
   // classic way to make two parsers disagree about a header.
   if (line.front() == ' ' || line.front() == '\t') return {400, "obsolete line folding"};
@@ -335,6 +345,11 @@ ParseResult parse_request(std::string_view bytes, const ParseLimits& limits, Req
     if (Fault f = parse_header_line(line, st, request)) return fail(f);
   }
   if (Fault f = finish_head(st, limits, request)) return fail(f);
+  // The head is consumed from the window only: never more than was given, nor than the limit,
+  // and every view handed out points into it.
+  RC_ASSERT(pos <= window.size() && window.size() <= bytes.size());
+  RC_ASSERT(request.target.data() >= window.data() &&
+            request.target.data() + request.target.size() <= window.data() + pos);
   request.head_bytes = pos;
   return {ParseStatus::complete, 0, {}};
 }

@@ -3,13 +3,22 @@
 
 #include <charconv>
 
+#include "base/assert.h"
+
 namespace ringcast::http {
 namespace {
 
 void append_number(std::string& out, unsigned long long n) {
   char buf[24];
   const auto res = std::to_chars(buf, buf + sizeof buf, n);
+  RC_ASSERT(res.ec == std::errc{});  // 20 digits at most
   out.append(buf, res.ptr);
+}
+
+// Extra header lines are whole lines, so the head's own lines stay lines: they come from the
+// server (CORS answers built at start-up, static challenges), never from a request.
+bool whole_lines(std::string_view headers) {
+  return headers.empty() || headers.ends_with("\r\n");
 }
 
 void append_int(std::string& out, int n) {
@@ -59,6 +68,9 @@ namespace {
 // Everything up to and including the blank line, for a body of `content_length` bytes.
 void append_head(std::string& out, int status, std::string_view content_type,
                  std::size_t content_length, bool close, std::string_view extra_headers) {
+  RC_ASSERT(status >= 100 && status <= 599);  // three digits (RFC 9110 §15)
+  RC_ASSERT(content_type.find_first_of("\r\n") == std::string_view::npos);  // a literal
+  RC_ASSERT(whole_lines(extra_headers));
   out += "HTTP/1.1 ";
   append_int(out, status);
   out += ' ';
@@ -89,6 +101,7 @@ void append_response(std::string& out, int status, std::string_view content_type
 
 void append_error(std::string& out, int status, std::string_view detail,
                   std::string_view extra_headers) {
+  RC_ASSERT(status >= 400 && status <= 599);
   char code[16];
   const auto res = std::to_chars(code, code + sizeof code, status);
   const std::string_view code_text(code, static_cast<std::size_t>(res.ptr - code));
@@ -99,6 +112,7 @@ void append_error(std::string& out, int status, std::string_view detail,
   out.reserve(out.size() + kHeadOverhead + extra_headers.size() + body_size);
   // An error ends the conversation: whatever follows in the buffer cannot be trusted.
   append_head(out, status, "text/plain", body_size, true, extra_headers);
+  const std::size_t body_start = out.size();
   out += code_text;
   out += ' ';
   out += reason;
@@ -107,6 +121,7 @@ void append_error(std::string& out, int status, std::string_view detail,
     out += detail;
   }
   out += '\n';
+  RC_ASSERT(out.size() - body_start == body_size);  // what Content-Length announced
 }
 
 std::string_view stream_head() {
@@ -123,12 +138,14 @@ std::string_view stream_head() {
 }
 
 std::string stream_head(std::string_view extra_headers) {
+  RC_ASSERT(whole_lines(extra_headers));
   std::string head(stream_head());
   head.insert(head.size() - 2, extra_headers);  // before the final blank line
   return head;
 }
 
 void append_no_content(std::string& out, bool close, std::string_view extra_headers) {
+  RC_ASSERT(whole_lines(extra_headers));
   out += "HTTP/1.1 204 No Content\r\nCache-Control: no-store\r\n";
   out += extra_headers;
   if (close) out += "Connection: close\r\n";

@@ -29,6 +29,20 @@ bool add_topic(ReadTarget& out, std::string_view raw) {
 
 }  // namespace
 
+// No path matches two routes, so the order of kRoutes never decides which one serves it. A
+// prefix route's path ends in '/' ("/sse/" must not claim "/ssex").
+static_assert([] {
+  for (const Route& a : kRoutes) {
+    if (a.path.empty() || a.path.front() != '/' || (a.prefix && a.path.back() != '/')) return false;
+    for (const Route& b : kRoutes) {
+      if (&a == &b) continue;
+      if (!a.prefix && !b.prefix && a.path == b.path) return false;
+      if (b.prefix && a.path.starts_with(b.path)) return false;  // a's paths would be b's too
+    }
+  }
+  return true;
+}());
+
 const Route* match_route(std::string_view path) {
   for (const Route& r : kRoutes) {
     if (r.prefix ? path.substr(0, r.path.size()) == r.path : path == r.path) return &r;
@@ -60,6 +74,8 @@ bool parse_read_target(const Route& route, const Request& req, std::size_t topic
                        ReadTarget& out) {
   RC_ASSERT(route.access == Access::read_topics);
   RC_ASSERT(route.prefix || route.id == RouteId::stream_query);
+  // The route was matched on this path (match_route): the topic starts right after it.
+  RC_ASSERT(route.prefix ? req.path.starts_with(route.path) : req.path == route.path);
   out.topics.clear();
   out.query_last_event_id.clear();
   out.error_status = 0;

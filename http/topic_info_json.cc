@@ -108,6 +108,9 @@ bool parse_topic_list_query(std::string_view query, TopicListQuery& out) {
       out.after = decoded;
     }
   }
+  // What the listing relies on: a page size in range, and bounds that are topic characters.
+  RC_ASSERT(out.limit >= 1 && out.limit <= kTopicListMax);
+  RC_ASSERT(out.prefix.size() <= topic_bytes_max && (out.after.empty() || valid_topic(out.after)));
   return true;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/assert.h"
+
 namespace ringcast::http {
 namespace {
 
@@ -61,8 +63,10 @@ bool valid_utf8(std::string_view bytes) {
     }
     const std::size_t len = sequence_length(s + i, n - i);
     if (len == 0) return false;
+    RC_ASSERT(len >= 2 && len <= 4 && len <= n - i);  // sequence_length read only what was there
     i += len;
   }
+  RC_ASSERT(i == n);  // no step went past the end
   return true;
 }
 
