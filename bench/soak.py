@@ -7,17 +7,25 @@ throughout. Everything runs on this machine against one ringcast process on 127.
     at once with Last-Event-ID (each must resume exactly), for the whole run;
   * every --burst-every seconds a short ringcast-load `run --burst`: --burst-streams fresh
     streams connect, --burst-events events per burst topic are published as fast as the server
-    takes them, every stream must get every one, and the streams close;
+    takes them, every stream must get every one, and the streams close. Every other burst (the
+    1st, 3rd, ...: --h2-burst-every 2) opens its streams over HTTP/2 (cleartext, prior
+    knowledge; `--h2 --streams-per-conn 50`: 50 streams to a connection), the others over
+    HTTP/1.1, so the server holds both kinds at once beside the HTTP/1.1 steady load; the
+    first burst is an HTTP/2 one, so any run long enough for one burst has one (CI's 30 s
+    run has two bursts: HTTP/2, then HTTP/1.1);
   * every --sample-s seconds: the server's RSS (/proc/<pid>/status VmRSS), its CPU time and its
-    /metrics gauges (streams, connections, record bytes, topics, ringcast_resident_bytes) and
-    counters (published, delivered, resumes, drops).
+    /metrics gauges (streams, connections, record bytes, topics, ringcast_resident_bytes,
+    HTTP/2 connections and streams) and counters (published, delivered, resumes, drops), and
+    the protocol of the burst running then, if any.
 
 ringcast-load checks every event of every stream (k consecutive per topic, ids increasing), so
 the losses reported are exact. Writes into --out (default build/soak-results/<date>):
-samples.csv (one row per sample), summary.json, summary.md and, when gnuplot is installed,
-rss.png (RSS and streams over time). Exit status 0 only when nothing was lost, duplicated,
-reordered or skipped (gap), every load process completed and the server stayed up; the memory
-figures are reported, not judged (the summary says how RSS moved in the second half).
+samples.csv (one row per sample), summary.json, summary.md (totals per protocol and one row
+per burst, naming the protocol it used) and, when gnuplot is installed, rss.png (RSS and
+streams over time). Exit status 0 only when nothing was lost, duplicated, reordered or skipped
+(gap), every load process completed, every HTTP/2 burst reported its HTTP/2 connections (all
+up, none lost), at least one HTTP/2 burst ran if any burst did, and the server stayed up; the
+memory figures are reported, not judged (the summary says how RSS moved in the second half).
 
     python3 bench/soak.py                      # an hour, the documented run
     python3 bench/soak.py --minutes 10         # docs/perf/soak.md
@@ -42,12 +50,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import free_port, machine, wait_healthy  # noqa: E402  (shared with the benchmark)
 
 ROOT = Path(__file__).resolve().parent.parent
+# ringcast_streams stays the fourth column (the plot reads it); new columns go at the ends.
 GAUGES = ["ringcast_streams", "ringcast_connections", "ringcast_record_bytes", "ringcast_topics",
-          "ringcast_resident_bytes"]
+          "ringcast_resident_bytes", "ringcast_h2_connections", "ringcast_h2_streams"]
 COUNTERS = ["ringcast_events_published_total", "ringcast_deliveries_total",
             "ringcast_resumes_total", "ringcast_drops_total", "ringcast_rejected_streams_total",
             "ringcast_gap_events_total"]
-COLUMNS = ["t_s", "rss_bytes", "cpu_s"] + GAUGES + COUNTERS + ["bursts_running"]
+COLUMNS = ["t_s", "rss_bytes", "cpu_s"] + GAUGES + COUNTERS + ["bursts_running", "burst_protocol"]
+H2_STREAMS_PER_CONN = 50
+CHECKS = ["lost", "duplicates", "reordered", "gap_events", "id_regressions"]
 
 
 def vm_rss(pid: int) -> int:
@@ -87,7 +98,7 @@ class Soak:
         self.seconds = args.seconds if args.seconds else args.minutes * 60
         self.samples: list[dict] = []
         self.bursts: list[dict] = []
-        self.running_bursts: list[tuple[int, subprocess.Popen, Path]] = []
+        self.running_bursts: list[tuple[int, str, subprocess.Popen, Path]] = []
         self.server: subprocess.Popen | None = None
         self.port = 0
 
@@ -115,16 +126,29 @@ class Soak:
                 "--duration", str(self.seconds), "--settle", "2", "--after", "2",
                 "--timeout", "300", "--event-bytes", str(self.a.event_bytes)]
 
-    def start_burst(self, n: int) -> None:
-        report = self.out / f"burst{n}.json"
+    def burst_protocol(self, n: int) -> str:
+        """Burst n (from 1) goes over HTTP/2 when n-1 is a multiple of --h2-burst-every."""
+        k = self.a.h2_burst_every
+        return "h2" if k > 0 and (n - 1) % k == 0 else "http/1.1"
+
+    def burst_argv(self, protocol: str) -> list[str]:
         argv = ["run", "--streams", str(self.a.burst_streams), "--topics", "2", "--topic-prefix",
                 "burst", "--burst", "--events", str(self.a.burst_events), "--pipeline", "16",
                 "--timeout", "120"]
-        self.running_bursts.append((n, self.load(argv, report, self.out / f"burst{n}.log"), report))
+        if protocol == "h2":
+            argv += ["--h2", "--streams-per-conn", str(H2_STREAMS_PER_CONN)]
+        return argv
+
+    def start_burst(self, n: int) -> None:
+        report = self.out / f"burst{n}.json"
+        report.unlink(missing_ok=True)  # a report left by an earlier run in this --out is not ours
+        protocol = self.burst_protocol(n)
+        proc = self.load(self.burst_argv(protocol), report, self.out / f"burst{n}.log")
+        self.running_bursts.append((n, protocol, proc, report))
 
     def reap_bursts(self, wait: bool) -> None:
         still = []
-        for n, proc, report in self.running_bursts:
+        for n, protocol, proc, report in self.running_bursts:
             if wait:
                 try:
                     proc.wait(timeout=180)
@@ -132,10 +156,15 @@ class Soak:
                     proc.kill()
                     proc.wait()
             if proc.poll() is None:
-                still.append((n, proc, report))
+                still.append((n, protocol, proc, report))
                 continue
-            r = json.loads(report.read_text()) if report.exists() else {}
+            try:
+                r = json.loads(report.read_text()) if report.exists() else {}
+            except ValueError:
+                r = {"note": f"unreadable report {report}"}
             r["returncode"] = proc.returncode
+            r["burst"] = n
+            r["protocol"] = protocol
             self.bursts.append(r)
         self.running_bursts = still
 
@@ -143,7 +172,8 @@ class Soak:
     def sample(self, t0: float) -> None:
         pid = self.server.pid
         row = {"t_s": round(time.monotonic() - t0, 1), "rss_bytes": vm_rss(pid),
-               "cpu_s": round(cpu_seconds(pid), 2), "bursts_running": len(self.running_bursts)}
+               "cpu_s": round(cpu_seconds(pid), 2), "bursts_running": len(self.running_bursts),
+               "burst_protocol": "+".join(p for _, p, _, _ in self.running_bursts)}
         try:
             m = scrape(self.port)
         except OSError as e:
@@ -159,7 +189,8 @@ class Soak:
             w.writerow(row)
         if not self.a.quiet:
             print(f"soak: {row['t_s']:7.1f}s rss {row['rss_bytes'] / 2**20:6.1f} MiB streams "
-                  f"{row['ringcast_streams']:6d} conns {row['ringcast_connections']:6d} published "
+                  f"{row['ringcast_streams']:6d} (h2 {row['ringcast_h2_streams']:5d}) conns "
+                  f"{row['ringcast_connections']:6d} published "
                   f"{row['ringcast_events_published_total']} delivered "
                   f"{row['ringcast_deliveries_total']} resumes {row['ringcast_resumes_total']}",
                   file=sys.stderr, flush=True)
@@ -245,9 +276,22 @@ class Soak:
         def total(key: str, rs: list[dict]) -> int:
             return sum(int(r.get(key) or 0) for r in rs)
 
-        checks = ["lost", "duplicates", "reordered", "gap_events", "id_regressions"]
-        bad_bursts = [b for b in self.bursts if b.get("returncode") != 0]
+        checks = CHECKS
+        bad_bursts = [b for b in self.bursts if not self.burst_ok(b)]
         storm = main.get("storm", {})
+
+        def burst_totals(rs: list[dict]) -> dict:
+            return {"count": len(rs), "failed": len([b for b in rs if not self.burst_ok(b)]),
+                    "streams_connected": total("streams_connected", rs),
+                    "events_published": total("events_published", rs),
+                    "deliveries_expected": total("deliveries_expected", rs),
+                    "deliveries_received": total("deliveries_received", rs),
+                    **{k: total(k, rs) for k in checks}}
+
+        by_protocol = {p: burst_totals([b for b in self.bursts if b["protocol"] == p])
+                       for p in ("http/1.1", "h2")}
+        by_protocol["h2"]["connections"] = sum(int((b.get("h2") or {}).get("connections_up") or 0)
+                                               for b in self.bursts if b["protocol"] == "h2")
         s = {
             "machine": machine(),
             "seconds": self.seconds,
@@ -255,7 +299,10 @@ class Soak:
             "main_load": self.main_cmd,
             "burst_load": (f"ringcast-load run --streams {self.a.burst_streams} --topics 2 "
                            f"--topic-prefix burst --burst --events {self.a.burst_events} "
-                           f"--pipeline 16, every {self.a.burst_every} s"),
+                           f"--pipeline 16, every {self.a.burst_every} s"
+                           + (f"; bursts 1, {1 + self.a.h2_burst_every}, ... with --h2 "
+                              f"--streams-per-conn {H2_STREAMS_PER_CONN} (HTTP/2)"
+                              if self.a.h2_burst_every > 0 else "; all over HTTP/1.1")),
             "main": {k: main.get(k) for k in ["returncode", "note", "streams_connected",
                                                "events_published", "deliveries_expected",
                                                "deliveries_received"] + checks},
@@ -264,11 +311,8 @@ class Soak:
             "reconnect_rate": storm.get("reconnect_rate"),
             "resume_us": storm.get("resume_us"),
             "latency_us": main.get("latency_us"),
-            "bursts": {"count": len(self.bursts), "failed": len(bad_bursts),
-                       "events_published": total("events_published", self.bursts),
-                       "deliveries_expected": total("deliveries_expected", self.bursts),
-                       "deliveries_received": total("deliveries_received", self.bursts),
-                       **{k: total(k, self.bursts) for k in checks}},
+            "bursts": {**burst_totals(self.bursts), "by_protocol": by_protocol,
+                       "runs": [self.burst_row(b) for b in sorted(self.bursts, key=lambda b: b["burst"])]},
             "rss": {"boot": rss[0] if rss else 0,
                     "loaded_first": loaded[0]["rss_bytes"] if loaded else 0,
                     "second_half_start": half[0]["rss_bytes"] if half else 0,
@@ -282,10 +326,40 @@ class Soak:
         s["rss"]["second_half_growth"] = s["rss"]["loaded_end"] - s["rss"]["second_half_start"]
         losses = sum(int(main.get(k) or 0) for k in checks) + sum(s["bursts"][k] for k in checks)
         s["losses"] = losses
+        # A run with bursts must have had an HTTP/2 one (burst 1 is, unless --h2-burst-every 0).
+        s["h2_bursts_ok"] = (self.a.h2_burst_every == 0 or not self.bursts or
+                             by_protocol["h2"]["count"] > 0)
         s["ok"] = (main.get("returncode") == 0 and not bad_bursts and losses == 0 and
-                   server_alive and server_rc == 0 and
+                   server_alive and server_rc == 0 and s["h2_bursts_ok"] and
                    main.get("deliveries_received") == main.get("deliveries_expected"))
         return s
+
+    @staticmethod
+    def burst_ok(b: dict) -> bool:
+        """The load process exited 0 and every stream got every event; an HTTP/2 burst also
+        reports HTTP/2 connections (the load generator really used --h2), all up, none lost."""
+        if b.get("returncode") != 0 or "deliveries_expected" not in b or \
+                b.get("deliveries_received") != b.get("deliveries_expected"):
+            return False
+        if any(int(b.get(k) or 0) for k in CHECKS):
+            return False
+        if b["protocol"] == "h2":
+            h2 = b.get("h2") or {}
+            return (int(h2.get("connections_up") or 0) > 0 and
+                    h2.get("connections_up") == h2.get("connections_target") and
+                    not h2.get("connections_lost") and not h2.get("connections_failed"))
+        return b.get("h2") is None
+
+    @staticmethod
+    def burst_row(b: dict) -> dict:
+        h2 = b.get("h2") or {}
+        return {"burst": b["burst"], "protocol": b["protocol"], "returncode": b.get("returncode"),
+                "ok": Soak.burst_ok(b), "streams_connected": b.get("streams_connected"),
+                "h2_connections": h2.get("connections_up") if b["protocol"] == "h2" else None,
+                "events_published": b.get("events_published"),
+                "deliveries_expected": b.get("deliveries_expected"),
+                "deliveries_received": b.get("deliveries_received"),
+                **{k: b.get(k) for k in CHECKS}, "note": b.get("note")}
 
     def markdown(self, s: dict) -> str:
         mib = lambda b: "-" if b is None else f"{b / 2**20:.1f} MiB"  # noqa: E731
@@ -315,6 +389,10 @@ class Soak:
             f"| reconnects with Last-Event-ID (all resumed) | {s['reconnects']} ({s['resumed']} resumed, "
             f"{s['reconnect_rate']}/s) |",
             f"| bursts: runs (failed) | {b['count']} ({b['failed']}) |",
+            *[f"| bursts over {name}: runs (failed) | {p['count']} ({p['failed']})"
+              + (f", {p['connections']} connections |" if proto == "h2" else " |")
+              for proto, name in (("http/1.1", "HTTP/1.1"), ("h2", "HTTP/2"))
+              for p in [b["by_protocol"][proto]]],
             f"| bursts: events published / deliveries expected / received | {b['events_published']} / "
             f"{b['deliveries_expected']} / {b['deliveries_received']} |",
             f"| bursts: lost, duplicated, reordered, gaps | {b['lost']}, {b['duplicates']}, "
@@ -325,6 +403,21 @@ class Soak:
         ]
         if m.get("note"):
             lines.insert(-1, f"Steady load note: {m['note']}")
+        if not s["h2_bursts_ok"]:
+            lines.insert(-1, "No burst ran over HTTP/2.")
+        if b["runs"]:
+            lines += ["| burst | protocol | streams (HTTP/2 connections) | events | deliveries "
+                      "expected / received | lost, dup, reord, gaps | exit |",
+                      "| --- | --- | --- | --- | --- | --- | --- |"]
+            for r in b["runs"]:
+                conns = f" ({r['h2_connections']})" if r["protocol"] == "h2" else ""
+                lines.append(
+                    f"| {r['burst']} | {'HTTP/2' if r['protocol'] == 'h2' else 'HTTP/1.1'} | "
+                    f"{r['streams_connected']}{conns} | {r['events_published']} | "
+                    f"{r['deliveries_expected']} / {r['deliveries_received']} | {r['lost']}, "
+                    f"{r['duplicates']}, {r['reordered']}, {r['gap_events']} | "
+                    f"{r['returncode']}{'' if r['ok'] else ' FAILED'} |")
+            lines.append("")
         return "\n".join(lines) + "\n"
 
     def plot(self) -> None:
@@ -356,6 +449,9 @@ def main() -> int:
     ap.add_argument("--burst-every", type=float, default=60, help="seconds between bursts")
     ap.add_argument("--burst-streams", type=int, default=1000)
     ap.add_argument("--burst-events", type=int, default=200, help="per burst topic (2 topics)")
+    ap.add_argument("--h2-burst-every", type=int, default=2,
+                    help="bursts 1, 1+K, 1+2K, ... go over HTTP/2 (--h2 --streams-per-conn "
+                         f"{H2_STREAMS_PER_CONN}); 0: every burst over HTTP/1.1")
     ap.add_argument("--sample-s", type=float, default=5)
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--io", choices=["uring", "epoll"], default="uring")
