@@ -143,11 +143,15 @@ def main() -> int:
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     lines = [f"| build | protocol | W1 B/stream ({args.w1}) | W3 p1 deliveries/s | lost | ack p50/p99 ms "
              f"| W3 p{args.pipeline} deliveries/s | lost | ack p50/p99 ms |", "|" + " --- |" * 9]
+    def rate(w: dict) -> str:  # a run whose streams did not all get every event is marked
+        text = f"{w['deliveries_per_s'] or 0:,.0f}"
+        return text if w["completed"] else text + " (incomplete)"
+
     for r in rows:
         a, b = r["w3_p1"], r["w3_pipelined"]
         lines.append(f"| {r['build']} | {r['protocol']} | {r['w1']['rss_per_stream_b']:,} "
-                     f"| {a['deliveries_per_s'] or 0:,.0f} | {a['lost']} | {a['ack_p50_ms']}/{a['ack_p99_ms']} "
-                     f"| {b['deliveries_per_s'] or 0:,.0f} | {b['lost']} | {b['ack_p50_ms']}/{b['ack_p99_ms']} |")
+                     f"| {rate(a)} | {a['lost']} | {a['ack_p50_ms']}/{a['ack_p99_ms']} "
+                     f"| {rate(b)} | {b['lost']} | {b['ack_p50_ms']}/{b['ack_p99_ms']} |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     bad = [r for r in rows for k in ("w3_p1", "w3_pipelined") if r[k]["lost"] or not r[k]["completed"]]
