@@ -303,6 +303,27 @@ class H2Test(RingcastTestCase):
         # Publishing and a size limit at exactly the bound.
         ok = c.request("POST", "/pub/big", body=b"x" * 65536)
         check_publish_response(to_response(ok), "big")
+        # A batch publish (NDJSON) is answered with the ids in order, which the subscribers get.
+        stream = c.get("/sse?topic=b1&topic=b2")
+        c.pump(lambda: stream.status is not None, 10, "the batch stream's head")
+        batch = c.request("POST", "/pub", headers=[("content-type", "application/x-ndjson")],
+                          body=b'{"topic":"b1","data":"x"}\n{"topic":"b2","data":"y","event":"e"}\n')
+        self.assertEqual(batch.status, 202, batch.describe())
+        ids = [e["id"] for e in json.loads(bytes(batch.data))["events"]]
+        self.assertEqual(len(ids), 2)
+        c.pump(lambda: len(stream.events) >= 2, 10, "the batch's events")
+        self.assertEqual(sorted(e.id for e in stream.events), sorted(ids))
+        bad = c.request("POST", "/pub", headers=[("content-type", "application/x-ndjson")],
+                        body=b'{"topic":"b1","data":"x"}\nnot json\n')
+        self.assertEqual(bad.status, 400, bad.describe())
+        self.assertIn(b"line 2", bytes(bad.data))
+        # The live page and the topic listing.
+        page = c.request("GET", "/")
+        self.assertEqual(page.status, 200, page.describe())
+        self.assertTrue(page.header("content-type").startswith("text/html"), page.headers)
+        listing = c.request("GET", "/topics")
+        self.assertEqual(listing.status, 200, listing.describe())
+        self.assertIn("b1", [t["topic"] for t in json.loads(bytes(listing.data))["topics"]])
         # After all of it the connection still serves.
         self.assertIsNone(c.goaway, c.describe_goaway())
         self.assertEqual(bytes(c.request("GET", "/healthz").data), b"ok\n")
