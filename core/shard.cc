@@ -486,13 +486,14 @@ void Shard::log_drops() {
 void Shard::refresh_gauges() {
   metrics_.topics.set(live_topics());
   metrics_.conn_record_bytes.set(conns_.reserved_bytes() + subs_.reserved_bytes());
-  metrics_.rings.set(io_.rings());
-  metrics_.descriptors.set(io_.descriptors_in_use());
+  const net::IoStats io = io_.stats();
+  metrics_.rings.set(io.rings);
+  metrics_.descriptors.set(io.descriptors);
   metrics_.descriptor_capacity.set(io_.descriptor_capacity());
-  metrics_.zc_sends.set(io_.zc_sends());
-  metrics_.zc_copied.set(io_.zc_copied());
-  metrics_.cq_overflows.set(io_.cq_overflows());
-  if (const net::TlsStats* tls = io_.tls_stats()) {
+  metrics_.zc_sends.set(io.zc_sends);
+  metrics_.zc_copied.set(io.zc_copied);
+  metrics_.cq_overflows.set(io.cq_overflows);
+  if (const net::TlsStats* tls = io.tls) {
     metrics_.tls_sessions.set(tls->sessions);
     metrics_.tls_handshakes.set(tls->handshakes);
     metrics_.tls_resumed.set(tls->resumed);

@@ -49,6 +49,18 @@ struct Completion {
   const char* data = nullptr; // recv: the received bytes (valid until release_buffer)
 };
 
+// A backend's telemetry. Defaults are what a backend without the feature reports.
+struct IoStats {
+  std::uint32_t rings = 1;          // io_uring instances in use
+  std::uint32_t descriptors = 0;    // descriptors currently held
+  std::uint64_t zc_sends = 0;       // zero-copy sends issued (io_uring only) ...
+  std::uint64_t zc_copied = 0;      // ... and how many of them the kernel copied anyway
+  // Waits that found a completion queue overflowed (io_uring only; the kernel kept the extra
+  // completions, IORING_FEAT_NODROP, but the CQ was sized too small for that moment).
+  std::uint64_t cq_overflows = 0;
+  const TlsStats* tls = nullptr;    // TLS counters if this backend speaks TLS
+};
+
 class Io {
  public:
   virtual ~Io() = default;
@@ -80,17 +92,8 @@ class Io {
 
   // Descriptors this backend can hold at once (the fixed-file table size for io_uring).
   virtual std::uint32_t descriptor_capacity() const = 0;
-  // For /metrics: rings in use, and descriptors currently held.
-  virtual std::uint32_t rings() const { return 1; }
-  virtual std::uint32_t descriptors_in_use() const { return 0; }
-  // TLS counters if this backend speaks TLS, else null.
-  virtual const TlsStats* tls_stats() const { return nullptr; }
-  // Zero-copy sends issued, and how many of them the kernel copied anyway (io_uring only).
-  virtual std::uint64_t zc_sends() const { return 0; }
-  virtual std::uint64_t zc_copied() const { return 0; }
-  // Waits that found a completion queue overflowed (io_uring only; the kernel kept the extra
-  // completions, IORING_FEAT_NODROP, but the CQ was sized too small for that moment).
-  virtual std::uint64_t cq_overflows() const { return 0; }
+  // What /metrics shows of the backend, read once per tick (one call, one struct).
+  virtual IoStats stats() const { return {}; }
 };
 
 }  // namespace ringcast::net

@@ -60,12 +60,12 @@ class TlsIo final : public Io {
   void notify(std::uint32_t target) override { inner_.notify(target); }
   std::span<const Completion> wait(int timeout_ms) override;
   std::uint32_t descriptor_capacity() const override { return inner_.descriptor_capacity(); }
-  std::uint32_t rings() const override { return inner_.rings(); }
-  std::uint32_t descriptors_in_use() const override { return inner_.descriptors_in_use(); }
-  const TlsStats* tls_stats() const override { return &stats_; }
-  std::uint64_t zc_sends() const override { return inner_.zc_sends(); }
-  std::uint64_t zc_copied() const override { return inner_.zc_copied(); }
-  std::uint64_t cq_overflows() const override { return inner_.cq_overflows(); }
+  IoStats stats() const override {
+    IoStats st = inner_.stats();
+    st.tls = &stats_;
+    return st;
+  }
+  const TlsStats* tls_stats() const { return &stats_; }
 
   // Sessions not yet freed (tests: everything is freed once closes complete).
   std::size_t sessions() const { return by_fd_.size() + zombies_; }

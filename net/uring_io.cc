@@ -102,10 +102,16 @@ std::string UringIo::add_ring() {
   return {};
 }
 
-std::uint32_t UringIo::descriptors_in_use() const {
+IoStats UringIo::stats() const {
+  IoStats st;
+  st.rings = std::uint32_t(rings_.size());
   std::uint32_t used = 0;
   for (const auto& r : rings_) used += r->files() - r->free_slots();
-  return used - accepts_inflight_;  // slots reserved by armed accepts hold no socket yet
+  st.descriptors = used - accepts_inflight_;  // slots reserved by armed accepts hold no socket yet
+  st.zc_sends = zc_.sends;
+  st.zc_copied = zc_.copied;
+  st.cq_overflows = cq_overflows_;
+  return st;
 }
 
 std::string UringIo::describe() const {

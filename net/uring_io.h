@@ -72,11 +72,7 @@ class UringIo final : public Io {
   std::uint32_t descriptor_capacity() const override {
     return options_.max_rings * options_.ring.files;
   }
-  std::uint32_t rings() const override { return std::uint32_t(rings_.size()); }
-  std::uint32_t descriptors_in_use() const override;
-  std::uint64_t zc_sends() const override { return zc_.sends; }
-  std::uint64_t zc_copied() const override { return zc_.copied; }
-  std::uint64_t cq_overflows() const override { return cq_overflows_; }
+  IoStats stats() const override;
   bool send_zc_enabled() const { return options_.send_zc_min_bytes != 0; }
 
  private:
