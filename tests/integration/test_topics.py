@@ -144,10 +144,15 @@ class TopicsTest(RingcastTestCase):
                                    "--occupancy-grace-ms", "500")
         watcher = server.stream("/sse/_occupancy.lobby")
         watcher.wait(lambda s: s.ready, 5, "the watcher's head")
-        subs = server.open_streams(["/sse/lobby"] * 3)
 
         def data(s, name):
             return [json.loads(e.data) for e in s.events if e.event == name]
+        # The aggregator learns of the watcher at a tick; until then a transition is not published
+        # to it (a watcher arriving later gets the current counts, not past transitions). Its
+        # first count (0) says it is known: only then may the topic become occupied.
+        watcher.wait(lambda s: data(s, "occupancy"), 10, "the watcher's first count")
+        self.assertEqual(data(watcher, "occupancy")[0]["subscribers"], 0)
+        subs = server.open_streams(["/sse/lobby"] * 3)
         watcher.wait(lambda s: any(d["subscribers"] == 3 for d in data(s, "occupancy")), 10, "a count of 3")
         self.assertEqual(len(data(watcher, "occupied")), 1, watcher.describe())
         self.assertEqual(data(watcher, "occupancy")[-1],
