@@ -42,6 +42,28 @@ std::size_t H2Output::copy(const std::uint8_t* data, std::size_t len) {
   return take;
 }
 
+std::size_t H2Output::copy_room() const {
+  if (segs_.size() - head_ + 1 > limits_.iovecs_max) return 0;
+  std::size_t room_own = limits_.buffer_bytes_max - std::min<std::size_t>(buf_.size(), limits_.buffer_bytes_max);
+  std::size_t room_send = limits_.send_bytes_max - std::min<std::size_t>(pending_, limits_.send_bytes_max);
+  return std::min(room_own, room_send);
+}
+
+bool H2Output::data_room(std::size_t& bytes, std::size_t& slices) const {
+  if (pending_ == 0) {
+    bytes = limits_.send_bytes_max - kFrameHeaderBytes;
+    slices = limits_.iovecs_max - 1;
+    return true;
+  }
+  const std::size_t segments = segs_.size() - head_;
+  if (buf_.size() + kFrameHeaderBytes > limits_.buffer_bytes_max ||
+      pending_ + kFrameHeaderBytes >= limits_.send_bytes_max || segments + 2 > limits_.iovecs_max)
+    return false;
+  bytes = limits_.send_bytes_max - pending_ - kFrameHeaderBytes;
+  slices = limits_.iovecs_max - segments - 1;
+  return true;
+}
+
 bool H2Output::fits_data(const H2Slices& slices) const {
   if (pending_ == 0) return true;
   std::size_t segments = segs_.size() - head_ + 1 + slices.size();

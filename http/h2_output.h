@@ -53,6 +53,11 @@ class H2Output {
 
   // Copies up to `len` session bytes; returns how many fit (0: this output is full).
   std::size_t copy(const std::uint8_t* data, std::size_t len);
+  // The session bytes copy() would take now (all of them, or 0).
+  std::size_t copy_room() const;
+  // Room for one more DATA frame: payload bytes and slices. False: none (the output is full).
+  // The first frame of an empty output always has room.
+  bool data_room(std::size_t& bytes, std::size_t& slices) const;
   // Whether a DATA frame (9-byte header + `slices`) fits this output. The first thing of an
   // empty output always fits, so one frame can always move.
   bool fits_data(const H2Slices& slices) const;

@@ -23,7 +23,74 @@ bool parse_decimal(std::string_view v, std::uint64_t& out) {
   return true;
 }
 
+// RFC 9110 §5.6.2 tchar, lower case only (RFC 9113 §8.2.1: upper case is malformed).
+bool name_char_ok(char c) {
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= '0' && c <= '9') return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool regular_name_ok(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!name_char_ok(c)) return false;
+  }
+  return true;
+}
+
+bool value_ok(std::string_view value) {
+  for (char c : value) {
+    if (c == '\0' || c == '\r' || c == '\n') return false;
+  }
+  return true;
+}
+
+// RFC 9113 §8.2.2: fields that only mean something to an HTTP/1.1 connection.
+bool connection_specific(std::string_view name) {
+  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+         name == "transfer-encoding" || name == "upgrade";
+}
+
 }  // namespace
+
+bool h2_trailer_field_ok(std::string_view name, std::string_view value) {
+  return regular_name_ok(name) && value_ok(value) && !connection_specific(name);
+}
+
+FieldVerdict H2RequestBuilder::add_field(std::string_view name, std::string_view value) {
+  if (!value_ok(value)) return FieldVerdict::malformed;
+  if (!name.empty() && name.front() == ':') {
+    if (regular_seen_) return FieldVerdict::malformed;
+    if (name == ":scheme") {
+      if (scheme_seen_) return FieldVerdict::malformed;
+      scheme_seen_ = true;
+      return FieldVerdict::ok;
+    }
+    if (name != ":method" && name != ":path" && name != ":authority") return FieldVerdict::malformed;
+    const Field f = name == ":method" ? method : name == ":path" ? path : authority;
+    if (spans_[f].set) return FieldVerdict::malformed;
+    put(f, value);
+    return FieldVerdict::ok;
+  }
+  regular_seen_ = true;
+  if (!regular_name_ok(name) || connection_specific(name)) return FieldVerdict::malformed;
+  if (name == "te" && value != "trailers") return FieldVerdict::malformed;
+  if (name == "content-length" && has_content_length_) return FieldVerdict::malformed;
+  return add_header(name, value) ? FieldVerdict::ok : FieldVerdict::bad_request;
+}
+
+bool H2RequestBuilder::head_complete() const {
+  if (!spans_[method].set) return false;
+  if (get(method) != "CONNECT" && (!scheme_seen_ || !spans_[path].set || spans_[path].len == 0))
+    return false;
+  return spans_[authority].set || spans_[host].set;
+}
 
 void H2RequestBuilder::put(Field f, std::string_view value) {
   RC_ASSERT(f < kFields);
@@ -34,13 +101,9 @@ void H2RequestBuilder::put(Field f, std::string_view value) {
 }
 
 bool H2RequestBuilder::add_header(std::string_view name, std::string_view value) {
-  // nghttp2 (HTTP messaging on) has already checked pseudo-header order, duplicates of
-  // pseudo-headers, upper-case names and connection-specific fields.
+  // add_field has checked the name, the value and the pseudo-headers.
   Field f;
-  if (name == ":method") f = method;
-  else if (name == ":path") f = path;
-  else if (name == ":authority") f = authority;
-  else if (name == "host") f = host;
+  if (name == "host") f = host;
   else if (name == "authorization") f = authorization;
   else if (name == "origin") f = origin;
   else if (name == "last-event-id") f = last_event_id;
@@ -55,7 +118,7 @@ bool H2RequestBuilder::add_header(std::string_view name, std::string_view value)
     }
     return true;
   } else if (name == "content-length") {
-    // nghttp2 checks it against the DATA received; we only read it for an early 413.
+    // The session checks it against the DATA received, and reads it for an early 413.
     has_content_length_ = parse_decimal(value, content_length_);
     return has_content_length_;
   } else {

@@ -1,8 +1,15 @@
 #pragma once
-// HTTP/2 server protocol core: nghttp2 underneath, no IO. Bytes from the peer go in through
-// feed(); what the connection must send comes out of build_output() as one gathered iovec list
-// (one sendmsg per connection per loop pass), and output_sent() says how much of it the kernel
-// took. The shard (later) owns the socket; tests drive this with an nghttp2 client in memory.
+// HTTP/2 server protocol core (RFC 9113), no IO: our own framing, flow control and stream
+// states, with nghttp2's HPACK decoder (the one stateful codec worth borrowing) for request
+// headers. Bytes from the peer go in through feed(); what the connection must send comes out of
+// build_output() as one gathered iovec list (one sendmsg per connection per loop pass), and
+// output_sent() says how much of it the kernel took. The shard owns the socket; tests drive
+// this with an nghttp2 client in memory.
+//
+// Built for density (issue #18): an idle connection holds its HPACK decoder table, a few
+// counters and, per open stream, one small record (stream_record_bytes()). No frame buffer is
+// held between frames: a partial frame, a header block in CONTINUATIONs, control frames and the
+// gathered output exist only while they have bytes.
 //
 // DATA of caller-fed streams (SSE) is never copied: the session writes the 9-byte frame header
 // into its own buffer and the iovec after it points at the caller's bytes (the shared chunk).
@@ -22,7 +29,7 @@
 #include "http/h2_output.h"
 #include "http/request_parser.h"
 
-struct nghttp2_session;
+struct nghttp2_hd_inflater;
 
 namespace ringcast::http {
 
@@ -41,9 +48,8 @@ Preface detect_preface(std::string_view first_bytes);
 // Every bound of one HTTP/2 connection. The defaults fit issue #18's budget (~40 KB per idle
 // connection at 100 streams); h2_settings_valid() checks the relations between them.
 struct H2Settings {
-  // SETTINGS_MAX_CONCURRENT_STREAMS. A stream beyond it opened before the client has our
-  // SETTINGS gets RST_STREAM(REFUSED_STREAM) (safe to retry); once the client has acknowledged
-  // them, nghttp2 treats exceeding the limit as a connection error (PROTOCOL_ERROR).
+  // SETTINGS_MAX_CONCURRENT_STREAMS. A stream beyond it gets RST_STREAM(REFUSED_STREAM) (safe
+  // to retry), before or after the client has our SETTINGS.
   std::uint32_t max_concurrent_streams = 256;
   // Header block bound (CVE-2024-27316, CONTINUATION flood). Two checks:
   //  - decoded header list (RFC 9113 §6.5.2: name + value + 32 per field) over it: that stream
@@ -63,21 +69,21 @@ struct H2Settings {
   // reset; a page reconnecting once a second stays far below.)
   std::uint32_t reset_streams_max = 100;
   std::uint32_t reset_window_ms = 10'000;
-  // PING / SETTINGS flood: outbound ACK frames nghttp2 may hold while our output is not drained
-  // (nghttp2_option_set_max_outbound_ack); beyond it the connection is closed as flooding.
+  // PING / SETTINGS flood: ACK frames (and other control frames the peer makes us queue) held
+  // while our output is not drained; beyond it: GOAWAY(ENHANCE_YOUR_CALM), connection bad.
   std::uint32_t max_outbound_acks = 64;
-  // HPACK: the decoder table we allow the client (SETTINGS_HEADER_TABLE_SIZE) and our encoder's.
+  // HPACK: the decoder table we allow the client (SETTINGS_HEADER_TABLE_SIZE). Our encoder keeps
+  // no table (http/hpack_encode.h).
   std::uint32_t hpack_decoder_table_bytes = 4096;
-  std::uint32_t hpack_encoder_table_bytes = 512;
   // SETTINGS_INITIAL_WINDOW_SIZE for request bodies the client sends us.
   std::uint32_t initial_window_bytes = 64 * 1024;
-  // Everything nghttp2 may allocate for this session (streams, HPACK tables, queued frames);
-  // an allocation beyond fails and the connection is closed.
+  // Everything the HPACK decoder may allocate for this session (its table, a field being
+  // decoded); an allocation beyond fails and the connection is closed.
   std::uint32_t session_mem_bytes_max = 1024 * 1024;
   H2OutputLimits output;
 };
 
-// False if the settings contradict each other or nghttp2's own bounds.
+// False if the settings contradict each other or the decoder's own bounds.
 bool h2_settings_valid(const H2Settings& settings);
 
 // --- handler ----------------------------------------------------------------------------------
@@ -140,7 +146,8 @@ class H2Session {
   // coarse clock (the Rapid Reset window). After a non-ok result the session takes no more input.
   H2Feed feed(std::string_view bytes, std::uint64_t now_ms);
 
-  // Answers: `status` with content-type (empty: none) and extra headers. end_stream: no body.
+  // Answers: `status` with content-type (empty: none) and extra headers (names lower case).
+  // end_stream: no body.
   // Otherwise the body comes from submit_body() or, if none is queued, from handler.pull().
   bool submit_headers(std::int32_t stream_id, int status, std::string_view content_type,
                       std::span<const H2Header> extra, bool end_stream);
@@ -166,53 +173,108 @@ class H2Session {
 
   // Flow control: the stream (or the whole connection) has no send window left.
   bool stream_blocked(std::int32_t stream_id) const;
-  // True when the session has nothing more to read or write (after GOAWAY both ways): close.
+  // True when the session has nothing more to read or write: it failed (its GOAWAY is out) or
+  // the peer sent GOAWAY and no stream is left. Close.
   bool finished() const;
-  // Bytes nghttp2 holds for this session right now (counting allocator), and its peak.
-  std::size_t mem_bytes() const { return mem_.bytes; }
-  std::size_t mem_bytes_peak() const { return mem_.peak; }
+  // Bytes this session holds right now (decoder table, stream records, buffers), and the peak.
+  std::size_t mem_bytes() const;
+  std::size_t mem_bytes_peak() const { return peak_; }
   std::uint32_t open_streams() const { return streams_; }
-  // Bytes of the session's own per-stream record (malloc'd outside nghttp2's count).
+  // Bytes of the session's per-stream record.
   static std::size_t stream_record_bytes();
 
-  struct Mem {  // nghttp2_mem's user data: bytes allocated and their bound
+  struct Mem {  // the decoder's nghttp2_mem user data: bytes allocated and their bound
     std::size_t bytes = 0;
-    std::size_t peak = 0;
     std::size_t max = 0;
   };
 
   struct Stream;  // per-stream state (h2_session.cc)
-  struct Glue;    // nghttp2 callbacks (h2_session.cc)
 
  private:
-  friend struct Glue;
-  void install();
-  void unlink(Stream* stream);
-  void dispatch(Stream& stream);
-  void answer_error(Stream& stream, int status);
-  void drop_request(Stream& stream);  // frees the request being assembled, and its body count
+  struct Closed {  // a stream closed by the handler's own call, told at the next build
+    std::int32_t id;
+    std::uint32_t code;
+  };
+
+  struct FrameView;  // one whole frame of input (h2_session_recv.cc)
+
+  // input (h2_session_recv.cc)
+  std::size_t parse(std::string_view in);
+  void on_frame(const FrameView& f);
+  void on_data(const FrameView& f);
+  void on_headers(const FrameView& f);
+  void on_continuation(const FrameView& f);
+  void on_settings(const FrameView& f);
+  void on_ping(const FrameView& f);
+  void on_rst_stream(const FrameView& f);
+  void on_window_update(const FrameView& f);
+  void on_goaway(const FrameView& f);
+  void header_block_done(const std::uint8_t* block, std::size_t length);
+  bool decode_block(const std::uint8_t* block, std::size_t length, Stream* st, bool trailers);
+  void finish_request(Stream& st);
+  void dispatch(Stream& st);
   void note_client_reset();
+  bool idle_stream(std::int32_t id) const;
+
+  // streams and output (h2_session.cc)
+  Stream* find(std::int32_t id) const;
+  Stream* open_stream(std::int32_t id);
+  void close_stream(Stream* st, std::uint32_t code, bool tell_now);
+  void stream_error(Stream* st, std::int32_t id, std::uint32_t code);
+  void answer_error(Stream& st, int status);
+  void drop_request(Stream& st);
+  void push_ready(Stream& st);
+  void unready(Stream& st);
   void sweep_blocked();
+  void queue_frame(std::uint8_t type, std::uint8_t flags, std::int32_t stream, const void* payload,
+                   std::size_t length);
+  bool queue_peer_frame(std::uint8_t type, std::uint8_t flags, std::int32_t stream,
+                        const void* payload, std::size_t length, bool ack);
+  void queue_headers(std::int32_t stream, const std::string& block, bool end_stream);
+  void queue_window_update(std::int32_t stream, std::uint32_t increment);
   void fail(H2Feed kind, std::uint32_t error_code);
+  void flush_control();
+  void send_data();
+  bool send_one(Stream& st);
+  void note_peak();
 
   H2Settings settings_;
   H2Handler& handler_;
   Mem mem_;
-  nghttp2_session* ng_ = nullptr;
+  void* decoder_mem_ = nullptr;  // the nghttp2_mem the decoder keeps a pointer to (owned)
+  nghttp2_hd_inflater* inflater_ = nullptr;
   H2Output output_;
-  H2Slices stash_;                      // slices of the DATA frame nghttp2 is sending now
-  std::int32_t stash_stream_ = 0;
-  std::vector<std::int32_t> blocked_;   // streams whose window ran out (small; swept on updates)
-  Stream* first_ = nullptr;             // live streams, freed with the session
+  H2Slices slices_;                     // the DATA frame being built
+  std::vector<Stream*> streams_by_id_;  // open streams, ascending id
+  std::vector<std::int32_t> blocked_;   // streams whose window ran out (swept on updates)
+  std::vector<Closed> closed_;          // to tell the handler at the next build
+  Stream* ready_head_ = nullptr;        // streams with something to send, round robin
+  Stream* ready_tail_ = nullptr;
+  std::string in_;      // a partial frame (only while one is incomplete)
+  std::string block_;   // a header block spread over CONTINUATIONs (only while it is)
+  std::string control_; // frames queued for the output (only while it has bytes)
+  std::size_t control_peer_bytes_ = 0;  // of those, the ones the peer made us queue
+  std::uint32_t acks_queued_ = 0;       // SETTINGS/PING ACKs among them
+  std::size_t peak_ = 0;
   std::uint32_t streams_ = 0;
   std::uint64_t now_ms_ = 0;
   std::uint64_t reset_window_start_ms_ = 0;
   std::uint32_t resets_in_window_ = 0;
-  std::uint32_t header_block_bytes_ = 0;   // raw bytes of the header block being received
-  std::uint32_t header_block_frames_ = 0;  // its HEADERS + CONTINUATION frames
-  std::size_t body_buffered_ = 0;          // request body bytes held over all streams
-  std::int32_t max_client_stream_ = 0;     // highest stream id the client opened
+  std::size_t body_buffered_ = 0;       // request body bytes held over all streams
+  std::int32_t max_client_stream_ = 0;  // highest stream id the client opened
+  std::int32_t conn_send_window_ = 65535;
+  std::int32_t peer_initial_window_ = 65535;
+  std::uint32_t conn_recv_used_ = 0;    // DATA bytes received since our last WINDOW_UPDATE(0)
+  std::int32_t block_stream_ = 0;       // the header block being received
+  std::uint32_t block_bytes_ = 0;       // its raw bytes (HEADERS + CONTINUATION payloads)
+  std::uint32_t block_frames_ = 0;
+  std::uint32_t preface_left_ = 24;     // client preface bytes still expected
   H2Feed failed_ = H2Feed::ok;
+  bool block_end_stream_ = false;       // the HEADERS that began it had END_STREAM
+  bool in_block_ = false;               // a CONTINUATION must come next
+  bool settings_seen_ = false;          // the client's first SETTINGS arrived
+  bool settings_acked_ = false;         // the client acknowledged ours
+  bool goaway_received_ = false;
   bool in_flight_ = false;
 };
 
