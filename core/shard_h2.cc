@@ -13,14 +13,13 @@
 // cursors, pins and stall clock move exactly as a socket's would. The connection is the one
 // writer: each send gathers the frames of every ready stream (DATA slices point at the shared
 // chunks, never copies).
-#include <nghttp2/nghttp2.h>
-
 #include <cerrno>
 #include <cstring>
 
 #include "base/assert.h"
 #include "base/log.h"
 #include "core/shard.h"
+#include "http/h2_frame.h"
 #include "http/h2_head.h"
 
 namespace ringcast {
@@ -81,7 +80,7 @@ bool Shard::h2_detect(std::uint32_t ci, std::string_view bytes) {
 }
 
 // Counts and logs a session that failed (once): a protocol error or abuse we saw in feed(), or a
-// connection error nghttp2 answered with GOAWAY by itself.
+// connection error the session answered with GOAWAY while building output.
 void Shard::h2_note_failure(std::uint32_t ci) {
   H2Conn& h = *h2_of(ci);
   const http::H2Feed failure = h.session.failure();
@@ -117,7 +116,7 @@ void Shard::h2_open_stream(std::uint32_t pi, std::int32_t id, const http::H2Requ
   H2Conn& h = *h2_of(pi);
   const std::uint32_t ci = (draining_ || h.goaway_sent) ? nil : conns_.alloc();
   if (ci == nil) {  // shutting down, or the record table is full: safe for the client to retry
-    h.session.reset(id, NGHTTP2_REFUSED_STREAM);
+    h.session.reset(id, http::h2::kRefusedStream);
     metrics_.h2_refused_streams.add();
     return;
   }
@@ -187,7 +186,7 @@ void Shard::h2_stage(std::uint32_t ci) {
   st.end_after = last;
   if (!ok) {
     // The session refused the answer (out of its memory bound): the stream cannot go on.
-    h.session.reset(id, NGHTTP2_INTERNAL_ERROR);
+    h.session.reset(id, http::h2::kInternalError);
     st.closed = true;
     return begin_close(ci);
   }
@@ -262,7 +261,7 @@ void Shard::h2_complete(H2Conn& h, std::int32_t id) {
 }
 
 void H2Conn::on_window_open(std::int32_t) {
-  shard_.mark_ready(conn_);  // nghttp2 sends the stream's DATA again by itself
+  shard_.mark_ready(conn_);  // the session sends the stream's DATA again by itself
 }
 
 void H2Conn::on_stream_close(std::int32_t id, std::uint32_t error_code) {
@@ -272,7 +271,7 @@ void H2Conn::on_stream_close(std::int32_t id, std::uint32_t error_code) {
   st.closed = true;
   const std::uint32_t ci = st.conn;
   // Before our END_STREAM, only the client's RST_STREAM closes a stream (whatever its code).
-  if (!st.end_sent || error_code != NGHTTP2_NO_ERROR) shard_.metrics_.h2_resets_received.add();
+  if (!st.end_sent || error_code != http::h2::kNoError) shard_.metrics_.h2_resets_received.add();
   if (shard_.conns_[ci].state == ConnState::closing) return shard_.maybe_finish_close(ci);
   shard_.begin_close(ci);
 }
@@ -292,7 +291,7 @@ void Shard::h2_finish_stream_close(std::uint32_t ci) {
     account_sent(ci, static_cast<std::uint32_t>(st.head + st.sent));
   }
   if (!st.closed && !st.end_sent && !h.closing) {
-    h.session.reset(id, NGHTTP2_CANCEL);
+    h.session.reset(id, http::h2::kCancel);
     metrics_.h2_resets_sent.add();
   }
   delete c.in;
@@ -317,7 +316,7 @@ void Shard::h2_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
   H2Conn& h = *h2_of(ci);
   const std::size_t bytes = h.session.build_output(iov_);
-  h2_note_failure(ci);  // nghttp2 may have framed a GOAWAY of its own just now
+  h2_note_failure(ci);  // the session may have failed (flood bound) while building
   if (bytes == 0) {
     if (h.failed || h.session.finished() || (h.goaway_sent && h.streams.empty())) begin_close(ci);
     return;
@@ -352,7 +351,7 @@ void Shard::h2_goaway(std::uint32_t ci) {
   H2Conn& h = *h2_of(ci);
   if (h.goaway_sent || h.failed) return;
   h.goaway_sent = true;
-  h.session.goaway(-1, NGHTTP2_NO_ERROR);
+  h.session.goaway(-1, http::h2::kNoError);
   metrics_.h2_goaways.add();
   mark_ready(ci);
 }

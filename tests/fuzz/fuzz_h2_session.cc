@@ -1,9 +1,10 @@
-// libFuzzer target: the HTTP/2 server session (nghttp2 underneath) on arbitrary client bytes.
+// libFuzzer target: the HTTP/2 server session (our framing, nghttp2's HPACK decoder) on
+// arbitrary client bytes.
 // The input is fed in pieces (sizes taken from its first bytes), after the client preface and
 // an empty SETTINGS frame when the first byte is even (so most inputs reach frame parsing).
 // Every request is answered as an SSE stream fed from static bytes; output is drained with
 // partial sends. Invariants: no crash or UB (ASan/UBSan), no assertion, every build within
-// H2OutputLimits, nghttp2's memory within session_mem_bytes_max, handler calls consistent.
+// H2OutputLimits, the session's memory within session_mem_bytes_max, handler calls consistent.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -528,18 +528,22 @@ class H2Test(RingcastTestCase):
             self.assertEqual(error_name(early.stream(sid).reset_code),
                              error_name(REFUSED_STREAM))
         self.assertEqual(early.goaways, [])
-        # A fifth stream after our ACK is a connection error.
+        # A fifth stream after our ACK is refused too: RFC 9113 §5.1.2 makes it a stream
+        # error (REFUSED_STREAM: safe to retry), and the four streams go on.
         late = self.raw(server)
         late.pump(lambda: late.server_settings_frames >= 1, 10, "the server's SETTINGS")
         late.send(b"".join(late.request_frames(sid, "GET", "/sse/m") for sid in (1, 3, 5, 7)))
         late.pump(lambda: all(late.stream(s).sse.retry is not None for s in (1, 3, 5, 7)), 10,
                   "four streams")
         late.request(9, "GET", "/sse/m")
-        late.wait_closed(10, "the connection error")
-        self.assertTrue(late.goaways, late.summary())
-        self.assertEqual(error_name(late.goaway[1]), error_name(PROTOCOL_ERROR), late.summary())
+        late.pump(lambda: late.stream(9).reset_code is not None, 10, "the fifth stream refused")
+        self.assertEqual(error_name(late.stream(9).reset_code), error_name(REFUSED_STREAM))
         self.assertIsNone(late.stream(9).status)
-        assert_healthy(self, server, what="after the connection error")
+        self.assertEqual(late.goaways, [], late.summary())
+        server.publish("m", b"still here")
+        late.pump(lambda: all(any(e.data == b"still here" for e in late.stream(s).sse.events)
+                              for s in (1, 3, 5, 7)), 10, "the four streams still served")
+        assert_healthy(self, server, what="after the refused stream")
 
     # ---------------------------------------------------------------- switched off, upgrade
 
