@@ -27,7 +27,7 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
       conns_(io.descriptor_capacity()),
       subs_(io.descriptor_capacity() * cluster.config->max_topics_per_stream),
       doorbell_due_(cluster.shards, 0),
-      start_ms_(monotonic_ms()),
+      start_ms_(io.monotonic_ms()),
       rng_(static_cast<std::uint32_t>(cluster.boot_unix_ms * 2654435761u + index)) {
   for (const auto& m : cluster.metrics) all_metrics_.push_back(m.get());
   parse_limits_.header_bytes_max = config_.header_bytes_max;
@@ -54,10 +54,9 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
   stats_topic_ = topic_index("_stats", true);
 }
 
-EventId next_event_id(Cluster& cluster) {
+EventId next_event_id(Cluster& cluster, std::uint64_t now) {
   constexpr int kShift = 20;
   constexpr std::uint64_t kCounterMask = (std::uint64_t{1} << kShift) - 1;
-  const std::uint64_t now = unix_ms();
   std::uint64_t last = cluster.id_clock.load(std::memory_order_relaxed);
   std::uint64_t next;
   do {
@@ -109,7 +108,7 @@ bool Shard::run_once(int timeout_ms) {
   // Publishes held for a shard's mailbox backlog (shard_flow.cc) are looked at again each 1 ms.
   const int wait_ms = ready_head_ != nil ? 0 : held_topics_.empty() ? timeout_ms : std::min(timeout_ms, 1);
   std::span<const net::Completion> completions = io_.wait(wait_ms);
-  now_ms_ = static_cast<std::uint32_t>(monotonic_ms() - start_ms_);
+  now_ms_ = static_cast<std::uint32_t>(io_.monotonic_ms() - start_ms_);
   for (const net::Completion& c : completions) dispatch(c);
   drain_mailbox();
   if (cluster_.stop.load(std::memory_order_relaxed) && !draining_) begin_drain();
@@ -133,7 +132,7 @@ bool Shard::run_once(int timeout_ms) {
   ring_doorbells();  // anything flush_ready posted (a poll answer, a drain step)
   // A pass that ran this long delayed every stream of the shard (and its heartbeats).
   const std::uint32_t pass_ms =
-      elapsed(static_cast<std::uint32_t>(monotonic_ms() - start_ms_), now_ms_);
+      elapsed(static_cast<std::uint32_t>(io_.monotonic_ms() - start_ms_), now_ms_);
   if (pass_ms >= kStallLogMs) {
     metrics_.shard_stalls.add();
     log_event(LogLevel::warn, "shard_stall", "shard=%u pass_ms=%u completions=%zu", index_,

@@ -63,8 +63,9 @@ struct Cluster {
 // Resident set size of the process, from /proc/self/statm (0 if unreadable).
 std::uint64_t resident_bytes();
 
-// Next event id from the cluster's clock: never below the last one, whatever the wall clock does.
-EventId next_event_id(Cluster& cluster);
+// Next event id from the cluster's clock: never below the last one, whatever the wall clock
+// (`now`: the caller's Io::unix_ms) does.
+EventId next_event_id(Cluster& cluster, std::uint64_t now);
 
 enum class ConnState : std::uint8_t {
   reading,     // waiting for (the rest of) a request head or body

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "net/io.h"
 
 namespace ringcast::net {
@@ -43,6 +44,8 @@ class EpollIo final : public Io {
   void close(std::uint64_t token, std::uint32_t fd) override;
   void notify(std::uint32_t target) override;
   std::span<const Completion> wait(int timeout_ms) override;
+  std::uint64_t monotonic_ms() const override { return ringcast::monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return ringcast::unix_ms(); }
   std::uint32_t descriptor_capacity() const override { return options_.max_fds; }
 
  private:

@@ -7,6 +7,10 @@
 // ("completions are queued, then run": no handler runs while the completion queue is read).
 // Operations on a connection carry the shard's 64-bit token (record index + generation)
 // back in their completion.
+//
+// Time crosses the seam too: a shard reads both clocks from its Io, never from a global, so
+// the simulation (net/sim_io.h) moves time as it moves bytes. The kernel backends read the
+// system clocks (base/clock.h).
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -89,6 +93,11 @@ class Io {
   // Submits what was asked since the last call, waits up to timeout_ms for at least one
   // completion, and returns every completion available. The span is valid until the next call.
   virtual std::span<const Completion> wait(int timeout_ms) = 0;
+
+  // Milliseconds on a monotonic clock: timeouts, intervals, the shard's tick.
+  virtual std::uint64_t monotonic_ms() const = 0;
+  // Milliseconds since the Unix epoch: event ids, token expiry. May step backwards.
+  virtual std::uint64_t unix_ms() const = 0;
 
   // Descriptors this backend can hold at once (the fixed-file table size for io_uring).
   virtual std::uint32_t descriptor_capacity() const = 0;

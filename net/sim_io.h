@@ -2,6 +2,7 @@
 // A simulated IO backend for deterministic tests of shard logic without sockets: the test
 // plays the clients (connect, send request bytes, close) and decides when and how much of
 // each server send completes (short writes, errors), then reads exactly what a client got.
+// It owns the shard's time as well: both clocks stand still until the test moves them.
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -39,6 +40,11 @@ class SimIo final : public Io {
   bool auto_complete = true;  // complete every send in full at the next wait()
   std::uint32_t notifications = 0;
 
+  // --- the clocks (Io::monotonic_ms, Io::unix_ms) ---
+  // Both start at the construction-time values below and move only when the test says so.
+  void advance_ms(std::uint64_t ms);        // both clocks move forward together
+  void set_unix_ms(std::uint64_t unix_ms);  // the wall clock alone jumps (backwards too)
+
   // --- faults the test injects (tests/unit/test_simulation.cc) ---
   std::uint32_t nobufs_next = 0;     // the next N receives find no buffer (-ENOBUFS)
   bool end_accept_next = false;      // the next accept ends the multishot (more = false)
@@ -61,7 +67,12 @@ class SimIo final : public Io {
   void close(std::uint64_t token, std::uint32_t fd) override;
   void notify(std::uint32_t target) override;
   std::span<const Completion> wait(int timeout_ms) override;
+  std::uint64_t monotonic_ms() const override { return monotonic_ms_; }
+  std::uint64_t unix_ms() const override { return unix_ms_; }
   std::uint32_t descriptor_capacity() const override { return capacity_; }
+
+  // Where the monotonic clock starts: far from 0, so "now - interval" never wraps.
+  static constexpr std::uint64_t kStartMonotonicMs = 1'000'000;
 
  private:
   struct Client {
@@ -85,6 +96,9 @@ class SimIo final : public Io {
   std::uint32_t buffer_bytes_;
   std::uint32_t capacity_;
   std::uint32_t next_fd_ = 0;
+  std::uint64_t monotonic_ms_ = kStartMonotonicMs;
+  // The wall clock starts at the system's, so a test's tokens minted against it stay valid.
+  std::uint64_t unix_ms_;
   bool accepting_ = false;
   std::vector<std::uint32_t> backlog_;  // connections waiting for the accept to be re-armed
 };

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/clock.h"
 #include "net/io.h"
 #include "net/uring_ring.h"
 
@@ -69,6 +70,8 @@ class UringIo final : public Io {
   void close(std::uint64_t token, std::uint32_t fd) override;
   void notify(std::uint32_t target) override;
   std::span<const Completion> wait(int timeout_ms) override;
+  std::uint64_t monotonic_ms() const override { return ringcast::monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return ringcast::unix_ms(); }
   std::uint32_t descriptor_capacity() const override {
     return options_.max_rings * options_.ring.files;
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "alloc/slab.h"
+#include "base/clock.h"
 #include "core/chunk.h"
 #include "core/shard.h"
 #include "net/io.h"
@@ -99,6 +100,8 @@ class InstantIo final : public net::Io {
     queued_.clear();
     return batch_;
   }
+  std::uint64_t monotonic_ms() const override { return ringcast::monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return ringcast::unix_ms(); }
   std::uint32_t descriptor_capacity() const override { return 1u << 20; }
 
  private:
