@@ -26,7 +26,6 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
       metrics_(*cluster.metrics[index]),
       conns_(io.descriptor_capacity()),
       subs_(io.descriptor_capacity() * cluster.config->max_topics_per_stream),
-      doorbell_due_(cluster.shards, 0),
       start_ms_(io.monotonic_ms()),
       rng_(static_cast<std::uint32_t>(cluster.boot_unix_ms * 2654435761u + index)) {
   for (const auto& m : cluster.metrics) all_metrics_.push_back(m.get());
@@ -159,7 +158,7 @@ void Shard::dispatch(const net::Completion& c) {
     case net::Op::doorbell: return;  // the mailbox is drained every pass
     case net::Op::notify_failed:
       // The target's completion queue was full (-EOVERFLOW) or busy: ring again next pass.
-      doorbell_due_[static_cast<std::uint32_t>(c.token)] = 1;
+      io_.waker().due(static_cast<std::uint32_t>(c.token));
       return;
     case net::Op::shutdown:  // -ENOTCONN after a reset is expected; EOF shows up on recv
       return on_fd_op_done(c.token, conn_flag2::shutdown_inflight);
@@ -354,7 +353,7 @@ void Shard::post(std::uint32_t target, Message* message) {
   }
   RC_ASSERT(target != index_);
   cluster_.mailboxes[target]->push(message);
-  doorbell_due_[target] = 1;
+  io_.waker().due(target);
 }
 
 void Shard::ring_doorbells() {
@@ -362,12 +361,7 @@ void Shard::ring_doorbells() {
     bridge_due_ = false;
     cluster_.redis->wake();  // one eventfd write per pass, however many messages
   }
-  for (std::uint32_t t = 0; t < cluster_.shards; ++t) {
-    if (doorbell_due_[t]) {
-      doorbell_due_[t] = 0;
-      io_.notify(t);
-    }
-  }
+  io_.waker().flush();  // one doorbell per shard posted to, however many messages
 }
 
 void Shard::drain_mailbox() {

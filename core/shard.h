@@ -420,7 +420,6 @@ class Shard {
   std::uint32_t timer_head_ = nil;       // activity list, oldest first
   std::uint32_t timer_tail_ = nil;
   std::vector<std::uint32_t> recv_retry_;  // receives that found no buffer
-  std::vector<std::uint8_t> doorbell_due_;  // per target shard
   bool bridge_due_ = false;                 // the Redis bridge has new messages
   std::vector<iovec> iov_;               // scratch for building one send
   http::H2Settings h2_settings_;         // every HTTP/2 session's bounds, from the config

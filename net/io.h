@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <span>
 
+#include "net/waker.h"
+
 namespace ringcast::net {
 
 enum class Op : std::uint8_t {
@@ -25,8 +27,8 @@ enum class Op : std::uint8_t {
   shutdown,  // res: 0 or -errno; the descriptor may be closed only after this completes
   cancel,    // res: count or -errno; likewise
   close,     // res: 0 or -errno; the descriptor is gone either way
-  doorbell,  // another shard has put messages in our mailbox
-  notify_failed,  // a doorbell we rang could not be delivered; token = target shard
+  doorbell,  // another thread has put messages in our mailbox (net/waker.h)
+  notify_failed,  // a doorbell our waker rang could not be delivered; token = target shard
 };
 
 // Counters of a TLS layer (net/tls_io.h), written by its shard only.
@@ -87,8 +89,10 @@ class Io {
   virtual void cancel(std::uint64_t token, std::uint32_t fd) = 0;
   virtual void close(std::uint64_t token, std::uint32_t fd) = 0;
 
-  // Rings shard `target`'s doorbell (its wait() returns a doorbell completion).
-  virtual void notify(std::uint32_t target) = 0;
+  // How this shard wakes the others (net/waker.h): mark each target due as its mailbox gets a
+  // message, flush once per pass; each target's wait() returns a doorbell completion. Valid
+  // once the backend knows its peers (before the shard runs).
+  virtual Waker& waker() = 0;
 
   // Submits what was asked since the last call, waits up to timeout_ms for at least one
   // completion, and returns every completion available. The span is valid until the next call.

@@ -43,14 +43,18 @@ void SimIo::accept() {
   }
 }
 
-void SimIo::notify(std::uint32_t target) {
-  ++notifications;
-  if (!fail_notify_next) return;
-  fail_notify_next = false;
-  Completion c{Op::notify_failed};
-  c.token = target;
-  c.res = -EOVERFLOW;
-  queued_.push_back(c);
+void SimIo::SimWaker::flush() {
+  for (std::uint32_t target = 0; target < due_.size(); ++target) {
+    if (!due_[target]) continue;
+    due_[target] = 0;
+    ++io_.notifications;
+    if (!io_.fail_notify_next) continue;
+    io_.fail_notify_next = false;
+    Completion c{Op::notify_failed};  // as io_uring reports a MSG_RING into a full CQ
+    c.token = target;
+    c.res = -EOVERFLOW;
+    io_.queued_.push_back(c);
+  }
 }
 
 void SimIo::advance_ms(std::uint64_t ms) {

@@ -38,7 +38,7 @@ class SimIo final : public Io {
   void complete_send(std::size_t index, std::int32_t res);
   void complete_all_sends();  // every in-flight send completes in full
   bool auto_complete = true;  // complete every send in full at the next wait()
-  std::uint32_t notifications = 0;
+  std::uint32_t notifications = 0;  // doorbells the shard's waker rang (in memory, not delivered)
 
   // --- the clocks (Io::monotonic_ms, Io::unix_ms) ---
   // Both start at the construction-time values below and move only when the test says so.
@@ -65,7 +65,7 @@ class SimIo final : public Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;
   void close(std::uint64_t token, std::uint32_t fd) override;
-  void notify(std::uint32_t target) override;
+  Waker& waker() override { return waker_; }
   std::span<const Completion> wait(int timeout_ms) override;
   std::uint64_t monotonic_ms() const override { return monotonic_ms_; }
   std::uint64_t unix_ms() const override { return unix_ms_; }
@@ -86,6 +86,18 @@ class SimIo final : public Io {
     bool reset = false;
   };
   void try_deliver(std::uint32_t fd);
+
+  // The in-memory waker: counts each doorbell rung, or fails it when the test asks
+  // (fail_notify_next). Targets are shard indexes, which fit in a byte (the token's).
+  class SimWaker final : public Waker {
+   public:
+    explicit SimWaker(SimIo& io) : Waker(256), io_(io) {}
+    void flush() override;
+
+   private:
+    SimIo& io_;
+  };
+  SimWaker waker_{*this};
 
   std::map<std::uint32_t, Client> clients_;
   std::deque<Completion> queued_;

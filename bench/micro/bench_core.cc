@@ -88,7 +88,7 @@ class InstantIo final : public net::Io {
   void shutdown_write(std::uint64_t, std::uint32_t) override {}
   void cancel(std::uint64_t, std::uint32_t) override {}
   void close(std::uint64_t, std::uint32_t) override {}
-  void notify(std::uint32_t) override {}
+  net::Waker& waker() override { return waker_; }
   std::span<const net::Completion> wait(int) override {
     for (; to_accept > 0; --to_accept) {
       net::Completion c{net::Op::accept};
@@ -105,6 +105,13 @@ class InstantIo final : public net::Io {
   std::uint32_t descriptor_capacity() const override { return 1u << 20; }
 
  private:
+  // One shard: nobody to wake.
+  class NoWaker final : public net::Waker {
+   public:
+    NoWaker() : Waker(1) {}
+    void flush() override { due_.assign(due_.size(), 0); }
+  };
+  NoWaker waker_;
   std::vector<bool> fed_;
   std::deque<net::Completion> unused_;
   std::vector<net::Completion> queued_, batch_;

@@ -1232,7 +1232,7 @@ class LateSendIo final : public net::Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override { sim.shutdown_write(token, fd); }
   void cancel(std::uint64_t token, std::uint32_t fd) override { sim.cancel(token, fd); }  // the receive only
   void close(std::uint64_t token, std::uint32_t fd) override { sim.close(token, fd); }
-  void notify(std::uint32_t target) override { sim.notify(target); }
+  net::Waker& waker() override { return sim.waker(); }
   std::span<const net::Completion> wait(int timeout_ms) override {
     if (auto_complete)
       while (!held.empty()) complete(0, std::int32_t(held[0].bytes.size()));
