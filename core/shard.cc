@@ -26,8 +26,7 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
       metrics_(*cluster.metrics[index]),
       conns_(io.descriptor_capacity()),
       subs_(io.descriptor_capacity() * cluster.config->max_topics_per_stream),
-      doorbell_due_(cluster.shards, 0),
-      start_ms_(monotonic_ms()),
+      start_ms_(io.monotonic_ms()),
       rng_(static_cast<std::uint32_t>(cluster.boot_unix_ms * 2654435761u + index)) {
   for (const auto& m : cluster.metrics) all_metrics_.push_back(m.get());
   parse_limits_.header_bytes_max = config_.header_bytes_max;
@@ -54,10 +53,9 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
   stats_topic_ = topic_index("_stats", true);
 }
 
-EventId next_event_id(Cluster& cluster) {
+EventId next_event_id(Cluster& cluster, std::uint64_t now) {
   constexpr int kShift = 20;
   constexpr std::uint64_t kCounterMask = (std::uint64_t{1} << kShift) - 1;
-  const std::uint64_t now = unix_ms();
   std::uint64_t last = cluster.id_clock.load(std::memory_order_relaxed);
   std::uint64_t next;
   do {
@@ -109,7 +107,7 @@ bool Shard::run_once(int timeout_ms) {
   // Publishes held for a shard's mailbox backlog (shard_flow.cc) are looked at again each 1 ms.
   const int wait_ms = ready_head_ != nil ? 0 : held_topics_.empty() ? timeout_ms : std::min(timeout_ms, 1);
   std::span<const net::Completion> completions = io_.wait(wait_ms);
-  now_ms_ = static_cast<std::uint32_t>(monotonic_ms() - start_ms_);
+  now_ms_ = static_cast<std::uint32_t>(io_.monotonic_ms() - start_ms_);
   for (const net::Completion& c : completions) dispatch(c);
   drain_mailbox();
   if (cluster_.stop.load(std::memory_order_relaxed) && !draining_) begin_drain();
@@ -133,7 +131,7 @@ bool Shard::run_once(int timeout_ms) {
   ring_doorbells();  // anything flush_ready posted (a poll answer, a drain step)
   // A pass that ran this long delayed every stream of the shard (and its heartbeats).
   const std::uint32_t pass_ms =
-      elapsed(static_cast<std::uint32_t>(monotonic_ms() - start_ms_), now_ms_);
+      elapsed(static_cast<std::uint32_t>(io_.monotonic_ms() - start_ms_), now_ms_);
   if (pass_ms >= kStallLogMs) {
     metrics_.shard_stalls.add();
     log_event(LogLevel::warn, "shard_stall", "shard=%u pass_ms=%u completions=%zu", index_,
@@ -160,7 +158,7 @@ void Shard::dispatch(const net::Completion& c) {
     case net::Op::doorbell: return;  // the mailbox is drained every pass
     case net::Op::notify_failed:
       // The target's completion queue was full (-EOVERFLOW) or busy: ring again next pass.
-      doorbell_due_[static_cast<std::uint32_t>(c.token)] = 1;
+      io_.waker().due(static_cast<std::uint32_t>(c.token));
       return;
     case net::Op::shutdown:  // -ENOTCONN after a reset is expected; EOF shows up on recv
       return on_fd_op_done(c.token, conn_flag2::shutdown_inflight);
@@ -355,7 +353,7 @@ void Shard::post(std::uint32_t target, Message* message) {
   }
   RC_ASSERT(target != index_);
   cluster_.mailboxes[target]->push(message);
-  doorbell_due_[target] = 1;
+  io_.waker().due(target);
 }
 
 void Shard::ring_doorbells() {
@@ -363,12 +361,7 @@ void Shard::ring_doorbells() {
     bridge_due_ = false;
     cluster_.redis->wake();  // one eventfd write per pass, however many messages
   }
-  for (std::uint32_t t = 0; t < cluster_.shards; ++t) {
-    if (doorbell_due_[t]) {
-      doorbell_due_[t] = 0;
-      io_.notify(t);
-    }
-  }
+  io_.waker().flush();  // one doorbell per shard posted to, however many messages
 }
 
 void Shard::drain_mailbox() {

@@ -63,8 +63,9 @@ struct Cluster {
 // Resident set size of the process, from /proc/self/statm (0 if unreadable).
 std::uint64_t resident_bytes();
 
-// Next event id from the cluster's clock: never below the last one, whatever the wall clock does.
-EventId next_event_id(Cluster& cluster);
+// Next event id from the cluster's clock: never below the last one, whatever the wall clock
+// (`now`: the caller's Io::unix_ms) does.
+EventId next_event_id(Cluster& cluster, std::uint64_t now);
 
 enum class ConnState : std::uint8_t {
   reading,     // waiting for (the rest of) a request head or body
@@ -419,7 +420,6 @@ class Shard {
   std::uint32_t timer_head_ = nil;       // activity list, oldest first
   std::uint32_t timer_tail_ = nil;
   std::vector<std::uint32_t> recv_retry_;  // receives that found no buffer
-  std::vector<std::uint8_t> doorbell_due_;  // per target shard
   bool bridge_due_ = false;                 // the Redis bridge has new messages
   std::vector<iovec> iov_;               // scratch for building one send
   http::H2Settings h2_settings_;         // every HTTP/2 session's bounds, from the config

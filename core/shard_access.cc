@@ -21,7 +21,7 @@ void Shard::route_read(std::uint32_t ci, const http::Request& req, const http::R
     subjects.reserve(target.topics.size());
     for (const std::string& t : target.topics) subjects.emplace_back(http::access_subject(t));
     const http::AuthOutcome auth =
-        cluster_.access->check_subscribe(req, subjects, std::int64_t(unix_ms() / 1000));
+        cluster_.access->check_subscribe(req, subjects, std::int64_t(io_.unix_ms() / 1000));
     if (auth.status != 0) return refuse_auth(ci, req, auth);
     if (auth.expires_s != 0) target.expires_s = auth.expires_s;
   }
@@ -41,7 +41,7 @@ void Shard::watch_token_expiry(std::uint32_t ci, std::int64_t expires_s) {
 // so it can still get the notice at an event boundary; after that it is closed.
 void Shard::end_expired_streams() {
   constexpr std::int64_t kExpiryGraceS = 5;
-  const std::int64_t now_s = std::int64_t(unix_ms() / 1000);
+  const std::int64_t now_s = std::int64_t(io_.unix_ms() / 1000);
   expiry_retry_.clear();
   token_expiry_.pop_due(now_s, [&](std::int64_t deadline_s, std::uint64_t t) {
     const std::uint32_t ci = conn_of(t);

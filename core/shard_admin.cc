@@ -23,7 +23,7 @@ void Shard::handle_admin_drop(std::uint32_t ci, const http::Request& req) {
   // Dropping a topic's streams is a publisher's power: it needs the right to publish to it.
   if (cluster_.access != nullptr) {
     const http::AuthOutcome auth =
-        cluster_.access->check_publish(req, topic, std::int64_t(unix_ms() / 1000));
+        cluster_.access->check_publish(req, topic, std::int64_t(io_.unix_ms() / 1000));
     if (auth.status != 0) return refuse_auth(ci, req, auth);
   }
   const std::uint32_t local = drop_topic_streams(topic);
@@ -88,7 +88,7 @@ std::uint64_t resident_bytes() {
 // numbers there as an ordinary event (so the page at / can show them through EventSource).
 void Shard::publish_stats() {
   if (owner_of("_stats", cluster_.shards) != index_) return;
-  const std::uint64_t now = monotonic_ms();
+  const std::uint64_t now = io_.monotonic_ms();
   if (now - stats_last_ms_ < 1000) return;
   std::uint64_t watchers = 0, streams = 0, conns = 0, events = 0, deliveries = 0;
   for (const ShardMetrics* m : all_metrics_) {

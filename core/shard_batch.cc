@@ -12,7 +12,7 @@ namespace ringcast {
 
 void Shard::handle_publish_batch(std::uint32_t ci, const http::Request& req, std::string_view body) {
   const http::AccessPolicy* access = cluster_.access;
-  const std::int64_t now_s = std::int64_t(unix_ms() / 1000);
+  const std::int64_t now_s = std::int64_t(io_.unix_ms() / 1000);
   // Without credentials the body is not even read: an anonymous client learns nothing from it.
   if (access != nullptr && !access->publish_open() && req.authorization.empty())
     return refuse_auth(ci, req, access->check_publish(req, "", now_s));

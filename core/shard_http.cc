@@ -234,7 +234,7 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
   if (topic[0] == '_') return reject_publish(ci, 403, "topics starting with '_' are the server's");
   if (cluster_.access != nullptr) {
     const http::AuthOutcome auth =
-        cluster_.access->check_publish(req, topic, std::int64_t(unix_ms() / 1000));
+        cluster_.access->check_publish(req, topic, std::int64_t(io_.unix_ms() / 1000));
     if (auth.status != 0) {
       count_refusal(req, auth);
       // The detail and header texts are static (auth/access.cc, auth/jwt*.cc).

@@ -23,7 +23,7 @@ EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::stri
                              const EventId* given) {
   Topic& topic = topics_[ti];
   RC_ASSERT(owner_of(topic.name, cluster_.shards) == index_);
-  const EventId id = given != nullptr ? *given : next_event_id(cluster_);
+  const EventId id = given != nullptr ? *given : next_event_id(cluster_, io_.unix_ms());
   Chunk* chunk = make_chunk(topic.name, id, event, data, cluster_.shards);
   metrics_.serializations.add();
   metrics_.events_published.add();

@@ -31,7 +31,7 @@ void Shard::handle_topic_list(std::uint32_t ci, const http::Request& req) {
   if (cluster_.access != nullptr) {
     auto scope = std::make_shared<http::TopicScope>();
     const http::AuthOutcome auth =
-        cluster_.access->subscribe_scope(req, std::int64_t(unix_ms() / 1000), *scope);
+        cluster_.access->subscribe_scope(req, std::int64_t(io_.unix_ms() / 1000), *scope);
     if (auth.status != 0) return refuse_auth(ci, req, auth);
     if (!scope->all) request.scope = std::move(scope);
   }

@@ -42,7 +42,7 @@ bool Shard::reclaimable(std::uint32_t index) const {
 // Once per tick: expires old events (--history-ttl-ms) and frees the topics nothing refers to
 // any more. O(topics); each expire() stops at the first young event.
 void Shard::sweep_topics() {
-  const std::uint64_t now = unix_ms();
+  const std::uint64_t now = io_.unix_ms();
   const std::uint64_t cutoff =
       config_.history_ttl_ms == 0 ? 0 : now - std::min<std::uint64_t>(now, config_.history_ttl_ms);
   for (std::uint32_t i = 0; i < topics_.size(); ++i) {

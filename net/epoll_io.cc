@@ -187,12 +187,18 @@ void EpollIo::close(std::uint64_t token, std::uint32_t fd) {
   push(Op::close, token, rc == 0 ? 0 : -errno);
 }
 
-void EpollIo::notify(std::uint32_t target) {
-  RC_ASSERT(target < peers_.size());
-  const std::uint64_t one = 1;
-  // EAGAIN means the counter is saturated: the target is certain to wake anyway.
-  if (::write(peers_[target], &one, sizeof one) < 0 && errno != EAGAIN)
-    log_event(LogLevel::warn, "doorbell_failed", "error=%s", quoted(std::strerror(errno)).c_str());
+void EpollIo::set_peers(std::vector<int> event_fds) {
+  RC_ASSERT(waker_ == nullptr);  // once, before the shard runs
+  waker_ = std::make_unique<EventfdWaker>(std::move(event_fds));
+}
+
+Waker& EpollIo::waker() {
+  RC_ASSERT(waker_ != nullptr);
+  return *waker_;
+}
+
+std::unique_ptr<Waker> EpollIo::foreign_waker(std::vector<int> event_fds, std::string&) {
+  return std::make_unique<EventfdWaker>(std::move(event_fds));  // nothing to set up
 }
 
 std::span<const Completion> EpollIo::wait(int timeout_ms) {

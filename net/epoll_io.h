@@ -9,9 +9,11 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "net/io.h"
 
 namespace ringcast::net {
@@ -30,8 +32,11 @@ class EpollIo final : public Io {
   EpollIo(const EpollIo&) = delete;
 
   std::string init(const EpollOptions& options);
-  int peer_handle() const { return event_fd_; }  // other shards write here to wake us
-  void set_peers(std::vector<int> event_fds) { peers_ = std::move(event_fds); }
+  int peer_handle() const { return event_fd_; }  // other threads' wakers write here to wake us
+  // Every shard's eventfd, indexed by shard (our own entry is unused): our waker's targets.
+  void set_peers(std::vector<int> event_fds);
+  // A waker for a thread that is not a shard: writes to the same eventfds (net/waker.h).
+  static std::unique_ptr<Waker> foreign_waker(std::vector<int> event_fds, std::string& error);
 
   void accept() override;
   void stop_accepting() override;
@@ -41,8 +46,10 @@ class EpollIo final : public Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;
   void close(std::uint64_t token, std::uint32_t fd) override;
-  void notify(std::uint32_t target) override;
+  Waker& waker() override;
   std::span<const Completion> wait(int timeout_ms) override;
+  std::uint64_t monotonic_ms() const override { return ringcast::monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return ringcast::unix_ms(); }
   std::uint32_t descriptor_capacity() const override { return options_.max_fds; }
 
  private:
@@ -65,7 +72,7 @@ class EpollIo final : public Io {
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   bool accepting_ = false;
-  std::vector<int> peers_;
+  std::unique_ptr<EventfdWaker> waker_;  // set by set_peers
   std::vector<Socket> sockets_;  // indexed by fd
   std::vector<char> buffer_memory_;
   std::vector<std::uint16_t> free_buffers_;

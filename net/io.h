@@ -7,10 +7,16 @@
 // ("completions are queued, then run": no handler runs while the completion queue is read).
 // Operations on a connection carry the shard's 64-bit token (record index + generation)
 // back in their completion.
+//
+// Time crosses the seam too: a shard reads both clocks from its Io, never from a global, so
+// the simulation (net/sim_io.h) moves time as it moves bytes. The kernel backends read the
+// system clocks (base/clock.h).
 #include <sys/uio.h>
 
 #include <cstdint>
 #include <span>
+
+#include "net/waker.h"
 
 namespace ringcast::net {
 
@@ -21,8 +27,8 @@ enum class Op : std::uint8_t {
   shutdown,  // res: 0 or -errno; the descriptor may be closed only after this completes
   cancel,    // res: count or -errno; likewise
   close,     // res: 0 or -errno; the descriptor is gone either way
-  doorbell,  // another shard has put messages in our mailbox
-  notify_failed,  // a doorbell we rang could not be delivered; token = target shard
+  doorbell,  // another thread has put messages in our mailbox (net/waker.h)
+  notify_failed,  // a doorbell our waker rang could not be delivered; token = target shard
 };
 
 // Counters of a TLS layer (net/tls_io.h), written by its shard only.
@@ -83,12 +89,19 @@ class Io {
   virtual void cancel(std::uint64_t token, std::uint32_t fd) = 0;
   virtual void close(std::uint64_t token, std::uint32_t fd) = 0;
 
-  // Rings shard `target`'s doorbell (its wait() returns a doorbell completion).
-  virtual void notify(std::uint32_t target) = 0;
+  // How this shard wakes the others (net/waker.h): mark each target due as its mailbox gets a
+  // message, flush once per pass; each target's wait() returns a doorbell completion. Valid
+  // once the backend knows its peers (before the shard runs).
+  virtual Waker& waker() = 0;
 
   // Submits what was asked since the last call, waits up to timeout_ms for at least one
   // completion, and returns every completion available. The span is valid until the next call.
   virtual std::span<const Completion> wait(int timeout_ms) = 0;
+
+  // Milliseconds on a monotonic clock: timeouts, intervals, the shard's tick.
+  virtual std::uint64_t monotonic_ms() const = 0;
+  // Milliseconds since the Unix epoch: event ids, token expiry. May step backwards.
+  virtual std::uint64_t unix_ms() const = 0;
 
   // Descriptors this backend can hold at once (the fixed-file table size for io_uring).
   virtual std::uint32_t descriptor_capacity() const = 0;

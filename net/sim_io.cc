@@ -4,13 +4,15 @@
 #include <cstring>
 
 #include "base/assert.h"
+#include "base/clock.h"
 
 namespace ringcast::net {
 
 SimIo::SimIo(std::uint32_t buffers, std::uint32_t buffer_bytes, std::uint32_t capacity)
     : buffer_memory_(std::size_t(buffers) * buffer_bytes),
       buffer_bytes_(buffer_bytes),
-      capacity_(capacity) {
+      capacity_(capacity),
+      unix_ms_(ringcast::unix_ms()) {
   for (std::uint32_t i = buffers; i > 0; --i) free_buffers_.push_back(std::uint16_t(i - 1));
 }
 
@@ -41,14 +43,29 @@ void SimIo::accept() {
   }
 }
 
-void SimIo::notify(std::uint32_t target) {
-  ++notifications;
-  if (!fail_notify_next) return;
-  fail_notify_next = false;
-  Completion c{Op::notify_failed};
-  c.token = target;
-  c.res = -EOVERFLOW;
-  queued_.push_back(c);
+void SimIo::SimWaker::flush() {
+  for (std::uint32_t target = 0; target < due_.size(); ++target) {
+    if (!due_[target]) continue;
+    due_[target] = 0;
+    ++io_.notifications;
+    if (!io_.fail_notify_next) continue;
+    io_.fail_notify_next = false;
+    Completion c{Op::notify_failed};  // as io_uring reports a MSG_RING into a full CQ
+    c.token = target;
+    c.res = -EOVERFLOW;
+    io_.queued_.push_back(c);
+  }
+}
+
+void SimIo::advance_ms(std::uint64_t ms) {
+  RC_ASSERT(monotonic_ms_ + ms >= monotonic_ms_);  // no wrap: the monotonic clock never goes back
+  monotonic_ms_ += ms;
+  unix_ms_ += ms;
+}
+
+void SimIo::set_unix_ms(std::uint64_t unix_ms) {
+  RC_ASSERT(unix_ms > 0);  // a wall clock before 1970 is a test's arithmetic going under
+  unix_ms_ = unix_ms;
 }
 
 void SimIo::client_reset(std::uint32_t fd) {

@@ -2,6 +2,7 @@
 // A simulated IO backend for deterministic tests of shard logic without sockets: the test
 // plays the clients (connect, send request bytes, close) and decides when and how much of
 // each server send completes (short writes, errors), then reads exactly what a client got.
+// It owns the shard's time as well: both clocks stand still until the test moves them.
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -37,7 +38,12 @@ class SimIo final : public Io {
   void complete_send(std::size_t index, std::int32_t res);
   void complete_all_sends();  // every in-flight send completes in full
   bool auto_complete = true;  // complete every send in full at the next wait()
-  std::uint32_t notifications = 0;
+  std::uint32_t notifications = 0;  // doorbells the shard's waker rang (in memory, not delivered)
+
+  // --- the clocks (Io::monotonic_ms, Io::unix_ms) ---
+  // Both start at the construction-time values below and move only when the test says so.
+  void advance_ms(std::uint64_t ms);        // both clocks move forward together
+  void set_unix_ms(std::uint64_t unix_ms);  // the wall clock alone jumps (backwards too)
 
   // --- faults the test injects (tests/unit/test_simulation.cc) ---
   std::uint32_t nobufs_next = 0;     // the next N receives find no buffer (-ENOBUFS)
@@ -59,9 +65,14 @@ class SimIo final : public Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;
   void close(std::uint64_t token, std::uint32_t fd) override;
-  void notify(std::uint32_t target) override;
+  Waker& waker() override { return waker_; }
   std::span<const Completion> wait(int timeout_ms) override;
+  std::uint64_t monotonic_ms() const override { return monotonic_ms_; }
+  std::uint64_t unix_ms() const override { return unix_ms_; }
   std::uint32_t descriptor_capacity() const override { return capacity_; }
+
+  // Where the monotonic clock starts: far from 0, so "now - interval" never wraps.
+  static constexpr std::uint64_t kStartMonotonicMs = 1'000'000;
 
  private:
   struct Client {
@@ -76,6 +87,18 @@ class SimIo final : public Io {
   };
   void try_deliver(std::uint32_t fd);
 
+  // The in-memory waker: counts each doorbell rung, or fails it when the test asks
+  // (fail_notify_next). Targets are shard indexes, which fit in a byte (the token's).
+  class SimWaker final : public Waker {
+   public:
+    explicit SimWaker(SimIo& io) : Waker(256), io_(io) {}
+    void flush() override;
+
+   private:
+    SimIo& io_;
+  };
+  SimWaker waker_{*this};
+
   std::map<std::uint32_t, Client> clients_;
   std::deque<Completion> queued_;
   std::vector<Completion> batch_;
@@ -85,6 +108,9 @@ class SimIo final : public Io {
   std::uint32_t buffer_bytes_;
   std::uint32_t capacity_;
   std::uint32_t next_fd_ = 0;
+  std::uint64_t monotonic_ms_ = kStartMonotonicMs;
+  // The wall clock starts at the system's, so a test's tokens minted against it stay valid.
+  std::uint64_t unix_ms_;
   bool accepting_ = false;
   std::vector<std::uint32_t> backlog_;  // connections waiting for the accept to be re-armed
 };

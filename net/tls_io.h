@@ -57,8 +57,10 @@ class TlsIo final : public Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;
   void close(std::uint64_t token, std::uint32_t fd) override;
-  void notify(std::uint32_t target) override { inner_.notify(target); }
+  Waker& waker() override { return inner_.waker(); }
   std::span<const Completion> wait(int timeout_ms) override;
+  std::uint64_t monotonic_ms() const override { return inner_.monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return inner_.unix_ms(); }
   std::uint32_t descriptor_capacity() const override { return inner_.descriptor_capacity(); }
   IoStats stats() const override {
     IoStats st = inner_.stats();

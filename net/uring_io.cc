@@ -9,6 +9,7 @@
 
 #include "base/assert.h"
 #include "base/log.h"
+#include "net/uring_waker.h"
 
 namespace ringcast::net {
 
@@ -50,6 +51,7 @@ constexpr std::uint16_t kBufferGroup = 0;
 
 std::uint64_t doorbell_user_data() { return user_data(Op::doorbell, 0); }
 
+UringIo::UringIo() = default;
 UringIo::~UringIo() = default;
 
 std::string UringIo::init(const UringOptions& options) {
@@ -265,15 +267,50 @@ void UringIo::close(std::uint64_t token, std::uint32_t fd) {
   arm_accepts();  // a full shard resumes accepting once slots free up
 }
 
-void UringIo::notify(std::uint32_t target) {
+class UringIo::PeerWaker final : public Waker {
+ public:
+  PeerWaker(UringIo& io, std::uint32_t targets) : Waker(targets), io_(io) {}
+  void flush() override {
+    bool rang = false;
+    for (std::uint32_t t = 0; t < due_.size(); ++t) {
+      if (!due_[t]) continue;
+      due_[t] = 0;
+      io_.ring_peer(t);
+      rang = true;
+    }
+    // Now, not at the next wait: the shard may be about to queue thousands of sends, and the
+    // peers should start their own share of a fan-out while they run.
+    if (rang) io_.submit_all();
+  }
+
+ private:
+  UringIo& io_;
+};
+
+void UringIo::set_peers(std::vector<int> ring_fds) {
+  RC_ASSERT(waker_ == nullptr);  // once, before the shard runs
+  peers_ = std::move(ring_fds);
+  waker_ = std::make_unique<PeerWaker>(*this, std::uint32_t(peers_.size()));
+}
+
+Waker& UringIo::waker() {
+  RC_ASSERT(waker_ != nullptr);
+  return *waker_;
+}
+
+std::unique_ptr<Waker> UringIo::foreign_waker(std::vector<int> ring_fds, std::string& error) {
+  auto waker = std::make_unique<UringForeignWaker>(std::move(ring_fds));
+  error = waker->init();
+  if (!error.empty()) return nullptr;
+  return waker;
+}
+
+void UringIo::ring_peer(std::uint32_t target) {
   RC_ASSERT(target < peers_.size() && peers_[target] >= 0);
   io_uring_sqe* sqe = get_sqe(0);
   io_uring_prep_msg_ring(sqe, peers_[target], 0, user_data(Op::doorbell, 0), 0);
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;  // only a failed delivery posts a CQE here
   io_uring_sqe_set_data64(sqe, user_data(Op::notify_failed, target));
-  // Now, not at the next wait: the shard may be about to queue thousands of sends, and the
-  // peer should start its own share of a fan-out while they run.
-  submit_all();
 }
 
 std::span<const Completion> UringIo::wait(int timeout_ms) {

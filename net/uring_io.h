@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/clock.h"
 #include "net/io.h"
 #include "net/uring_ring.h"
 
@@ -43,20 +44,24 @@ struct ZcStats {
   std::uint64_t copied = 0;  // of those, the kernel copied anyway (loopback, some NICs)
 };
 
-// The user_data a MSG_RING must carry to arrive as a doorbell completion (net/doorbell.h).
+// The user_data a MSG_RING must carry to arrive as a doorbell completion (net/waker.h).
 std::uint64_t doorbell_user_data();
 
 class UringIo final : public Io {
  public:
-  UringIo() = default;
+  UringIo();
   ~UringIo() override;
   UringIo(const UringIo&) = delete;
 
   // Sets the primary ring up. Returns an empty string, or what failed (with the errno text).
   std::string init(const UringOptions& options);
   int ring_fd() const { return rings_.front()->fd(); }
-  // The other shards' primary ring fds, indexed by shard (our own entry is unused).
-  void set_peers(std::vector<int> ring_fds) { peers_ = std::move(ring_fds); }
+  // Every shard's primary ring fd, indexed by shard (our own entry is unused): our waker's
+  // targets.
+  void set_peers(std::vector<int> ring_fds);
+  // A waker for a thread that is not a shard: MSG_RING to the same rings from a ring of its
+  // own (net/uring_waker.h).
+  static std::unique_ptr<Waker> foreign_waker(std::vector<int> ring_fds, std::string& error);
   std::string describe() const;
 
   void accept() override;
@@ -67,8 +72,10 @@ class UringIo final : public Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override;
   void cancel(std::uint64_t token, std::uint32_t fd) override;
   void close(std::uint64_t token, std::uint32_t fd) override;
-  void notify(std::uint32_t target) override;
+  Waker& waker() override;
   std::span<const Completion> wait(int timeout_ms) override;
+  std::uint64_t monotonic_ms() const override { return ringcast::monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return ringcast::unix_ms(); }
   std::uint32_t descriptor_capacity() const override {
     return options_.max_rings * options_.ring.files;
   }
@@ -85,7 +92,12 @@ class UringIo final : public Io {
 
   UringOptions options_;
   std::vector<std::unique_ptr<UringRing>> rings_;
+  // Rings peers with IORING_OP_MSG_RING from our primary ring; a failed delivery comes back
+  // as an Op::notify_failed completion (uring_io.cc).
+  class PeerWaker;
+  void ring_peer(std::uint32_t target);
   std::vector<int> peers_;
+  std::unique_ptr<PeerWaker> waker_;  // set by set_peers
   bool want_accept_ = false;
   bool accept_failed_ = false;       // the kernel refused accept itself (reported once)
   std::uint32_t accepts_inflight_ = 0;

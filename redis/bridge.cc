@@ -1,9 +1,5 @@
 #include "redis/bridge.h"
 
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -85,7 +81,6 @@ RedisBridge::RedisBridge(const Config& config, Cluster& cluster)
 RedisBridge::~RedisBridge() {
   stop();
   while (Message* m = mailbox_.pop()) delete m;
-  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 std::string RedisBridge::key(std::string_view topic) const {
@@ -94,11 +89,10 @@ std::string RedisBridge::key(std::string_view topic) const {
   return k;
 }
 
-std::string RedisBridge::start(bool uring, const std::vector<int>& shard_handles) {
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) return std::string("redis bridge eventfd: ") + std::strerror(errno);
-  uring_ = uring;
-  shard_handles_ = shard_handles;
+std::string RedisBridge::start(net::ForeignWakers wakers) {
+  RC_ASSERT(wakers);
+  if (std::string err = wake_.init(); !err.empty()) return "redis bridge " + err;
+  wakers_ = std::move(wakers);
   writer_ = std::thread([this] { writer_loop(); });
   reader_ = std::thread([this] { reader_loop(); });
   return {};
@@ -112,16 +106,11 @@ void RedisBridge::stop() {
   if (reader_.joinable()) reader_.join();
 }
 
-void RedisBridge::wake() {
-  const std::uint64_t one = 1;
-  // EAGAIN: the counter is saturated, so the writer wakes anyway.
-  if (wake_fd_ >= 0 && ::write(wake_fd_, &one, sizeof one) < 0 && errno != EAGAIN)
-    log_event(LogLevel::warn, "redis_wake_failed", "error=%s", quoted(std::strerror(errno)).c_str());
-}
+void RedisBridge::wake() { wake_.ring(); }
 
-void RedisBridge::post(std::uint32_t shard, Message* m, net::ForeignDoorbell& doorbell) {
+void RedisBridge::post(std::uint32_t shard, Message* m, net::Waker& waker) {
   cluster_.mailboxes[shard]->push(m);
-  doorbell.due(shard);
+  waker.due(shard);
 }
 
 // One log line per outage and one per recovery; `up` is 1 only while both links are up.
@@ -182,7 +171,9 @@ bool RedisBridge::writer_ready() {
 // ---- writer -------------------------------------------------------------------------------
 
 void RedisBridge::writer_loop() {
-  if (std::string err = writer_doorbell_.init(uring_, shard_handles_); !err.empty()) {
+  std::string err;
+  writer_waker_ = wakers_(err);
+  if (writer_waker_ == nullptr) {
     log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
     cluster_.stop.store(true);
     return;
@@ -190,13 +181,8 @@ void RedisBridge::writer_loop() {
   writer_ready();  // connect at start-up (a Redis that is down only delays this)
   std::vector<PublishMessage*> batch;
   while (!stop_.load(std::memory_order_relaxed)) {
-    pollfd p{wake_fd_, POLLIN, 0};
     // 250 ms: reconnect attempts continue while nothing is asked (for /metrics and the log).
-    if (poll(&p, 1, 250) > 0) {
-      std::uint64_t count;
-      while (::read(wake_fd_, &count, sizeof count) > 0) {
-      }
-    }
+    wake_.wait(250);
     if (!writer_link_->connected()) writer_ready();
     for (Message* m = mailbox_.pop(); m != nullptr; m = mailbox_.pop()) {
       if (m->kind == MessageKind::publish) {
@@ -212,7 +198,7 @@ void RedisBridge::writer_loop() {
       delete m;
     }
     handle_publishes(batch);
-    writer_doorbell_.flush();
+    writer_waker_->flush();
   }
 }
 
@@ -250,7 +236,7 @@ void RedisBridge::handle_publishes(std::vector<PublishMessage*>& batch) {
     } else {
       metrics_.publishes.add();
     }
-    post(m->origin_shard, ack, writer_doorbell_);
+    post(m->origin_shard, ack, *writer_waker_);
     delete m;
   }
   if (!writer_link_->connected()) link_state(*writer_link_, false);
@@ -269,7 +255,7 @@ void RedisBridge::handle_open(StreamOpenMessage* m) {
     fetch_replay(topic, m->after, redis::replay_budget_bytes(config_.history_bytes, m->replays.size()),
                  ack->replays.back());
   }
-  post(m->origin_shard, ack, writer_doorbell_);
+  post(m->origin_shard, ack, *writer_waker_);
 }
 
 // Adds the shard to the topic's watchers. A topic new to the node starts at the stream's
@@ -355,7 +341,9 @@ void RedisBridge::fetch_replay(const std::string& topic, EventId after, std::uin
 // ---- reader -------------------------------------------------------------------------------
 
 void RedisBridge::reader_loop() {
-  if (std::string err = reader_doorbell_.init(uring_, shard_handles_); !err.empty()) {
+  std::string err;
+  reader_waker_ = wakers_(err);
+  if (reader_waker_ == nullptr) {
     log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
     cluster_.stop.store(true);
     return;
@@ -376,7 +364,7 @@ void RedisBridge::reader_loop() {
       link_state(*reader_link_, true);
     }
     if (!read_once()) link_state(*reader_link_, reader_link_->connected());
-    reader_doorbell_.flush();
+    reader_waker_->flush();
   }
 }
 
@@ -478,7 +466,7 @@ bool RedisBridge::take_read(redis::KeyedEntry& e,
   auto* m = new RedisEntryMessage();
   m->topic = topic;
   m->entry = std::move(e.read.entry);
-  post(Shard::owner_of(topic, cluster_.shards), m, reader_doorbell_);
+  post(Shard::owner_of(topic, cluster_.shards), m, *reader_waker_);
   metrics_.entries_read.add();
   return true;
 }

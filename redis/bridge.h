@@ -2,7 +2,7 @@
 // The node's bridge to Redis Streams (--redis): scale-out across ringcast nodes.
 //
 // Off the shards' hot path, two threads each own one blocking hiredis connection:
-//   writer  takes shard requests from its mailbox (woken by an eventfd): XADDs publishes
+//   writer  takes shard requests from its mailbox (woken through a net::WakeFd): XADDs publishes
 //           (pipelined, one round trip per batch) and acks each publishing connection with the
 //           entry id or a 503; starts and stops watching topics; fetches missed entries for
 //           resuming streams (XREVRANGE).
@@ -28,7 +28,7 @@
 #include "core/bridge.h"
 #include "core/mailbox.h"
 #include "core/metrics.h"
-#include "net/doorbell.h"
+#include "net/waker.h"
 #include "redis/protocol.h"
 
 namespace ringcast {
@@ -61,8 +61,9 @@ class RedisBridge final : public BridgePort {
   ~RedisBridge();
   RedisBridge(const RedisBridge&) = delete;
 
-  // Starts both threads. `uring`/`shard_handles`: how to wake the shards (net/doorbell.h).
-  std::string start(bool uring, const std::vector<int>& shard_handles);
+  // Starts both threads. `wakers`: how a thread of ours gets its waker for the shards, from
+  // their backend (net/waker.h).
+  std::string start(net::ForeignWakers wakers);
   // Stops and joins both threads (after the shards have stopped).
   void stop();
 
@@ -96,17 +97,16 @@ class RedisBridge final : public BridgePort {
   };
   void rejected(std::string_view key, const redis::ReadEntry& e, Counter* counts, RejectLog& log);
   // both
-  void post(std::uint32_t shard, Message* m, net::ForeignDoorbell& doorbell);
+  void post(std::uint32_t shard, Message* m, net::Waker& waker);
   void link_state(redis::Link& link, bool up_now);
 
   const Config& config_;
   Cluster& cluster_;
   Mailbox mailbox_;
-  int wake_fd_ = -1;
+  net::WakeFd wake_;  // the writer sleeps on it; shards ring it (wake())
   std::atomic<bool> stop_{false};
   RedisMetrics metrics_;
-  bool uring_ = false;
-  std::vector<int> shard_handles_;
+  net::ForeignWakers wakers_;
   std::thread writer_;
   std::thread reader_;
 
@@ -130,8 +130,9 @@ class RedisBridge final : public BridgePort {
   std::unordered_map<std::string, std::vector<std::uint8_t>> watchers_;
   std::unique_ptr<redis::Link> writer_link_;
   std::unique_ptr<redis::Link> reader_link_;
-  net::ForeignDoorbell writer_doorbell_;
-  net::ForeignDoorbell reader_doorbell_;
+  // Each thread's waker for the shards, built on that thread (null until it starts).
+  std::unique_ptr<net::Waker> writer_waker_;
+  std::unique_ptr<net::Waker> reader_waker_;
   RejectLog writer_rejects_;
   RejectLog reader_rejects_;
 

@@ -63,7 +63,7 @@ struct ShardSlot {
   std::unique_ptr<net::EpollIo> epoll;
   std::unique_ptr<net::TlsIo> tls;  // over either backend when --tls-cert is given
   net::Io* io = nullptr;
-  int peer_handle = -1;  // ring fd (MSG_RING target) or eventfd
+  int peer_handle = -1;  // what a waker rings to wake this shard: ring fd (MSG_RING) or eventfd
   std::string init_error;
   std::string description;  // for the start-up log, taken before the shard runs
 
@@ -110,6 +110,12 @@ struct ShardSlot {
   void set_peers(const std::vector<int>& handles) {
     if (uring) uring->set_peers(handles);
     if (epoll) epoll->set_peers(handles);
+  }
+  // The backend's wakers for threads that are not shards (the Redis bridge), over every
+  // shard's peer handle.
+  net::ForeignWakers foreign_wakers(const std::vector<int>& handles) const {
+    if (uring) return [handles](std::string& error) { return net::UringIo::foreign_waker(handles, error); };
+    return [handles](std::string& error) { return net::EpollIo::foreign_waker(handles, error); };
   }
   std::string describe() const {
     std::string text = uring ? "io_uring: " + uring->describe() : "epoll (the baseline backend)";
@@ -252,9 +258,9 @@ int run_server(const Config& requested) {
       start_ok = false;
     }
   }
-  // The bridge starts before any shard runs (shards wake it through its eventfd).
+  // The bridge starts before any shard runs (shards wake it through its net::WakeFd).
   if (start_ok && bridge) {
-    if (std::string err = bridge->start(config.io == IoBackend::uring, ring_fds); !err.empty()) {
+    if (std::string err = bridge->start(slots[0]->foreign_wakers(ring_fds)); !err.empty()) {
       log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
       start_ok = false;
     }

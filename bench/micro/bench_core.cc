@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "alloc/slab.h"
+#include "base/clock.h"
 #include "core/chunk.h"
 #include "core/shard.h"
 #include "net/io.h"
@@ -87,7 +88,7 @@ class InstantIo final : public net::Io {
   void shutdown_write(std::uint64_t, std::uint32_t) override {}
   void cancel(std::uint64_t, std::uint32_t) override {}
   void close(std::uint64_t, std::uint32_t) override {}
-  void notify(std::uint32_t) override {}
+  net::Waker& waker() override { return waker_; }
   std::span<const net::Completion> wait(int) override {
     for (; to_accept > 0; --to_accept) {
       net::Completion c{net::Op::accept};
@@ -99,9 +100,18 @@ class InstantIo final : public net::Io {
     queued_.clear();
     return batch_;
   }
+  std::uint64_t monotonic_ms() const override { return ringcast::monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return ringcast::unix_ms(); }
   std::uint32_t descriptor_capacity() const override { return 1u << 20; }
 
  private:
+  // One shard: nobody to wake.
+  class NoWaker final : public net::Waker {
+   public:
+    NoWaker() : Waker(1) {}
+    void flush() override { due_.assign(due_.size(), 0); }
+  };
+  NoWaker waker_;
   std::vector<bool> fed_;
   std::deque<net::Completion> unused_;
   std::vector<net::Completion> queued_, batch_;

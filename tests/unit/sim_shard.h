@@ -17,7 +17,7 @@ namespace ringcast {
 class SimShard {
  public:
   explicit SimShard(Config config = base_config(), std::uint32_t buffers = 8) : config_(config), io(buffers) {
-    init_single_cluster(cluster_, config_);
+    init_single_cluster(cluster_, config_, io.unix_ms());
     shard = std::make_unique<Shard>(0, cluster_, io);
     shard->start();
   }

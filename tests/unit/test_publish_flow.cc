@@ -18,9 +18,6 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 class PublishFlowTest : public ::testing::Test {
  protected:
-  void SetUp() override { set_test_clocks(&mono_, &wall_); }
-  void TearDown() override { set_test_clocks(nullptr, nullptr); }
-
   static Config config(std::uint32_t wait_ms) {
     Config c = SimShard::base_config();
     c.history = 8;
@@ -36,9 +33,6 @@ class PublishFlowTest : public ::testing::Test {
     complete_sends_of(s.io, p);
     s.settle();
   }
-
-  std::uint64_t mono_ = 1'000'000;
-  std::uint64_t wall_ = 1'790'000'000'000;
 };
 
 TEST_F(PublishFlowTest, APublishWaitsWhileAStreamIsHalfAHistoryBehind) {
@@ -78,23 +72,23 @@ TEST_F(PublishFlowTest, AStreamThatStopsReadingCostsOneWaitThenFallsOff) {
   s.subscribe("t");
   s.io.auto_complete = false;
   const std::uint32_t p = s.io.connect();
-  const std::uint64_t start = mono_;
+  const std::uint64_t start = s.io.monotonic_ms();
   for (int i = 1; i <= 10; ++i) publish(s, p, i);
   ASSERT_EQ(count(s.io.received(p), "HTTP/1.1 202"), 9u);
   // Once the stream's send has been pending for --publish-wait-ms (seen at the next tick), it
   // stops counting and the publish goes on.
-  mono_ += 900;
+  s.io.advance_ms(900);
   s.settle();
   EXPECT_EQ(count(s.io.received(p), "HTTP/1.1 202"), 9u);  // still waiting
   for (int step = 0; step < 20 && count(s.io.received(p), "HTTP/1.1 202") < 10; ++step) {
-    mono_ += 50;
+    s.io.advance_ms(50);
     s.settle();
     complete_sends_of(s.io, p);
     s.settle();
   }
   EXPECT_EQ(count(s.io.received(p), "HTTP/1.1 202"), 10u);
-  EXPECT_GE(mono_ - start, 1000u);
-  EXPECT_LT(mono_ - start, 2000u);  // before the last bound (twice the wait)
+  EXPECT_GE(s.io.monotonic_ms() - start, 1000u);
+  EXPECT_LT(s.io.monotonic_ms() - start, 2000u);  // before the last bound (twice the wait)
   EXPECT_EQ(s.metrics().publish_overruns.get(), 0u);
   // The history runs past the stream, which is dropped (the default policy); nothing more waits.
   for (int i = 11; i <= 30; ++i) publish(s, p, i);
@@ -118,7 +112,7 @@ TEST_F(PublishFlowTest, AStuckStreamDoesNotCostTheStreamsThatReadTheirProtection
   for (int i = 1; i <= 10; ++i) publish_and_read(i);
   ASSERT_EQ(count(s.io.received(p), "HTTP/1.1 202"), 9u);
   for (int step = 0; step < 40 && count(s.io.received(p), "HTTP/1.1 202") < 10; ++step) {
-    mono_ += 50;
+    s.io.advance_ms(50);
     s.settle();
     complete_sends_except(s.io, stuck);
     s.settle();
@@ -150,7 +144,7 @@ TEST_F(PublishFlowTest, AStreamThatReadsJustEnoughCannotPaceThePublisherForLong)
       complete_sends_of(s.io, slow);
       s.settle();
     }
-    mono_ += 10;
+    s.io.advance_ms(10);
     s.settle();
   }
   EXPECT_EQ(s.metrics().drops_slow_consumer.get(), 1u);

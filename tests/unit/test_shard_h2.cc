@@ -251,20 +251,6 @@ std::string publish_h1(SimShard& s, const std::string& topic, const std::string&
   return id_of(reply);
 }
 
-// Moves both clocks the shard reads; restores the real ones when done.
-class TestClocks {
- public:
-  TestClocks() : mono_(1'000'000), wall_(unix_ms()) { set_test_clocks(&mono_, &wall_); }
-  ~TestClocks() { set_test_clocks(nullptr, nullptr); }
-  void advance_ms(std::uint64_t ms) {
-    mono_ += ms;
-    wall_ += ms;
-  }
-
- private:
-  std::uint64_t mono_, wall_;
-};
-
 void expect_sse_head(const Client& c, std::int32_t id) {
   auto it = c.status.find(id);
   ASSERT_NE(it, c.status.end()) << "stream " << id << " got no HEADERS";
@@ -371,7 +357,6 @@ TEST(ShardH2, ShortSendsKeepEveryStreamsBytesInOrder) {
 // --- 3. a stalled stream ------------------------------------------------------------------------
 
 TEST(ShardH2, AStalledStreamIsResetAfterTheStallTimeoutAndItsSiblingsGoOn) {
-  TestClocks clocks;
   Config config = SimShard::base_config();
   config.stall_timeout_ms = 1000;
   SimShard s(config);
@@ -394,7 +379,7 @@ TEST(ShardH2, AStalledStreamIsResetAfterTheStallTimeoutAndItsSiblingsGoOn) {
   EXPECT_EQ(s.metrics().drops_stalled.get(), 0u);
   // The stall timeout passes (the shard ticks every 250 ms).
   for (int i = 0; i < 5; ++i) {
-    clocks.advance_ms(300);
+    s.io.advance_ms(300);
     p.pump();
   }
   ASSERT_EQ(p.c.resets.count(slow), 1u);
@@ -832,7 +817,6 @@ TEST(ShardH2, WithH2OffThePrefaceIsRefusedAsHttp1) {
 // --- more: timers, abuse, flow control, large events, polls ------------------------------------
 
 TEST(ShardH2, HeartbeatsReachEveryIdleStream) {
-  TestClocks clocks;
   Config config = SimShard::base_config();
   config.heartbeat_ms = 1000;
   SimShard s(config);
@@ -841,12 +825,12 @@ TEST(ShardH2, HeartbeatsReachEveryIdleStream) {
   for (int i = 0; i < 3; ++i) ids.push_back(p.get("/sse/hb"));
   p.pump();
   for (int i = 0; i < 4; ++i) {  // 1200 ms
-    clocks.advance_ms(300);
+    s.io.advance_ms(300);
     p.pump();
   }
   for (std::int32_t id : ids) EXPECT_EQ(p.c.data[id], kRetry + ": ping\n\n") << id;
   for (int i = 0; i < 4; ++i) {  // 2400 ms
-    clocks.advance_ms(300);
+    s.io.advance_ms(300);
     p.pump();
   }
   for (std::int32_t id : ids) EXPECT_EQ(p.c.data[id], kRetry + ": ping\n\n: ping\n\n") << id;
@@ -856,7 +840,6 @@ TEST(ShardH2, HeartbeatsReachEveryIdleStream) {
 }
 
 TEST(ShardH2, AnIdleConnectionIsSentAwayWithGoaway) {
-  TestClocks clocks;
   Config config = SimShard::base_config();
   config.request_timeout_ms = 1000;
   SimShard s(config);
@@ -866,7 +849,7 @@ TEST(ShardH2, AnIdleConnectionIsSentAwayWithGoaway) {
   ASSERT_EQ(p.c.data[health], "ok\n");
   EXPECT_EQ(s.shard->open_connections(), 1u);
   for (int i = 0; i < 6; ++i) {
-    clocks.advance_ms(300);
+    s.io.advance_ms(300);
     p.pump();
   }
   ASSERT_EQ(p.c.goaways.size(), 1u);
@@ -941,7 +924,6 @@ TEST(ShardH2, RapidResetEndsTheConnectionAndFreesEveryRecord) {
 // The connection's own send never completes (its client stopped reading the socket): after
 // the stall timeout the connection goes, and every stream with it.
 TEST(ShardH2, AStalledConnectionIsDroppedWithAllItsStreams) {
-  TestClocks clocks;
   Config config = SimShard::base_config();
   config.stall_timeout_ms = 1000;
   SimShard s(config);
@@ -952,7 +934,7 @@ TEST(ShardH2, AStalledConnectionIsDroppedWithAllItsStreams) {
   publish_h1(s, "dead", "x");
   ASSERT_EQ(p.sends_in_flight(), 1u);
   for (int i = 0; i < 5; ++i) {
-    clocks.advance_ms(300);
+    s.io.advance_ms(300);
     s.settle();
   }
   EXPECT_TRUE(s.io.closed_by_server(p.fd));
@@ -1165,7 +1147,6 @@ TEST(ShardH2, AClientGoawayLetsStreamsGoOnThenTheConnectionCloses) {
 // Drain with a stream whose reader stopped (its window used up, its send held): its siblings end
 // cleanly; at the drain deadline the stalled one is cut and the shard finishes.
 TEST(ShardH2, DrainDeadlineCutsAStreamStuckOnFlowControl) {
-  TestClocks clocks;
   Config config = SimShard::base_config();
   config.drain_ms = 1000;
   SimShard s(config);
@@ -1188,7 +1169,7 @@ TEST(ShardH2, DrainDeadlineCutsAStreamStuckOnFlowControl) {
   EXPECT_EQ(s.shard->open_connections(), 2u);
   bool running = true;
   for (int i = 0; i < 10 && running; ++i) {
-    clocks.advance_ms(300);
+    s.io.advance_ms(300);
     for (int k = 0; k < 6 && running; ++k) running = s.shard->run_once(0);
     p.absorb();
   }
@@ -1251,7 +1232,7 @@ class LateSendIo final : public net::Io {
   void shutdown_write(std::uint64_t token, std::uint32_t fd) override { sim.shutdown_write(token, fd); }
   void cancel(std::uint64_t token, std::uint32_t fd) override { sim.cancel(token, fd); }  // the receive only
   void close(std::uint64_t token, std::uint32_t fd) override { sim.close(token, fd); }
-  void notify(std::uint32_t target) override { sim.notify(target); }
+  net::Waker& waker() override { return sim.waker(); }
   std::span<const net::Completion> wait(int timeout_ms) override {
     if (auto_complete)
       while (!held.empty()) complete(0, std::int32_t(held[0].bytes.size()));
@@ -1261,6 +1242,8 @@ class LateSendIo final : public net::Io {
     done_.clear();
     return batch_;
   }
+  std::uint64_t monotonic_ms() const override { return sim.monotonic_ms(); }
+  std::uint64_t unix_ms() const override { return sim.unix_ms(); }
   std::uint32_t descriptor_capacity() const override { return sim.descriptor_capacity(); }
 
  private:

@@ -16,21 +16,6 @@ namespace {
 
 constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";
 
-// Moves both clocks the shard reads; restores the real ones when done.
-class TestClocks {
- public:
-  TestClocks() : mono_(1'000'000), wall_(unix_ms()) { set_test_clocks(&mono_, &wall_); }
-  ~TestClocks() { set_test_clocks(nullptr, nullptr); }
-  void advance_ms(std::uint64_t ms) {
-    mono_ += ms;
-    wall_ += ms;
-  }
-  std::int64_t unix_s() const { return std::int64_t(wall_ / 1000); }
-
- private:
-  std::uint64_t mono_, wall_;
-};
-
 Config small_table(std::uint32_t max_topics) {
   Config c = SimShard::base_config();
   c.max_topics = max_topics;
@@ -39,8 +24,11 @@ Config small_table(std::uint32_t max_topics) {
 }
 
 // Runs enough passes, across enough simulated time, that the shard has ticked.
-void tick(SimShard& s, TestClocks& clocks) {
-  clocks.advance_ms(300);
+// The wall clock the shard reads, in seconds (for token expiry).
+std::int64_t unix_s(const SimShard& s) { return std::int64_t(s.io.unix_ms() / 1000); }
+
+void tick(SimShard& s) {
+  s.io.advance_ms(300);
   s.settle();
 }
 
@@ -51,7 +39,6 @@ std::string publish_with(SimShard& s, const std::string& topic, const std::strin
 }
 
 TEST(ShardSecurity, ReadsRefusedByAccessControlCreateNoTopic) {
-  TestClocks clocks;
   SimShard s(small_table(20));
   http::AccessPolicy policy;
   ASSERT_EQ(policy.keys.set_hmac_secret(kSecret), "");
@@ -65,13 +52,12 @@ TEST(ShardSecurity, ReadsRefusedByAccessControlCreateNoTopic) {
       ASSERT_EQ(s.io.received(fd).compare(0, 12, "HTTP/1.1 401"), 0) << target;
     }
   }
-  tick(s, clocks);
+  tick(s);
   EXPECT_EQ(s.metrics().topics.get(), 1u);  // "_stats", the server's own
   EXPECT_NE(publish_with(s, "fresh", "pub-token").find("HTTP/1.1 202"), std::string::npos);
 }
 
 TEST(ShardSecurity, TopicsWithNoSubscribersAndNoHistoryAreReclaimed) {
-  TestClocks clocks;
   SimShard s(small_table(20));
   std::vector<std::uint32_t> polls;
   for (int i = 0; i < 19; ++i)  // "_stats" holds the 20th slot
@@ -79,29 +65,28 @@ TEST(ShardSecurity, TopicsWithNoSubscribersAndNoHistoryAreReclaimed) {
   const std::uint32_t refused = s.request("GET /poll/one-too-many HTTP/1.1\r\nHost: t\r\n\r\n");
   EXPECT_EQ(s.io.received(refused).compare(0, 12, "HTTP/1.1 503"), 0) << s.io.received(refused);
   EXPECT_EQ(s.publish("news", "x").compare(0, 12, "HTTP/1.1 503"), 0);
-  tick(s, clocks);  // held polls are subscribers: nothing to reclaim yet
+  tick(s);  // held polls are subscribers: nothing to reclaim yet
   EXPECT_EQ(s.metrics().topics_reclaimed.get(), 0u);
   for (std::uint32_t fd : polls) s.io.client_close(fd);
   s.settle();
-  tick(s, clocks);
+  tick(s);
   EXPECT_EQ(s.metrics().topics_reclaimed.get(), 19u);
   EXPECT_EQ(s.metrics().topics.get(), 1u);
   EXPECT_NE(s.publish("news", "x").find("HTTP/1.1 202"), std::string::npos);
   // A topic with history is kept while its events live, even with no one subscribed.
-  tick(s, clocks);
+  tick(s);
   EXPECT_EQ(s.metrics().topics_reclaimed.get(), 19u);
   EXPECT_EQ(s.metrics().topics.get(), 2u);
 }
 
 TEST(ShardSecurity, AReclaimedTopicStartsAfreshAndResumesReportAGap) {
-  TestClocks clocks;
   Config c = small_table(20);
   c.history_ttl_ms = 1000;
   SimShard s(c);
   const std::string first = id_of(s.publish("t", "old"));
-  clocks.advance_ms(1500);  // the event expires ...
+  s.io.advance_ms(1500);  // the event expires ...
   s.settle();
-  tick(s, clocks);  // ... and the empty topic is freed
+  tick(s);  // ... and the empty topic is freed
   EXPECT_EQ(s.metrics().topics_reclaimed.get(), 1u);
   const std::uint32_t sub =
       s.request("GET /sse/t HTTP/1.1\r\nHost: t\r\nLast-Event-ID: " + first + "\r\n\r\n");
@@ -114,7 +99,6 @@ TEST(ShardSecurity, AReclaimedTopicStartsAfreshAndResumesReportAGap) {
 }
 
 TEST(ShardSecurity, AChunkForAFullTableIsCountedNotFatal) {
-  TestClocks clocks;
   SimShard s(small_table(2));
   const std::uint32_t sub = s.subscribe("held");  // "_stats" and "held": the table is full
   ASSERT_EQ(s.io.received(sub), SimShard::prelude());
@@ -140,22 +124,21 @@ class TokenExpiryTest : public ::testing::Test {
   std::string token(std::int64_t exp) {
     return testing::mint("HS256", "{\"exp\":" + std::to_string(exp) + ",\"subscribe\":[\"*\"]}", kSecret);
   }
-  TestClocks clocks;
   SimShard s;
   http::AccessPolicy policy;
 };
 
 TEST_F(TokenExpiryTest, AStreamEndsWithANoticeWhenItsTokenExpires) {
   const std::uint32_t sub =
-      s.request("GET /sse/news HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + token(clocks.unix_s() + 10) + "\r\n\r\n");
+      s.request("GET /sse/news HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + token(unix_s(s) + 10) + "\r\n\r\n");
   const std::uint32_t anon = s.subscribe("news");  // no token: nothing expires
   ASSERT_EQ(s.io.received(sub), SimShard::prelude());
-  for (int i = 0; i < 130; ++i) tick(s, clocks);  // 39 s: within exp + leeway
+  for (int i = 0; i < 130; ++i) tick(s);  // 39 s: within exp + leeway
   EXPECT_FALSE(s.io.write_shut_by_server(sub));
   const std::string ack = publish_with(s, "news", "pub-token");
   s.settle();
   EXPECT_NE(s.io.received(sub).find("data: x"), std::string::npos) << s.io.received(sub) << ack;
-  for (int i = 0; i < 10; ++i) tick(s, clocks);  // 42 s: past exp + leeway
+  for (int i = 0; i < 10; ++i) tick(s);  // 42 s: past exp + leeway
   EXPECT_EQ(s.metrics().token_expired_streams.get(), 1u);
   EXPECT_TRUE(s.io.write_shut_by_server(sub));
   const std::string got = s.io.received(sub);
@@ -170,7 +153,7 @@ TEST_F(TokenExpiryTest, AStreamEndsWithANoticeWhenItsTokenExpires) {
 }
 
 TEST_F(TokenExpiryTest, ChurnDoesNotGrowTheExpiryQueue) {
-  const std::string t = token(clocks.unix_s() + 86400);
+  const std::string t = token(unix_s(s) + 86400);
   for (int i = 0; i < 2000; ++i) {
     const std::uint32_t fd =
         s.request("GET /sse/news HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + t + "\r\n\r\n");

@@ -68,7 +68,6 @@ struct Publisher {
 class World {
  public:
   explicit World(std::uint64_t seed) : seed_(seed), rng_(seed) {
-    set_test_clocks(&mono_, &wall_);
     chunks_before_ = live_chunks();
     config_.shards = kShards;
     config_.history = 8;
@@ -90,13 +89,26 @@ class World {
       cluster_.metrics.push_back(std::make_unique<ShardMetrics>());
       ios_.push_back(std::make_unique<net::SimIo>(4, 256, 4096));
       ios_.back()->auto_complete = false;
+      // Every shard's clock starts at the world's; move_clocks() moves them all together.
+      ios_.back()->advance_ms(mono_ - net::SimIo::kStartMonotonicMs);
+      ios_.back()->set_unix_ms(wall_);
     }
     for (std::uint32_t s = 0; s < kShards; ++s) {
       shards_.push_back(std::make_unique<Shard>(s, cluster_, *ios_[s]));
       shards_.back()->start();
     }
   }
-  ~World() { set_test_clocks(nullptr, nullptr); }
+
+  // Moves the world's time: every shard's clocks, which the world keeps equal. A negative
+  // wall_step jumps the wall clock back (the monotonic one never goes back).
+  void move_clocks(std::uint64_t mono_step, std::int64_t wall_step) {
+    mono_ += mono_step;
+    wall_ = std::uint64_t(std::int64_t(wall_) + wall_step);
+    for (auto& io : ios_) {
+      io->advance_ms(mono_step);
+      io->set_unix_ms(wall_);
+    }
+  }
 
   std::string where() const {
     return "seed " + std::to_string(seed_) + " step " + std::to_string(step_);
@@ -124,16 +136,17 @@ class World {
     } else if (roll < 770) {
       toggle_slow();
     } else if (roll < 850) {
-      mono_ += 1 + pick(100);
-      wall_ += 1 + pick(100);
+      const std::uint64_t mono_step = 1 + pick(100);
+      move_clocks(mono_step, std::int64_t(1 + pick(100)));
     } else if (roll < 854) {
-      mono_ += 500 + pick(2000);  // heartbeats and request timeouts come due
-      wall_ += 500 + pick(2000);
+      const std::uint64_t mono_step = 500 + pick(2000);  // heartbeats and request timeouts come due
+      move_clocks(mono_step, std::int64_t(500 + pick(2000)));
     } else if (roll < 855) {
-      mono_ += 5000 + pick(5000);  // and stall timeouts
-      wall_ += 5000 + pick(5000);
+      const std::uint64_t mono_step = 5000 + pick(5000);  // and stall timeouts
+      move_clocks(mono_step, std::int64_t(5000 + pick(5000)));
     } else if (roll < 858) {
-      wall_ -= std::min<std::uint64_t>(wall_ - 1, 1 + pick(5000));  // the wall clock steps back
+      // The wall clock steps back.
+      move_clocks(0, -std::int64_t(std::min<std::uint64_t>(wall_ - 1, 1 + pick(5000))));
     } else if (roll < 880) {
       io.nobufs_next += 1 + pick(3);
     } else if (roll < 890) {
@@ -157,8 +170,7 @@ class World {
         ios_[s]->complete_all_sends();
         run(s);
       }
-      mono_ += 10;
-      wall_ += 10;
+      move_clocks(10, 10);
       read_all();
     }
   }
@@ -187,8 +199,7 @@ class World {
           io.client_close(pub.fd - 1);
       }
       read_all();
-      mono_ += 20;
-      wall_ += 20;
+      move_clocks(20, 20);
       if (all) return;
     }
     ADD_FAILURE() << where() << ": the shards did not finish draining";

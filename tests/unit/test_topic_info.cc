@@ -20,23 +20,9 @@ namespace {
 
 constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";
 
-class TestClocks {
- public:
-  TestClocks() : mono_(1'000'000), wall_(unix_ms()) { set_test_clocks(&mono_, &wall_); }
-  ~TestClocks() { set_test_clocks(nullptr, nullptr); }
-  void advance_ms(std::uint64_t ms) {
-    mono_ += ms;
-    wall_ += ms;
-  }
-  std::int64_t unix_s() const { return std::int64_t(wall_ / 1000); }
-
- private:
-  std::uint64_t mono_, wall_;
-};
-
-void tick(SimShard& s, TestClocks& clocks, int times = 1) {
+void tick(SimShard& s, int times = 1) {
   for (int i = 0; i < times; ++i) {
-    clocks.advance_ms(300);
+    s.io.advance_ms(300);
     s.settle();
   }
 }
@@ -178,13 +164,12 @@ std::vector<std::string> events_named(const std::string& stream, const std::stri
 }
 
 TEST(ShardSimOccupancy, CountsAreCoalescedAndVacatedWaitsForTheGracePeriod) {
-  TestClocks clocks;
   SimShard s(occupancy_config());
   const std::uint32_t watch = s.subscribe("_occupancy.news");
-  tick(s, clocks);
+  tick(s);
   std::vector<std::uint32_t> subs;
   for (int i = 0; i < 5; ++i) subs.push_back(s.subscribe("news"));  // within one interval
-  tick(s, clocks, 4);
+  tick(s, 4);
   std::string got = s.io.received(watch);
   EXPECT_EQ(events_named(got, "occupied").size(), 1u) << got;
   const auto counts = events_named(got, "occupancy");
@@ -196,15 +181,15 @@ TEST(ShardSimOccupancy, CountsAreCoalescedAndVacatedWaitsForTheGracePeriod) {
   // A blip: everyone leaves and one comes back within the grace period: no vacated.
   for (std::uint32_t fd : subs) s.io.client_close(fd);
   s.settle();
-  tick(s, clocks, 2);
+  tick(s, 2);
   const std::uint32_t back = s.subscribe("news");
-  tick(s, clocks, 10);
+  tick(s, 10);
   got = s.io.received(watch);
   EXPECT_TRUE(events_named(got, "vacated").empty()) << got;
   EXPECT_EQ(events_named(got, "occupied").size(), 1u) << got;
   s.io.client_close(back);
   s.settle();
-  tick(s, clocks, 10);  // 3 s: past the grace period
+  tick(s, 10);  // 3 s: past the grace period
   got = s.io.received(watch);
   ASSERT_EQ(events_named(got, "vacated").size(), 1u) << got;
   EXPECT_EQ(events_named(got, "vacated")[0], "{\"topic\":\"news\",\"subscribers\":0,\"subscribersCluster\":0}");
@@ -212,25 +197,23 @@ TEST(ShardSimOccupancy, CountsAreCoalescedAndVacatedWaitsForTheGracePeriod) {
 }
 
 TEST(ShardSimOccupancy, WatchersOfOccupancyTopicsGenerateNoOccupancyOfTheirOwn) {
-  TestClocks clocks;
   SimShard s(occupancy_config());
   const std::uint32_t meta = s.subscribe("_occupancy._occupancy.news");
   std::vector<std::uint32_t> watchers;
   for (int i = 0; i < 3; ++i) watchers.push_back(s.subscribe("_occupancy.news"));
-  tick(s, clocks, 5);
+  tick(s, 5);
   for (std::uint32_t fd : watchers) s.io.client_close(fd);
   s.settle();
-  tick(s, clocks, 5);
+  tick(s, 5);
   EXPECT_EQ(s.io.received(meta), SimShard::prelude());  // nothing, ever
   EXPECT_EQ(get(s, "/topics/_occupancy._occupancy._occupancy.news").compare(0, 12, "HTTP/1.1 404"), 0);
 }
 
 TEST(ShardSimOccupancy, NothingIsPublishedWithoutTheFlag) {
-  TestClocks clocks;
   SimShard s;
   const std::uint32_t watch = s.subscribe("_occupancy.news");
   s.subscribe("news");
-  tick(s, clocks, 5);
+  tick(s, 5);
   EXPECT_EQ(s.io.received(watch), SimShard::prelude());
   EXPECT_EQ(s.metrics().occupancy_events.get(), 0u);
 }

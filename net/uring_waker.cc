@@ -1,9 +1,7 @@
-#include "net/doorbell.h"
+#include "net/uring_waker.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "base/assert.h"
@@ -12,48 +10,43 @@
 
 namespace ringcast::net {
 
-ForeignDoorbell::~ForeignDoorbell() {
+UringForeignWaker::UringForeignWaker(std::vector<int> ring_fds)
+    : Waker(std::uint32_t(ring_fds.size())), ring_fds_(std::move(ring_fds)) {}
+
+UringForeignWaker::~UringForeignWaker() {
   if (ring_ready_) io_uring_queue_exit(&ring_);
 }
 
-std::string ForeignDoorbell::init(bool uring, std::vector<int> handles) {
-  uring_ = uring;
-  handles_ = std::move(handles);
-  due_.assign(handles_.size(), 0);
-  if (!uring_) return {};
+std::string UringForeignWaker::init() {
+  RC_ASSERT(!ring_ready_);
   // Entries for every shard's doorbell in one submit. No SINGLE_ISSUER: created here, used here.
-  const unsigned entries = std::max<unsigned>(8, unsigned(handles_.size()) * 2);
+  const unsigned entries = std::max<unsigned>(8, unsigned(ring_fds_.size()) * 2);
   if (int rc = io_uring_queue_init(entries, &ring_, 0); rc < 0)
     return std::string("doorbell io_uring_queue_init: ") + std::strerror(-rc);
   ring_ready_ = true;
   return {};
 }
 
-void ForeignDoorbell::flush() {
+void UringForeignWaker::flush() {
+  RC_ASSERT(ring_ready_);
   unsigned queued = 0;
   for (std::uint32_t t = 0; t < due_.size(); ++t) {
     if (!due_[t]) continue;
     due_[t] = 0;
-    if (!uring_) {
-      const std::uint64_t one = 1;
-      // EAGAIN: the counter is saturated, so the shard is certain to wake anyway.
-      if (::write(handles_[t], &one, sizeof one) < 0 && errno != EAGAIN)
-        log_event(LogLevel::warn, "doorbell_failed", "op=write error=%s", quoted(std::strerror(errno)).c_str());
-      continue;
-    }
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     RC_ASSERT(sqe != nullptr);  // sized for every shard, and drained below every time
-    io_uring_prep_msg_ring(sqe, handles_[t], 0, doorbell_user_data(), 0);
+    io_uring_prep_msg_ring(sqe, ring_fds_[t], 0, doorbell_user_data(), 0);
     io_uring_sqe_set_data64(sqe, t);
     ++queued;
   }
   if (queued == 0) return;
+  // -EINTR: a signal during the wait; the submit itself happened, and the results are reaped
+  // below or at the next flush. Anything else is unexpected for a ring this thread owns.
   int rc = io_uring_submit_and_wait(&ring_, queued);
   if (rc < 0 && rc != -EINTR) log_event(LogLevel::warn, "doorbell_failed", "op=submit error=%s", quoted(std::strerror(-rc)).c_str());
   io_uring_cqe* cqe;
   // Reap every result. A failed delivery (-EOVERFLOW: the shard's CQ is full) is retried on
-  // the next flush: the message is already in the mailbox and the shard drains it on any
-  // wake-up, including its 250 ms tick, so nothing is lost, only delayed.
+  // the next flush (see Waker::flush).
   while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
     if (cqe->res < 0) {
       const auto target = static_cast<std::uint32_t>(io_uring_cqe_get_data64(cqe));
