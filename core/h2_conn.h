@@ -4,11 +4,15 @@
 // is kH2StreamFd | the connection's record); this holds what only HTTP/2 needs of it: the bytes
 // its last "send" staged, how far the session has framed them (pulled) and how much of that
 // the socket took (sent). The session calls back into the shard through H2Handler.
+//
+// Density (issue #18): a stream costs one 80-byte H2Stream and one 8-byte index entry here, in
+// two flat vectors per connection (no per-stream heap node), plus the session's own record.
 #include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "http/h2_session.h"
@@ -18,19 +22,51 @@ namespace ringcast {
 class Shard;
 
 struct H2Stream {
+  std::int32_t id = 0;
   std::uint32_t conn = 0;        // the stream's record in the shard's table
-  std::vector<iovec> iov;        // staged bytes (after the head, which went out as HEADERS)
-  std::size_t iov_at = 0;        // first staged iovec not wholly pulled
-  std::size_t iov_off = 0;       // bytes of it pulled
-  std::size_t head = 0;          // bytes of the staged send consumed as the HEADERS frame
-  std::size_t staged = 0;        // bytes in iov
-  std::size_t pulled = 0;        // of those, framed into the connection's output
-  std::size_t sent = 0;          // of those, taken by the socket
-  bool headers_sent = false;
-  bool end_after = false;        // the staged bytes are the stream's last (a whole answer)
-  bool end_pending = false;      // the shard ended the stream (drain, expiry): END_STREAM next
-  bool end_sent = false;         // END_STREAM framed
-  bool closed = false;           // the session closed the stream (either side)
+  std::uint32_t head = 0;        // bytes of the staged send consumed as the HEADERS frame
+  std::uint32_t staged = 0;      // bytes staged (after the head, which went out as HEADERS)
+  std::uint32_t pulled = 0;      // of those, framed into the connection's output
+  std::uint32_t sent = 0;        // of those, taken by the socket
+  std::uint32_t iov_off = 0;     // bytes of iov()[iov_at] pulled
+  std::uint16_t iov_count = 0;   // staged iovecs
+  std::uint16_t iov_at = 0;      // first staged iovec not wholly pulled
+  bool headers_sent : 1 = false;
+  bool end_after : 1 = false;    // the staged bytes are the stream's last (a whole answer)
+  bool end_pending : 1 = false;  // the shard ended the stream (drain, expiry): END_STREAM next
+  bool end_sent : 1 = false;     // END_STREAM framed
+  bool closed : 1 = false;       // the session closed the stream (either side)
+  iovec inline_iov[2] = {};      // a send's iovecs when they fit (an event or two: the usual)
+  std::unique_ptr<iovec[]> more;  // ... else here
+
+  const iovec* iov() const { return more ? more.get() : inline_iov; }
+  // Copies the iovecs of one staged send (the shard's scratch list is reused), less `skip`
+  // bytes at the front of the first.
+  void stage(const iovec* v, std::size_t n, std::size_t skip);
+  void clear_staged();
+};
+static_assert(sizeof(H2Stream) <= 80, "an HTTP/2 stream's record must stay small (issue #18)");
+
+// A connection's streams, by stream id and by record: two sorted flat vectors. A connection
+// holds at most --h2-max-streams (256 by default), so inserts and erases move little.
+// References into it last until the next add() or erase().
+class H2Streams {
+ public:
+  H2Stream* find(std::int32_t id);
+  std::int32_t id_of(std::uint32_t record) const;  // the record must be a stream of this table
+  H2Stream& at_record(std::uint32_t record) { return *find(id_of(record)); }
+  H2Stream& add(std::int32_t id, std::uint32_t record);
+  void erase(std::int32_t id);
+  std::size_t size() const { return by_id_.size(); }
+  bool empty() const { return by_id_.empty(); }
+  std::vector<std::uint32_t> records() const;
+  std::size_t bytes() const {
+    return by_id_.capacity() * sizeof(H2Stream) + by_record_.capacity() * sizeof(by_record_[0]);
+  }
+
+ private:
+  std::vector<H2Stream> by_id_;                                  // ascending id
+  std::vector<std::pair<std::uint32_t, std::int32_t>> by_record_;  // ascending record
 };
 
 class H2Conn final : public http::H2Handler {
@@ -51,8 +87,7 @@ class H2Conn final : public http::H2Handler {
 
  public:
   http::H2Session session;
-  std::unordered_map<std::int32_t, H2Stream> streams;  // by stream id
-  std::unordered_map<std::uint32_t, std::int32_t> ids;  // stream record -> stream id
+  H2Streams streams;
   bool failed = false;          // protocol error or abuse: flush the GOAWAY, then close
   bool goaway_sent = false;     // draining or idle: no new streams; close once none is left
   bool closing = false;         // the connection is closing: nothing more is framed

@@ -126,9 +126,7 @@ void Shard::h2_open_stream(std::uint32_t pi, std::int32_t id, const http::H2Requ
   c.state = ConnState::reading;
   c.flags = conn_flag::keep_alive | conn_flag::proto_known;
   c.first_sub = c.ready_next = c.timer_prev = c.timer_next = nil;
-  H2Stream& st = h.streams[id];
-  st.conn = ci;
-  h.ids[ci] = id;
+  h.streams.add(id, ci);
   metrics_.h2_streams.add();
   timer_touch(ci);
   // The limits HTTP/1.1's parser applies to a request line apply to :path too.
@@ -146,9 +144,9 @@ void Shard::h2_stage(std::uint32_t ci) {
   Conn& c = conns_[ci];
   H2Conn& h = h2_parent(ci);
   const std::uint32_t pi = c.fd & ~kH2StreamFd;
-  const std::int32_t id = h.ids.at(ci);
-  H2Stream& st = h.streams.at(id);
-  RC_ASSERT(!st.closed && st.pulled == st.sent && st.iov_at == st.iov.size());
+  const std::int32_t id = h.streams.id_of(ci);
+  H2Stream& st = *h.streams.find(id);
+  RC_ASSERT(!st.closed && st.pulled == st.sent && st.iov_at == st.iov_count);
   const bool last = c.state != ConnState::streaming;  // a whole answer: END_STREAM after it
   std::size_t total = 0;
   for (const iovec& v : iov_) total += v.iov_len;
@@ -170,18 +168,12 @@ void Shard::h2_stage(std::uint32_t ci) {
                                   {head.fields, head.field_count}, empty);
     if (empty) st.end_sent = true;
   }
-  st.head = skip;
-  st.iov.clear();
-  for (const iovec& v : iov_) {
-    if (skip >= v.iov_len) {
-      skip -= v.iov_len;
-      continue;
-    }
-    st.iov.push_back({static_cast<char*>(v.iov_base) + skip, v.iov_len - skip});
-    skip = 0;
-  }
-  st.iov_at = st.iov_off = 0;
-  st.staged = total - st.head;
+  RC_ASSERT(total <= UINT32_MAX);  // one send is bounded far below (--send-bytes-max and co.)
+  st.head = static_cast<std::uint32_t>(skip);
+  std::size_t first = 0;  // the head's iovecs (wholly consumed) are not staged
+  while (first < iov_.size() && skip >= iov_[first].iov_len) skip -= iov_[first++].iov_len;
+  st.stage(iov_.data() + first, iov_.size() - first, skip);  // skip: the head's end in it
+  st.staged = static_cast<std::uint32_t>(total - st.head);
   st.pulled = st.sent = 0;
   st.end_after = last;
   if (!ok) {
@@ -207,31 +199,32 @@ void Shard::h2_stage(std::uint32_t ci) {
 // shutdown_write of a stream: END_STREAM after what is pending (drain, token expiry).
 void Shard::h2_end_stream(std::uint32_t ci) {
   H2Conn& h = h2_parent(ci);
-  H2Stream& st = h.streams.at(h.ids.at(ci));
+  H2Stream& st = h.streams.at_record(ci);
   st.end_pending = true;
-  h.session.resume(h.ids.at(ci));
+  h.session.resume(st.id);
   mark_ready(conns_[ci].fd & ~kH2StreamFd);
 }
 
 std::size_t H2Conn::pull(std::int32_t id, std::size_t max_bytes, http::H2Slices& out,
                          bool& end_stream) {
-  auto it = streams.find(id);
-  if (it == streams.end()) return 0;  // freed with a reset queued: the session drops it
-  H2Stream& st = it->second;
+  H2Stream* found = streams.find(id);
+  if (found == nullptr) return 0;  // freed with a reset queued: the session drops it
+  H2Stream& st = *found;
   std::size_t n = 0;
-  while (st.iov_at < st.iov.size() && n < max_bytes) {
-    const iovec& v = st.iov[st.iov_at];
+  const iovec* iov = st.iov();
+  while (st.iov_at < st.iov_count && n < max_bytes) {
+    const iovec& v = iov[st.iov_at];
     const std::size_t take = std::min(v.iov_len - st.iov_off, max_bytes - n);
     if (!out.add(static_cast<const char*>(v.iov_base) + st.iov_off, take)) break;
     n += take;
-    st.iov_off += take;
+    st.iov_off += static_cast<std::uint32_t>(take);
     if (st.iov_off == v.iov_len) {
       ++st.iov_at;
       st.iov_off = 0;
     }
   }
-  st.pulled += n;
-  if (st.iov_at == st.iov.size() && (st.end_after || st.end_pending) && !st.end_sent) {
+  st.pulled += static_cast<std::uint32_t>(n);
+  if (st.iov_at == st.iov_count && (st.end_after || st.end_pending) && !st.end_sent) {
     end_stream = true;
     st.end_sent = true;
   }
@@ -239,10 +232,10 @@ std::size_t H2Conn::pull(std::int32_t id, std::size_t max_bytes, http::H2Slices&
 }
 
 void H2Conn::on_data_sent(std::int32_t id, std::size_t bytes) {
-  auto it = streams.find(id);
-  if (it == streams.end()) return;
-  H2Stream& st = it->second;
-  st.sent += bytes;
+  H2Stream* found = streams.find(id);
+  if (found == nullptr) return;
+  H2Stream& st = *found;
+  st.sent += static_cast<std::uint32_t>(bytes);
   RC_ASSERT(st.sent <= st.pulled);
   const bool closing = shard_.conns_[st.conn].state == ConnState::closing;
   if (st.sent == st.pulled && (st.pulled == st.staged || closing)) shard_.h2_complete(*this, id);
@@ -251,12 +244,11 @@ void H2Conn::on_data_sent(std::int32_t id, std::size_t bytes) {
 // The socket took everything the stream staged (or all of it that will ever go): the stream's
 // send completes as a socket send would.
 void Shard::h2_complete(H2Conn& h, std::int32_t id) {
-  H2Stream& st = h.streams.at(id);
+  H2Stream& st = *h.streams.find(id);
   const std::uint32_t ci = st.conn;
   if (!(conns_[ci].flags & conn_flag::send_inflight)) return;
   const auto bytes = static_cast<std::int32_t>(st.head + st.sent);
-  st.iov.clear();
-  st.iov_at = st.iov_off = st.head = st.staged = st.pulled = st.sent = 0;
+  st.clear_staged();
   on_send(ci, bytes);  // may free the record (and `st`)
 }
 
@@ -265,9 +257,9 @@ void H2Conn::on_window_open(std::int32_t) {
 }
 
 void H2Conn::on_stream_close(std::int32_t id, std::uint32_t error_code) {
-  auto it = streams.find(id);
-  if (it == streams.end()) return;  // a stream we reset and freed already
-  H2Stream& st = it->second;
+  H2Stream* found = streams.find(id);
+  if (found == nullptr) return;  // a stream we reset and freed already
+  H2Stream& st = *found;
   st.closed = true;
   const std::uint32_t ci = st.conn;
   // Before our END_STREAM, only the client's RST_STREAM closes a stream (whatever its code).
@@ -283,8 +275,8 @@ void Shard::h2_finish_stream_close(std::uint32_t ci) {
   if (c.flags & conn_flag::on_ready_list) return;  // flush_ready comes back here
   const std::uint32_t pi = c.fd & ~kH2StreamFd;
   H2Conn& h = h2_parent(ci);
-  const std::int32_t id = h.ids.at(ci);
-  H2Stream& st = h.streams.at(id);
+  const std::int32_t id = h.streams.id_of(ci);
+  H2Stream& st = *h.streams.find(id);
   if (c.flags & conn_flag::send_inflight) {
     if (st.sent != st.pulled && !h.output_dropped) return;  // on_data_sent comes back here
     c.flags &= ~conn_flag::send_inflight;
@@ -299,8 +291,7 @@ void Shard::h2_finish_stream_close(std::uint32_t ci) {
   delete c.out_next;
   c.in = c.out = c.out_next = nullptr;
   free_subs(ci);
-  h.streams.erase(id);
-  h.ids.erase(ci);
+  h.streams.erase(id);  // `st` is gone from here
   c.gen = 0;
   conns_.free(ci);
   metrics_.h2_streams.sub();
@@ -360,9 +351,7 @@ void Shard::h2_goaway(std::uint32_t ci) {
 void Shard::h2_close_streams(std::uint32_t ci) {
   H2Conn& h = *h2_of(ci);
   h.closing = true;
-  std::vector<std::uint32_t> records;
-  records.reserve(h.ids.size());
-  for (const auto& [record, id] : h.ids) records.push_back(record);
+  const std::vector<std::uint32_t> records = h.streams.records();
   h.tearing_down = true;
   for (std::uint32_t s : records) {
     if (conns_[s].state == ConnState::closing) continue;  // finishes on its own
@@ -377,9 +366,7 @@ void Shard::h2_close_streams(std::uint32_t ci) {
 bool Shard::h2_teardown(std::uint32_t ci) {
   H2Conn& h = *h2_of(ci);
   h.output_dropped = true;
-  std::vector<std::uint32_t> records;
-  records.reserve(h.ids.size());
-  for (const auto& [record, id] : h.ids) records.push_back(record);
+  const std::vector<std::uint32_t> records = h.streams.records();
   h.tearing_down = true;
   for (std::uint32_t s : records) {
     if (conns_[s].state == ConnState::closing) maybe_finish_close(s);
