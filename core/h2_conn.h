@@ -5,8 +5,9 @@
 // its last "send" staged, how far the session has framed them (pulled) and how much of that
 // the socket took (sent). The session calls back into the shard through H2Handler.
 //
-// Density (issue #18): a stream costs one 80-byte H2Stream and one 8-byte index entry here, in
-// two flat vectors per connection (no per-stream heap node), plus the session's own record.
+// Density (issue #18): a stream costs one 80-byte H2Stream in the shard's slab (fixed-size
+// records, recycled, so connections that grow and shrink leave no freed blocks behind) and two
+// 8-byte index entries in its connection's flat vectors, plus the session's own record.
 #include <sys/uio.h>
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "alloc/slab.h"
 #include "http/h2_session.h"
 
 namespace ringcast {
@@ -37,9 +39,9 @@ struct H2Stream {
   bool end_sent : 1 = false;     // END_STREAM framed
   bool closed : 1 = false;       // the session closed the stream (either side)
   iovec inline_iov[2] = {};      // a send's iovecs when they fit (an event or two: the usual)
-  std::unique_ptr<iovec[]> more;  // ... else here
+  iovec* more = nullptr;         // ... else here (owned: freed by clear_staged())
 
-  const iovec* iov() const { return more ? more.get() : inline_iov; }
+  const iovec* iov() const { return more != nullptr ? more : inline_iov; }
   // Copies the iovecs of one staged send (the shard's scratch list is reused), less `skip`
   // bytes at the front of the first.
   void stage(const iovec* v, std::size_t n, std::size_t skip);
@@ -47,11 +49,16 @@ struct H2Stream {
 };
 static_assert(sizeof(H2Stream) <= 80, "an HTTP/2 stream's record must stay small (issue #18)");
 
-// A connection's streams, by stream id and by record: two sorted flat vectors. A connection
-// holds at most --h2-max-streams (256 by default), so inserts and erases move little.
-// References into it last until the next add() or erase().
+// A connection's streams, by stream id and by record: two sorted flat vectors of slab indices.
+// A connection holds at most --h2-max-streams (256 by default), so inserts and erases move
+// little. The H2Stream records never move.
 class H2Streams {
  public:
+  explicit H2Streams(Slab<H2Stream>& slab) : slab_(slab) {}
+  ~H2Streams();
+  H2Streams(const H2Streams&) = delete;
+  H2Streams& operator=(const H2Streams&) = delete;
+
   H2Stream* find(std::int32_t id);
   std::int32_t id_of(std::uint32_t record) const;  // the record must be a stream of this table
   H2Stream& at_record(std::uint32_t record) { return *find(id_of(record)); }
@@ -60,19 +67,26 @@ class H2Streams {
   std::size_t size() const { return by_id_.size(); }
   bool empty() const { return by_id_.empty(); }
   std::vector<std::uint32_t> records() const;
-  std::size_t bytes() const {
-    return by_id_.capacity() * sizeof(H2Stream) + by_record_.capacity() * sizeof(by_record_[0]);
-  }
 
  private:
-  std::vector<H2Stream> by_id_;                                  // ascending id
-  std::vector<std::pair<std::uint32_t, std::int32_t>> by_record_;  // ascending record
+  struct ById {
+    std::int32_t id;
+    std::uint32_t slot;  // in slab_
+  };
+  struct ByRecord {
+    std::uint32_t record;
+    std::uint32_t slot;
+  };
+  Slab<H2Stream>& slab_;
+  std::vector<ById> by_id_;          // ascending id
+  std::vector<ByRecord> by_record_;  // ascending record
 };
 
 class H2Conn final : public http::H2Handler {
  public:
-  H2Conn(Shard& shard, std::uint32_t conn, const http::H2Settings& settings)
-      : shard_(shard), conn_(conn), session(settings, *this) {}
+  H2Conn(Shard& shard, std::uint32_t conn, const http::H2Settings& settings,
+         Slab<H2Stream>& stream_slab)
+      : shard_(shard), conn_(conn), session(settings, *this), streams(stream_slab) {}
 
   void on_request(std::int32_t id, const http::H2Request& request) override;
   void on_stream_close(std::int32_t id, std::uint32_t error_code) override;

@@ -24,7 +24,7 @@ const Family kFamilies[] = {
     {"ringcast_connections", "gauge", "Open connections of any kind.", &ShardMetrics::connections,
      true},
     {"ringcast_topics", "gauge", "Topics with a history on the shard.", &ShardMetrics::topics, true},
-    {"ringcast_record_bytes", "gauge", "Bytes reserved for connection and subscription records.",
+    {"ringcast_record_bytes", "gauge", "Bytes reserved for connection, subscription and HTTP/2 stream records.",
      &ShardMetrics::conn_record_bytes, true},
     {"ringcast_rings", "gauge", "io_uring instances of the shard.", &ShardMetrics::rings, true},
     {"ringcast_descriptors", "gauge", "Descriptors the shard holds (table fill).",

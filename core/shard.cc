@@ -26,6 +26,7 @@ Shard::Shard(std::uint32_t index, Cluster& cluster, net::Io& io)
       metrics_(*cluster.metrics[index]),
       conns_(io.descriptor_capacity()),
       subs_(io.descriptor_capacity() * cluster.config->max_topics_per_stream),
+      h2_streams_(io.descriptor_capacity()),
       start_ms_(io.monotonic_ms()),
       rng_(static_cast<std::uint32_t>(cluster.boot_unix_ms * 2654435761u + index)) {
   for (const auto& m : cluster.metrics) all_metrics_.push_back(m.get());
@@ -478,7 +479,8 @@ void Shard::log_drops() {
 
 void Shard::refresh_gauges() {
   metrics_.topics.set(live_topics());
-  metrics_.conn_record_bytes.set(conns_.reserved_bytes() + subs_.reserved_bytes());
+  metrics_.conn_record_bytes.set(conns_.reserved_bytes() + subs_.reserved_bytes() +
+                                 h2_streams_.reserved_bytes());
   const net::IoStats io = io_.stats();
   metrics_.rings.set(io.rings);
   metrics_.descriptors.set(io.descriptors);

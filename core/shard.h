@@ -404,6 +404,7 @@ class Shard {
 
   Slab<Conn> conns_;
   Slab<Sub> subs_;
+  Slab<H2Stream> h2_streams_;             // HTTP/2 streams' staging state (core/h2_conn.h)
   std::vector<Topic> topics_;             // a slot with an empty name is free ...
   std::vector<std::uint32_t> free_topics_;  // ... and listed here for reuse
   std::vector<std::uint32_t> held_topics_;  // topics with publishes waiting (shard_flow.cc)

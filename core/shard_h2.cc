@@ -71,7 +71,7 @@ bool Shard::h2_detect(std::uint32_t ci, std::string_view bytes) {
   }
   c.flags |= conn_flag::proto_known;
   c.state = ConnState::h2;
-  h2_.emplace(ci, std::make_unique<H2Conn>(*this, ci, h2_settings_));
+  h2_.emplace(ci, std::make_unique<H2Conn>(*this, ci, h2_settings_, h2_streams_));
   metrics_.h2_connections.add();
   h2_on_bytes(ci, seen);
   delete c.in;  // `seen` may point into it until here
