@@ -47,27 +47,26 @@ class CapacityTest(unittest.TestCase):
 
     def test_http2_streams_per_connection(self):
         # The worked example's round figures over HTTP/2 (docs/CAPACITY.md, "HTTP/2"):
-        # 10 streams per connection: 500 + 700 + (4,500 + 15,000) / 10 = 3,150 B per stream;
-        # 4,294,967,296 B / 3,150 = 1,363,481 streams per box on 136,349 sockets; 2,000,000
-        # streams are 200,000 sockets and 1.47 boxes of memory -> 2.
+        # 10 streams per connection: 500 + 200 + (4,500 + 2,500) / 10 = 1,400 B per stream;
+        # 4,294,967,296 B / 1,400 = 3,067,833 streams per box on 306,784 sockets; 2,000,000
+        # streams are 200,000 sockets and 0.65 boxes of memory -> 1 (CPU still needs 4).
         common = ("--streams", "2000000", "--events-per-s", "10", "--box-ram-gib", "8",
                   "--box-cores", "4", "--headroom", "0.5", "--user-bytes-per-stream", "500",
                   "--kernel-bytes-per-socket", "4500", "--cpu-ns-per-delivery", "400",
-                  "--h2-connection-bytes", "15000", "--h2-stream-bytes", "700")
+                  "--h2-connection-bytes", "2500", "--h2-stream-bytes", "200")
         plan = run(*common, "--streams-per-connection", "10")["plan"]
         self.assertEqual(plan["protocol"], "h2")
-        self.assertAlmostEqual(plan["bytes_per_stream"], 3150)
-        self.assertEqual(plan["streams_per_box"], 1363481)
-        self.assertEqual(plan["sockets_per_box"], 136349)
+        self.assertAlmostEqual(plan["bytes_per_stream"], 1400)
+        self.assertEqual(plan["streams_per_box"], 3067833)
+        self.assertEqual(plan["sockets_per_box"], 306784)
         self.assertEqual(plan["sockets"], 200000)
-        self.assertEqual((plan["boxes_by_memory"], plan["boxes_by_cpu"]), (2, 4))
+        self.assertEqual((plan["boxes_by_memory"], plan["boxes_by_cpu"]), (1, 4))
         # One stream per HTTP/2 connection (HAProxy's default http-reuse, for one) costs more
-        # than HTTP/1.1: 500 + 700 + 19,500 = 20,700 B; 207,486 streams per box; 9.64 -> 10.
+        # than HTTP/1.1: 500 + 200 + 7,000 = 7,700 B; 557,787 streams per box; 3.59 -> 4.
         plan = run(*common, "--streams-per-connection", "1")["plan"]
-        self.assertAlmostEqual(plan["bytes_per_stream"], 20700)
-        self.assertEqual(plan["streams_per_box"], 207486)
-        self.assertEqual((plan["sockets"], plan["boxes_by_memory"], plan["binding"]),
-                         (2000000, 10, "memory"))
+        self.assertAlmostEqual(plan["bytes_per_stream"], 7700)
+        self.assertEqual(plan["streams_per_box"], 557787)
+        self.assertEqual((plan["sockets"], plan["boxes_by_memory"]), (2000000, 4))
         # Without the option: HTTP/1.1, a socket per stream, no HTTP/2 overhead (the worked
         # example's 5,000 B).
         plan = run(*common)["plan"]
@@ -77,7 +76,7 @@ class CapacityTest(unittest.TestCase):
         out = run("--streams", "1000", "--events-per-s", "1", "--box-ram-gib", "1",
                   "--box-cores", "1", "--streams-per-connection", "40")
         self.assertEqual((out["figures"]["h2_connection_bytes"], out["figures"]["h2_stream_bytes"]),
-                         (15000, 700))
+                         (2500, 200))
         self.assertEqual(out["plan"]["sockets"], 25)
         done = subprocess.run([sys.executable, TOOL, *common, "--streams-per-connection", "0.5"],
                               capture_output=True, timeout=30)
