@@ -349,10 +349,10 @@ class Bench:
                 out["servers"][server.name] = runs
         return out
 
-    def h2_broken(self, server: Server, n: int) -> str | None:
-        """Why the HTTP/2 run just made cannot stand as a figure (the server died, or did not
-        hold every stream), or None. A peer's breakage is reported in its row; ringcast's is
-        also a failure of the run."""
+    def h2_broken(self, server: Server, n: int, idle: bool = False) -> str | None:
+        """Why the HTTP/2 run just made cannot stand as a figure (the server died, did not
+        hold every stream, or, `idle` (W1), dropped any), or None. A peer's breakage is
+        reported in its row; ringcast's is also a failure of the run."""
         r = self.last_report
         why = None
         if not server.alive():
@@ -366,6 +366,10 @@ class Bench:
                    f"connections up, {h2.get('connection_errors', '?')} failed attempts, "
                    f"{h2.get('connections_lost', '?')} lost, {h2.get('goaways', '?')} GOAWAYs, "
                    f"{h2.get('stream_requests', '?')} stream requests)")
+        elif idle and (r.get("disconnects") or (r.get("h2") or {}).get("connections_lost")):
+            h2 = r.get("h2") or {}
+            why = (f"dropped idle streams: {r.get('disconnects', 0):,} stream disconnects, "
+                   f"{h2.get('connections_lost', 0)} connections lost, {h2.get('goaways', 0)} GOAWAYs")
         if why and server.name.startswith("ringcast"):
             self.failures.append(f"{server.name} HTTP/2 at {n} streams: {why}")
         return why
@@ -384,7 +388,7 @@ class Bench:
             server.stop()
             return note
 
-    def h2_row(self, server: Server, n: int, measure) -> dict:
+    def h2_row(self, server: Server, n: int, measure, idle: bool = False) -> dict:
         """One HTTP/2 measurement at n streams on a running server: its figures, or a row
         marked with why there are none."""
         conns = -(-n // server.h2)
@@ -397,11 +401,11 @@ class Bench:
             row = {**measure(), **base}
         except (AttributeError, KeyError, TypeError):
             # A report with holes where figures should be: say why, if the run broke.
-            why = self.h2_broken(server, n)
+            why = self.h2_broken(server, n, idle)
             if why:
                 return {**base, "broken": why}
             raise
-        why = self.h2_broken(server, n)
+        why = self.h2_broken(server, n, idle)
         if why:
             return {**base, "broken": why}
         report = self.last_report
@@ -423,7 +427,8 @@ class Bench:
             try:
                 # A server that connects fewer than 2,000 streams/s has broken down: bound
                 # the wait (1,000,000 streams: 500 s), not the 900 s of TLS handshakes.
-                row = self.h2_row(server, n, lambda: self.w1(server, n, max(60, n // 2000)))
+                row = self.h2_row(server, n, lambda: self.w1(server, n, max(60, n // 2000)),
+                                  idle=True)
                 if "broken" not in row:
                     # Over HTTP/2 the kernel's share is per stream: S streams share a socket.
                     row["kernel_bytes_per_stream"] = row.pop("kernel_bytes_per_socket")
