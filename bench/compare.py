@@ -87,18 +87,20 @@ SIZES = {
              "w3_seconds": 1, "w4_streams": 200, "w5_topics": 50, "w5_events": 5,
              "w5_rate": 500, "repeat": 1, "floor_streams": 200, "tls_w1": [200],
              "ack": [200], "ack_publishes": 300, "ack_seconds": 10,
-             "h2_w1": [500], "h2_w2": [500], "h2_w3_streams": 500},
+             "h2_w1": [500], "h2_w2": [500], "h2_w3_streams": 500, "h2_timeout": 30},
     "small": {"w1": [10000], "w2": [1000, 15000], "w2_events": 9, "w2_rate": 2,
               "w3_streams": 15000, "w3_seconds": 5, "w4_streams": 10000, "w5_topics": 1000,
               "w5_events": 20, "w5_rate": 5000, "repeat": 3, "floor_streams": 15000,
               "tls_w1": [10000], "ack": [15000, 100000], "ack_publishes": 300, "ack_seconds": 30,
-              "h2_w1": [10000, 100000], "h2_w2": [15000], "h2_w3_streams": 15000},
+              "h2_w1": [10000, 100000], "h2_w2": [15000], "h2_w3_streams": 15000,
+              "h2_timeout": 300},
     "full": {"w1": [10000, 100000, 1000000], "w2": [1000, 15000, 100000], "w2_events": 10,
              "w2_rate": 1, "w3_streams": 15000, "w3_seconds": 10, "w4_streams": 10000,
              "w5_topics": 10000, "w5_events": 10, "w5_rate": 10000, "repeat": 3,
              "floor_streams": 15000, "tls_w1": [10000, 100000], "ack": [15000, 100000],
              "ack_publishes": 300, "ack_seconds": 30,
-             "h2_w1": [10000, 100000, 1000000], "h2_w2": [15000, 100000], "h2_w3_streams": 15000},
+             "h2_w1": [10000, 100000, 1000000], "h2_w2": [15000, 100000], "h2_w3_streams": 15000,
+             "h2_timeout": 300},
 }
 
 
@@ -113,6 +115,9 @@ class Bench:
         self.floors: dict[str, list[dict]] = {}  # N -> the floor taken before each W2 at N
         self.skipped: dict[str, str] = {}  # server -> why it could not run here
         self.last_report: dict = {}  # the last load generator report (HTTP/2 rows check it)
+        # The load generator's --timeout for W2 and W3 (HTTP/2 at tiny size: its h2_timeout,
+        # so a peer that refuses streams is reported in seconds, not minutes).
+        self.run_timeout = 300
 
     def load_run(self, server: Server, argv: list[str], tag: str, timeout: float = 900) -> dict:
         if server.tls:
@@ -210,7 +215,7 @@ class Bench:
             rate = min(rate, round(1e6 / (3 * floor["time_us"]), 2))
         r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--rate",
                                    str(rate), "--events",
-                                   str(self.size["w2_events"]), "--timeout", "300",
+                                   str(self.size["w2_events"]), "--timeout", str(self.run_timeout),
                                    *PUBLISHER_THREAD], f"w2-{n}")
         lat = r.get("latency_us", {})
         last = r.get("time_to_last_delivery_us", {})
@@ -252,7 +257,8 @@ class Bench:
              else min(self.size["w3_streams"], server.capacity))
         r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--burst",
                                    "--duration", str(self.size["w3_seconds"]), "--pipeline",
-                                   str(pipeline), "--timeout", "300", *PUBLISHER_THREAD],
+                                   str(pipeline), "--timeout", str(self.run_timeout),
+                                   *PUBLISHER_THREAD],
                           "w3" if pipeline == 16 else f"w3-p{pipeline}")
         return {"streams": n, "pipeline": pipeline, "deliveries_per_s": r.get("deliveries_per_s", 0),
                 "events_published": r.get("events_published", 0), **publish_ms(r),
@@ -427,8 +433,8 @@ class Bench:
             try:
                 # A server that connects fewer than 2,000 streams/s has broken down: bound
                 # the wait (1,000,000 streams: 500 s), not the 900 s of TLS handshakes.
-                row = self.h2_row(server, n, lambda: self.w1(server, n, max(60, n // 2000)),
-                                  idle=True)
+                bound = max(min(60, self.size["h2_timeout"]), n // 2000)
+                row = self.h2_row(server, n, lambda: self.w1(server, n, bound), idle=True)
                 if "broken" not in row:
                     # Over HTTP/2 the kernel's share is per stream: S streams share a socket.
                     row["kernel_bytes_per_stream"] = row.pop("kernel_bytes_per_socket")
@@ -440,6 +446,7 @@ class Bench:
             n3 = self.size["h2_w3_streams"]
             runs += [("w3", n3), ("w3_p1", n3)]
         started = False
+        self.run_timeout = self.size["h2_timeout"]
         try:
             for key, n in runs:
                 if not started or not server.alive():
@@ -461,6 +468,7 @@ class Bench:
                     out[key] = {**self.h2_row(server, n, lambda: self.w3(server, depth)),
                                 "pipeline": depth}
         finally:
+            self.run_timeout = 300
             if started:
                 server.stop()
         return out
