@@ -11,6 +11,28 @@ the kernel floor (bench/floor/kernel_floor) as the budget.
     python3 bench/compare.py --tls           # also W1 and W3 over TLS (ringcast, its epoll
                                              # backend, nginx+nchan with ssl), beside plain
     python3 bench/compare.py --workloads ack --ack 15000,100000   # publish ack latency alone
+    python3 bench/compare.py --protocols h1,h2 --workloads w1,w2,w3   # also over HTTP/2 (--h2)
+    python3 bench/compare.py --size tiny --protocols h2 --workloads w1,w2,w3   # what CI runs
+
+--protocols h1,h2 (or --h2) adds W1, W2 and W3 over cleartext HTTP/2 with prior knowledge,
+--streams-per-conn S (default 100) streams to a connection, for every server in the same run
+with the same load generator (ringcast-load --h2; its publisher stays on HTTP/1.1): W1 at
+10k and 100k streams (small) or 10k, 100k and 1M (full), W2 at 15k (and 100k at full), W3 to
+15k streams (tiny: 500 streams). --protocols h2 runs HTTP/2 alone. What each server does:
+  - ringcast (and --io epoll): HTTP/2 on the same port as HTTP/1.1 (the preface tells them
+    apart); --h2-max-streams raised to S if S is above its 256.
+  - nginx+nchan: `listen ... http2` on the stream port (nginx 1.22: that port then speaks
+    HTTP/2 only) and a second, HTTP/1.1 listener for the publisher; http2_max_concurrent_streams
+    raised to S if S is above nginx's 128.
+  - Node: bench/peers/node_broadcast_h2.mjs, the HTTP/1.1 peer's code on http2.createServer
+    (cleartext: HTTP/2 only) beside an http.createServer listener for the publisher, one
+    process, Node's defaults.
+A server that cannot do a workload (beyond its connection limit, did not start, died, did not
+hold every stream) gets a row that says why and no figures; that is a failure of the run for
+ringcast only. Over HTTP/2 the W1 kernel figure is per stream (S streams share a socket), and
+W2's kernel floor is one small send per connection (N / S sends). W4, W5 and ack stay HTTP/1.1
+(ringcast-load's storm has no HTTP/2). --no-floor skips the kernel floor (W2 without a ratio),
+for a box where bench/floor/kernel_floor is not built.
 
 W3 runs with one publish in flight and with 16 pipelined; every W2, W3 and ack row carries the
 publish ack latency the load generator measured (publish_latency_ms), for every server alike.
@@ -28,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -63,16 +86,21 @@ SIZES = {
     "tiny": {"w1": [200], "w2": [200], "w2_events": 3, "w2_rate": 5, "w3_streams": 200,
              "w3_seconds": 1, "w4_streams": 200, "w5_topics": 50, "w5_events": 5,
              "w5_rate": 500, "repeat": 1, "floor_streams": 200, "tls_w1": [200],
-             "ack": [200], "ack_publishes": 300, "ack_seconds": 10},
+             "ack": [200], "ack_publishes": 300, "ack_seconds": 10,
+             "h2_w1": [500], "h2_w2": [500], "h2_w3_streams": 500, "h2_timeout": 30},
     "small": {"w1": [10000], "w2": [1000, 15000], "w2_events": 9, "w2_rate": 2,
               "w3_streams": 15000, "w3_seconds": 5, "w4_streams": 10000, "w5_topics": 1000,
               "w5_events": 20, "w5_rate": 5000, "repeat": 3, "floor_streams": 15000,
-              "tls_w1": [10000], "ack": [15000, 100000], "ack_publishes": 300, "ack_seconds": 30},
+              "tls_w1": [10000], "ack": [15000, 100000], "ack_publishes": 300, "ack_seconds": 30,
+              "h2_w1": [10000, 100000], "h2_w2": [15000], "h2_w3_streams": 15000,
+              "h2_timeout": 300},
     "full": {"w1": [10000, 100000, 1000000], "w2": [1000, 15000, 100000], "w2_events": 10,
              "w2_rate": 1, "w3_streams": 15000, "w3_seconds": 10, "w4_streams": 10000,
              "w5_topics": 10000, "w5_events": 10, "w5_rate": 10000, "repeat": 3,
              "floor_streams": 15000, "tls_w1": [10000, 100000], "ack": [15000, 100000],
-             "ack_publishes": 300, "ack_seconds": 30},
+             "ack_publishes": 300, "ack_seconds": 30,
+             "h2_w1": [10000, 100000, 1000000], "h2_w2": [15000, 100000], "h2_w3_streams": 15000,
+             "h2_timeout": 300},
 }
 
 
@@ -86,11 +114,20 @@ class Bench:
         self.failures: list[str] = []
         self.floors: dict[str, list[dict]] = {}  # N -> the floor taken before each W2 at N
         self.skipped: dict[str, str] = {}  # server -> why it could not run here
+        self.last_report: dict = {}  # the last load generator report (HTTP/2 rows check it)
+        # The load generator's --timeout for W2 and W3 (HTTP/2 at tiny size: its h2_timeout,
+        # so a peer that refuses streams is reported in seconds, not minutes).
+        self.run_timeout = 300
 
     def load_run(self, server: Server, argv: list[str], tag: str, timeout: float = 900) -> dict:
         if server.tls:
             tag = f"tls-{tag}"
             argv = [*argv, "--tls", "--tls-ca", server.tls.ca]
+        if server.h2:
+            tag = f"h2-{tag}"
+            argv = [*argv, "--h2", "--streams-per-conn", str(server.h2)]
+            if server.pub_port != server.port:  # an HTTP/2-only port: publish to its HTTP/1.1 one
+                argv = [*argv, "--pub-target", f"127.0.0.1:{server.pub_port}"]
         report = self.out / f"load-{server.name}-{tag}.json"
         cmd = [str(self.load), *argv, "--target", f"127.0.0.1:{server.port}", "--json",
                str(report), "--quiet", "--ids", server.ids]
@@ -107,8 +144,19 @@ class Bench:
             time.sleep(0.25)
             peak_rss = max(peak_rss, rss_bytes(server.pids()))
             peak_slab = max(peak_slab, slab_bytes())
+            if server.h2 and not server.alive():
+                # A server that died (a peer out of memory, say) will not come back: the load
+                # generator would retry until its timeout. Its report says what it saw.
+                deadline = min(deadline, time.monotonic() + 2)
         if proc.poll() is None:
-            proc.kill()
+            if server.h2:
+                proc.send_signal(signal.SIGINT)  # the load generator writes its report
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+            if proc.poll() is None:
+                proc.kill()
         err = proc.stderr.read()
         proc.wait()
         cpu1 = cpu_seconds(server.pids())
@@ -132,14 +180,16 @@ class Bench:
         # has no replay, so a reconnect storm loses events) are reported, not failures.
         if proc.returncode != 0 and (server.name.startswith("ringcast") or not report.exists()):
             self.failures.append(f"{server.name} {tag}: exit {proc.returncode}: {err[-400:]}")
+        result["stderr_tail"] = err[-400:] if proc.returncode != 0 else ""
+        self.last_report = result
         return result
 
     # W1: density. Hold N idle streams; memory per stream (user, kernel) and connect rate.
-    def w1(self, server: Server, n: int) -> dict:
+    def w1(self, server: Server, n: int, timeout: int = 900) -> dict:
         # --timeout: TLS handshakes connect ~1,000 streams/s on this box (100k take minutes).
         r = self.load_run(server, ["subscribe", "--streams", str(n), "--duration", "2",
-                                   "--threads", "2" if n > 50000 else "1", "--timeout", "900"],
-                          f"w1-{n}")
+                                   "--threads", "2" if n > 50000 else "1", "--timeout",
+                                   str(timeout)], f"w1-{n}", timeout=timeout)
         s = r["server"]
         held = r.get("streams_connected", 0) or 1
         return {"streams": r.get("streams_connected", 0),
@@ -155,7 +205,9 @@ class Bench:
     # The kernel floor for the same N is measured right before, so the ratio compares two
     # figures taken a few seconds apart on this (noisy, shared) box, not minutes apart.
     def w2(self, server: Server, n: int) -> dict:
-        floor = self.floor_at(n)
+        # Over HTTP/2 one send carries an event to every stream of a connection: the floor is
+        # the kernel's time for one small send per connection.
+        floor = self.floor_at(-(-n // server.h2) if server.h2 else n)
         # One broadcast at a time: events at least three floor-times apart, so that a fan-out
         # never overlaps the next one (at 100,000 streams one takes most of a second).
         rate = self.size["w2_rate"]
@@ -163,7 +215,7 @@ class Bench:
             rate = min(rate, round(1e6 / (3 * floor["time_us"]), 2))
         r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--rate",
                                    str(rate), "--events",
-                                   str(self.size["w2_events"]), "--timeout", "300",
+                                   str(self.size["w2_events"]), "--timeout", str(self.run_timeout),
                                    *PUBLISHER_THREAD], f"w2-{n}")
         lat = r.get("latency_us", {})
         last = r.get("time_to_last_delivery_us", {})
@@ -179,6 +231,8 @@ class Bench:
 
     def floor_at(self, n: int) -> dict | None:
         """The kernel's time for n small sends: the fastest of the floor's methods (median)."""
+        if self.args.no_floor:
+            return None
         report = self.out / f"kernel_floor-{n}.json"
         rounds = "3" if self.args.size == "tiny" else "5"
         proc = subprocess.run([self.args.floor, "--streams", str(n), "--rounds", rounds, "--json",
@@ -199,10 +253,12 @@ class Bench:
     # `pipeline` publishes in flight: 1 is what requests, fetch and curl do (each publish waits
     # for its answer); 16 pipelined is the server's own ceiling. Publish ack latency beside it.
     def w3(self, server: Server, pipeline: int = 16) -> dict:
-        n = min(self.size["w3_streams"], server.capacity)
+        n = (min(self.size["h2_w3_streams"], server.h2_capacity()) if server.h2
+             else min(self.size["w3_streams"], server.capacity))
         r = self.load_run(server, ["run", "--streams", str(n), "--topics", "1", "--burst",
                                    "--duration", str(self.size["w3_seconds"]), "--pipeline",
-                                   str(pipeline), "--timeout", "300", *PUBLISHER_THREAD],
+                                   str(pipeline), "--timeout", str(self.run_timeout),
+                                   *PUBLISHER_THREAD],
                           "w3" if pipeline == 16 else f"w3-p{pipeline}")
         return {"streams": n, "pipeline": pipeline, "deliveries_per_s": r.get("deliveries_per_s", 0),
                 "events_published": r.get("events_published", 0), **publish_ms(r),
@@ -254,6 +310,8 @@ class Bench:
                 "p99_us": lat.get("p99"), "lost": r.get("lost", -1)}
 
     def floor(self) -> dict:
+        if self.args.no_floor:
+            return {}
         report = self.out / "kernel_floor.json"
         subprocess.run([self.args.floor, "--streams", str(self.size["floor_streams"]), "--rounds", "5",
                         "--json", str(report)], check=True, stdout=subprocess.DEVNULL)
@@ -274,6 +332,145 @@ class Bench:
             out["w3"] = self.w3(server)
         finally:
             server.stop()
+        return out
+
+    # -----------------------------------------------------------------------------------------
+    # W1, W2 and W3 over cleartext HTTP/2 (prior knowledge), --streams-per-conn S to a connection
+    # -----------------------------------------------------------------------------------------
+
+    def h2_run(self, servers: list[Server]) -> dict:
+        s = self.args.streams_per_conn
+        out = {"streams_per_conn": s, "how": {}, "servers": {}}
+        for server in servers:
+            if not server.speaks_h2:
+                out["how"][server.name] = "does not speak HTTP/2 here: not measured"
+                continue
+            out["how"][server.name] = server.h2_how
+            server.h2 = s
+            try:
+                runs = self.passes(server, self.h2_pass, "HTTP/2 ")
+            finally:
+                server.h2 = 0
+            if runs:
+                out["servers"][server.name] = runs
+        return out
+
+    def h2_broken(self, server: Server, n: int, idle: bool = False) -> str | None:
+        """Why the HTTP/2 run just made cannot stand as a figure (the server died, did not
+        hold every stream, or, `idle` (W1), dropped any), or None. A peer's breakage is
+        reported in its row; ringcast's is also a failure of the run."""
+        r = self.last_report
+        why = None
+        if not server.alive():
+            why = f"server died during the run ({server.exit_note()})"
+        elif "streams_connected" not in r:
+            why = f"the load generator made no report (exit {r.get('exit')}: {r.get('stderr_tail', '')[-200:]})"
+        elif r["streams_connected"] < n:
+            h2 = r.get("h2") or {}
+            why = (f"held {r['streams_connected']:,} of {n:,} streams (HTTP/2: "
+                   f"{h2.get('connections_up', '?')} of {h2.get('connections_target', '?')} "
+                   f"connections up, {h2.get('connection_errors', '?')} failed attempts, "
+                   f"{h2.get('connections_lost', '?')} lost, {h2.get('goaways', '?')} GOAWAYs, "
+                   f"{h2.get('stream_requests', '?')} stream requests)")
+        elif idle and (r.get("disconnects") or (r.get("h2") or {}).get("connections_lost")):
+            h2 = r.get("h2") or {}
+            why = (f"dropped idle streams: {r.get('disconnects', 0):,} stream disconnects, "
+                   f"{h2.get('connections_lost', 0)} connections lost, {h2.get('goaways', 0)} GOAWAYs")
+        if why and server.name.startswith("ringcast"):
+            self.failures.append(f"{server.name} HTTP/2 at {n} streams: {why}")
+        return why
+
+    def h2_start(self, server: Server) -> str | None:
+        """Start the server over HTTP/2; why it could not (a peer's row says so), or None."""
+        try:
+            server.start()
+            return None
+        except (RuntimeError, OSError) as e:
+            if server.name.startswith("ringcast"):
+                raise
+            note = f"did not start over HTTP/2: {e}"
+            if getattr(server, "proc", None) is not None and not server.alive():
+                note += f" ({server.exit_note()})"
+            server.stop()
+            return note
+
+    def h2_row(self, server: Server, n: int, measure, idle: bool = False) -> dict:
+        """One HTTP/2 measurement at n streams on a running server: its figures, or a row
+        marked with why there are none."""
+        conns = -(-n // server.h2)
+        base = {"streams": n, "connections": conns, "streams_per_conn": server.h2}
+        if n > server.h2_capacity():
+            return {**base, "broken": f"not run: beyond {server.name}'s {server.capacity:,} "
+                                      f"connections here (RLIMIT_NOFILE), {server.h2_capacity():,} streams"}
+        self.last_report = {}
+        try:
+            row = {**measure(), **base}
+        except (AttributeError, KeyError, TypeError):
+            # A report with holes where figures should be: say why, if the run broke.
+            why = self.h2_broken(server, n, idle)
+            if why:
+                return {**base, "broken": why}
+            raise
+        why = self.h2_broken(server, n, idle)
+        if why:
+            return {**base, "broken": why}
+        report = self.last_report
+        row["completed"] = report.get("completed", True)
+        row["h2"] = report.get("h2")
+        return row
+
+    def h2_pass(self, server: Server) -> dict:
+        out = {"w1": [], "w2": []}
+        wanted = self.args.workloads.split(",")
+        for n in self.size["h2_w1"] if "w1" in wanted else []:
+            if n > server.h2_capacity():
+                out["w1"].append(self.h2_row(server, n, dict))
+                continue
+            why = self.h2_start(server)
+            if why:
+                out["w1"].append({"streams": n, "connections": -(-n // server.h2), "broken": why})
+                continue
+            try:
+                # A server that connects fewer than 2,000 streams/s has broken down: bound
+                # the wait (1,000,000 streams: 500 s), not the 900 s of TLS handshakes.
+                bound = max(min(60, self.size["h2_timeout"]), n // 2000)
+                row = self.h2_row(server, n, lambda: self.w1(server, n, bound), idle=True)
+                if "broken" not in row:
+                    # Over HTTP/2 the kernel's share is per stream: S streams share a socket.
+                    row["kernel_bytes_per_stream"] = row.pop("kernel_bytes_per_socket")
+                out["w1"].append(row)
+            finally:
+                server.stop()
+        runs = [(f"w2-{n}", n) for n in (self.size["h2_w2"] if "w2" in wanted else [])]
+        if "w3" in wanted:
+            n3 = self.size["h2_w3_streams"]
+            runs += [("w3", n3), ("w3_p1", n3)]
+        started = False
+        self.run_timeout = self.size["h2_timeout"]
+        try:
+            for key, n in runs:
+                if not started or not server.alive():
+                    if started:
+                        server.stop()
+                    why = self.h2_start(server)
+                    started = why is None
+                    if why:
+                        row = {"streams": n, "connections": -(-n // server.h2), "broken": why}
+                        if key.startswith("w2"):
+                            out["w2"].append(row)
+                        else:
+                            out[key] = {**row, "pipeline": 16 if key == "w3" else 1}
+                        continue
+                if key.startswith("w2"):
+                    out["w2"].append(self.h2_row(server, n, lambda: self.w2(server, n)))
+                else:
+                    depth = 16 if key == "w3" else 1
+                    out[key] = {**self.h2_row(server, n, lambda: self.w3(server, depth)),
+                                "pipeline": depth}
+        finally:
+            self.run_timeout = 300
+            if started:
+                server.stop()
         return out
 
     def make_servers(self) -> list[Server]:
@@ -316,10 +513,13 @@ class Bench:
         servers = self.make_servers()
         results = {"machine": machine(), "size": self.args.size, "floor": self.floor(),
                    "servers": {}, "skipped": self.skipped}
-        for server in servers:
+        protocols = self.args.protocols.split(",")
+        for server in servers if "h1" in protocols else []:
             runs = self.passes(server, self.one_pass, "")
             if runs:
                 results["servers"][server.name] = runs
+        if "h2" in protocols:
+            results["h2"] = self.h2_run(servers)
         if self.args.tls:
             pki = Pki()
             results["tls"] = {}
@@ -378,8 +578,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=0, help="passes per server (default: by size)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--w1", default=None,
-                    help="W1 stream counts, plain and TLS (e.g. 10000,100000; default: by size)")
-    ap.add_argument("--w2", default=None, help="W2 stream counts (e.g. 15000,100000; default: by size)")
+                    help="W1 stream counts, plain, TLS and HTTP/2 (e.g. 10000,100000; default: by size)")
+    ap.add_argument("--w2", default=None,
+                    help="W2 stream counts, both protocols (e.g. 15000,100000; default: by size)")
     ap.add_argument("--workloads", default="w1,w2,w3,w4,w5,ack",
                     help="plain workloads to run (e.g. w1,w3 beside --tls); w3 runs with 1 and "
                          "with 16 publishes in flight; ack: sequential publish ack latency")
@@ -390,9 +591,29 @@ def main() -> int:
                     help="sequential publishes per ack run (default 300; publishing stops after 30 s, 10 s at tiny)")
     ap.add_argument("--tls", action="store_true",
                     help="also run W1 and W3 over TLS (a throwaway CA and certificate)")
+    ap.add_argument("--protocols", default="h1",
+                    help="h1, h2 or h1,h2: HTTP/1.1 (every workload asked for) and/or cleartext "
+                         "HTTP/2 with prior knowledge (W1, W2 and W3 of those asked for)")
+    ap.add_argument("--h2", action="store_true", help="the same as --protocols h1,h2")
+    ap.add_argument("--streams-per-conn", type=int, default=100,
+                    help="HTTP/2: streams on each connection (default 100)")
+    ap.add_argument("--w3", type=int, default=0,
+                    help="W3 streams, both protocols (default by size: tiny 200 over HTTP/1.1 "
+                         "and 500 over HTTP/2, small and full 15000)")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip the kernel floor (W2 rows then carry no floor ratio)")
     args = ap.parse_args()
     args.out = args.out or str(ROOT / "build/bench-results" / args.size)
-    for what, path in (("--load", args.load), ("--floor", args.floor)):
+    if args.h2:
+        args.protocols = "h1,h2"
+    if not args.protocols or set(args.protocols.split(",")) - {"h1", "h2"}:
+        print(f"compare: --protocols {args.protocols!r}: h1, h2 or h1,h2", file=sys.stderr)
+        return 2
+    if args.streams_per_conn < 1:
+        print("compare: --streams-per-conn must be at least 1", file=sys.stderr)
+        return 2
+    needed = [("--load", args.load)] + ([] if args.no_floor else [("--floor", args.floor)])
+    for what, path in needed:
         if not Path(path).exists():
             print(f"compare: {path} not found ({what}; tools/build.sh Release builds it)", file=sys.stderr)
             return 2
@@ -401,9 +622,12 @@ def main() -> int:
         bench.size = dict(bench.size, repeat=args.repeat)
     if args.w1:
         counts = [int(n) for n in args.w1.split(",")]
-        bench.size = dict(bench.size, w1=counts, tls_w1=counts)
+        bench.size = dict(bench.size, w1=counts, tls_w1=counts, h2_w1=counts)
     if args.w2:
-        bench.size = dict(bench.size, w2=[int(n) for n in args.w2.split(",")])
+        counts = [int(n) for n in args.w2.split(",")]
+        bench.size = dict(bench.size, w2=counts, h2_w2=counts)
+    if args.w3:
+        bench.size = dict(bench.size, w3_streams=args.w3, h2_w3_streams=args.w3)
     if args.ack:
         bench.size = dict(bench.size, ack=[int(n) for n in args.ack.split(",")])
     if args.ack_publishes:

@@ -120,7 +120,7 @@ def summarize(results: dict) -> tuple[str, dict]:
             summary.setdefault("w2", {}).setdefault(name, {})[n] = {
                 "p50": spread(cols["p50_us"][name])[0], "p99": spread(cols["p99_us"][name])[0]}
     def ran(workload: str) -> bool:
-        return all(workload in run for name in names for run in servers[name])
+        return bool(names) and all(workload in run for name in names for run in servers[name])
 
     if ran("w3"):
         lines += w3_table(servers)
@@ -149,6 +149,8 @@ def summarize(results: dict) -> tuple[str, dict]:
                          f"{sum(x['lost'] for x in w)} |")
     if "tls" in results:
         lines += tls_summary(results)
+    if "h2" in results:
+        lines += h2_summary(results, summary)
     if "w2" in summary:
         methods = sorted({f["method"] for fl in results.get("w2_floors", {}).values() for f in fl})
         lines += ["", "\"kernel floor\": bench/floor/kernel_floor at the same N, run right before "
@@ -156,16 +158,19 @@ def summarize(results: dict) -> tuple[str, dict]:
                       f"{', '.join(methods) or '-'}). \"last ÷ floor\" is each pass's time to the last "
                       "subscriber divided by the floor taken just before it; median (min–max) "
                       "over the passes."]
+    # Every pass of ringcast's, over HTTP/1.1 and (--protocols h2) HTTP/2.
+    ringcast_runs = [run for name in names if name.startswith("ringcast") for run in servers[name]]
+    ringcast_runs += [run for name, runs in results.get("h2", {}).get("servers", {}).items()
+                      if name.startswith("ringcast") for run in runs]
     checked = [(w.get("events_published"), w.get("serializations"))
-               for name in names if name.startswith("ringcast") for run in servers[name]
-               for w in checked_runs(run) if w.get("serializations") is not None]
+               for run in ringcast_runs for w in checked_runs(run)
+               if w.get("serializations") is not None]
     if checked:
         same = sum(1 for e, z in checked if e == z)
         lines += ["", f"`ringcast_serializations_total` (scraped before and after each run) equalled "
                       f"the events published in {same} of {len(checked)} ringcast W2/W3/ack runs "
                       f"({sum(e for e, _ in checked):,} events in all)."]
-    overflows = [w.get("cq_overflows") for name in names if name.startswith("ringcast")
-                 for run in servers[name] for w in checked_runs(run)
+    overflows = [w.get("cq_overflows") for run in ringcast_runs for w in checked_runs(run)
                  if w.get("cq_overflows") is not None]
     if overflows:
         lines += ["", f"io_uring completion-queue overflows (`ringcast_cq_overflows_total`) over those "
@@ -281,6 +286,153 @@ def tls_summary(results: dict) -> list[str]:
                      f"{cell([w['deliveries_per_s'] for w in wt])} | {fmt(ratio, 2)} | "
                      f"{sum(w['lost'] for w in wt)} / {sum(w['duplicates'] for w in wt)} / "
                      f"{sum(w['reordered'] for w in wt)} |")
+    return lines
+
+
+def h2_summary(results: dict, summary: dict) -> list[str]:
+    """W1, W2 and W3 over cleartext HTTP/2 (--protocols h2): every server that speaks it, the
+    same load generator, S streams to a connection; beside the same server's HTTP/1.1 figures
+    from this run where the stream counts match. A row a server could not complete says why,
+    with no figures."""
+    h2 = results["h2"]
+    s = h2["streams_per_conn"]
+    servers = h2["servers"]
+    plain = results.get("servers", {})
+    lines = ["", f"## HTTP/2: W1, W2 and W3 over cleartext HTTP/2, {s} streams to a connection", "",
+             "Prior knowledge (no upgrade); ringcast-load `--h2 --streams-per-conn "
+             f"{s}` for every server, its publisher over HTTP/1.1. What each server does:", ""]
+    for name, how in h2["how"].items():
+        lines.append(f"- **{name}**: {how}.")
+
+    def rows(runs: list[dict], key: str, n: int | None = None) -> tuple[list[dict], list[str]]:
+        """The passes' rows at n (or the pass's `key` row): the measured ones, and why the
+        others are not."""
+        got, broken = [], []
+        for run in runs:
+            w = run.get(key)
+            if isinstance(w, list):
+                w = next((x for x in w if x.get("streams") == n), None)
+            if not w:
+                continue
+            (broken.append(w["broken"]) if "broken" in w else got.append(w))
+        return got, broken
+
+    def note(got: list, broken: list[str]) -> str:
+        if not broken:
+            return ""
+        if not got:
+            return f"**not measured**: {broken[0]}"
+        return f" (broke in {len(broken)} of {len(got) + len(broken)} passes: {broken[0]})"
+
+    def marked(text: str, got: list[dict]) -> str:
+        return text + (" (incomplete)" if any(not w.get("completed", True) for w in got) else "")
+
+    # W1
+    counts = sorted({w["streams"] for runs in servers.values() for r in runs for w in r.get("w1", [])})
+    if counts:
+        lines += ["", "### W1 over HTTP/2: idle streams", "",
+                  "Server RSS growth ÷ streams; the kernel's `Slab` growth ÷ 2 × streams (both ends "
+                  "are on this box); together, and ÷ the same server's together over HTTP/1.1 at "
+                  "the same N in this run (user B/stream + kernel B/socket).", "",
+                  "| server | streams | connections | user B / stream | kernel B / stream | together "
+                  "| HTTP/1.1 together ÷ HTTP/2 | streams connected/s | load generator B / stream |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for n in counts:
+        for name, runs in servers.items():
+            got, broken = rows(runs, "w1", n)
+            if not got and not broken:
+                continue
+            conns = fmt(-(-n // s))
+            if not got:
+                lines.append(f"| {name} | {fmt(n)} | {conns} | {note(got, broken)} | - | - | - | - | - |")
+                continue
+            user = [w["user_bytes_per_stream"] for w in got]
+            kern = [w["kernel_bytes_per_stream"] for w in got]
+            total = [u + k for u, k in zip(user, kern)]
+            ratio = "-"
+            p = [w for r in plain.get(name, []) for w in r.get("w1", []) if w["streams"] == n]
+            if p:
+                p_total = spread([w["user_bytes_per_stream"] + w["kernel_bytes_per_socket"] for w in p])[0]
+                ratio = f"{p_total / spread(total)[0]:.1f}×" if spread(total)[0] > 0 else "-"
+            lines.append(f"| {name} | {fmt(n)} | {conns} | {cell(user)}{note(got, broken)} | "
+                         f"{cell(kern)} | {cell(total)} | {ratio} | "
+                         f"{cell([w['connect_rate'] for w in got])} | "
+                         f"{cell([w['client_bytes_per_stream'] for w in got])} |")
+            summary.setdefault("w1", {}).setdefault(f"{name}-h2", {})[n] = spread(user)[0]
+    # W2
+    counts = sorted({w["streams"] for runs in servers.values() for r in runs for w in r.get("w2", [])})
+    if counts:
+        lines += ["", "### W2 over HTTP/2: single-event fan-out", "",
+                  "The kernel floor here is one small send per connection (N ÷ S sends: what one "
+                  "event costs when each send carries every stream of a connection).", "",
+                  "| server | streams | connections | latency p50 µs | p99 µs | max µs | "
+                  "last subscriber p50 µs | kernel floor µs (N ÷ S sends) | last ÷ floor | "
+                  "publish ack p50 / p99 ms | lost |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for n in counts:
+        for name, runs in servers.items():
+            got, broken = rows(runs, "w2", n)
+            if not got and not broken:
+                continue
+            conns = fmt(-(-n // s))
+            if not got:
+                lines.append(f"| {name} | {fmt(n)} | {conns} | {note(got, broken)} |" + " - |" * 7)
+                continue
+
+            def c(key, digits=0):
+                return cell([w.get(key) for w in got if w.get(key) is not None], digits)
+            ratios = [w["vs_floor"] for w in got if w.get("vs_floor") is not None]
+            lines.append(f"| {name} | {fmt(n)} | {conns} | {marked(c('p50_us'), got)}{note(got, broken)} | "
+                         f"{c('p99_us')} | {c('max_us')} | {c('last_delivery_p50_us')} | "
+                         f"{c('floor_us') if any(w.get('floor_us') for w in got) else '-'} | "
+                         f"{ratio_cell(ratios) if ratios else 'not measured'} | "
+                         f"{ack_cell([w.get('publish_p50_ms') for w in got], [w.get('publish_p99_ms') for w in got])} | "
+                         f"{sum(w['lost'] for w in got)} |")
+    # W3
+    if any(k in r for runs in servers.values() for r in runs for k in ("w3", "w3_p1")):
+        lines += ["", "### W3 over HTTP/2: burst to many subscribers", "",
+                  "As W3 above (one publisher, HTTP/1.1, 1 publish in flight and 16 pipelined); "
+                  "÷ nginx+nchan over HTTP/2 and ÷ the same server over HTTP/1.1 in this run at "
+                  "the same depth and stream count. '(incomplete)': not every stream had every "
+                  "event within the load generator's timeout.", "",
+                  "| server | streams | connections | publishes in flight | delivered events/s | "
+                  "÷ nginx+nchan (HTTP/2) | ÷ same server (HTTP/1.1) | publish ack p50 / p99 ms | "
+                  "lost / dup / reordered |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for key, depth in (("w3_p1", 1), ("w3", 16)):
+            ref, _ = rows(servers.get(PEER, []), key)
+            ref_med = spread([w["deliveries_per_s"] for w in ref])[0] if ref else float("nan")
+            summary_key = "w3"
+            for name, runs in servers.items():
+                got, broken = rows(runs, key)
+                if not got and not broken:
+                    continue
+                n = (got or [{}])[0].get("streams") or next(
+                    (r[key]["streams"] for r in runs if key in r), 0)
+                conns = fmt(-(-n // s))
+                if not got:
+                    lines.append(f"| {name} | {fmt(n)} | {conns} | {depth} | {note(got, broken)} |"
+                                 + " - |" * 4)
+                    continue
+                rates = [w["deliveries_per_s"] for w in got]
+                rate = spread(rates)[0]
+                vs_peer = f"{rate / ref_med:.1f}×" if ref and ref_med == ref_med and ref_med else "-"
+                p = [r[key]["deliveries_per_s"] for r in plain.get(name, [])
+                     if key in r and r[key].get("streams") == n]
+                vs_h1 = f"{rate / spread(p)[0]:.2f}×" if p and spread(p)[0] else "-"
+                lines.append(
+                    f"| {name} | {fmt(n)} | {conns} | {depth} | {marked(cell(rates), got)}{note(got, broken)} | "
+                    f"{vs_peer} | {vs_h1} | "
+                    f"{ack_cell([w.get('publish_p50_ms') for w in got], [w.get('publish_p99_ms') for w in got])} | "
+                    f"{sum(w['lost'] for w in got)} / {sum(w['duplicates'] for w in got)} / "
+                    f"{sum(w['reordered'] for w in got)} |")
+                if key == summary_key:
+                    summary.setdefault("w3", {})[f"{name} h2"] = rate
+        if PEER not in servers:
+            lines += ["", "nginx+nchan was not measured over HTTP/2 in this run: no ratios to it."]
+    wanted_other = ("W4 (reconnect storm), W5 and the ack workload run over HTTP/1.1 only: "
+                    "ringcast-load's `storm` has no HTTP/2 yet.")
+    lines += ["", wanted_other]
     return lines
 
 

@@ -107,6 +107,58 @@ def wait_healthy(port: int, proc: subprocess.Popen, pki: "Pki | None" = None,
     raise RuntimeError("server did not become healthy")
 
 
+def h2_get_status(port: int, path: str = "/healthz", timeout: float = 1) -> int | None:
+    """GET path over cleartext HTTP/2 with prior knowledge (no upgrade), by hand: the preface,
+    an empty SETTINGS, one HEADERS frame (HPACK: static-table names, no Huffman). The answer's
+    :status, or None if the port does not answer it over HTTP/2 (for a port that speaks
+    HTTP/2 only, as nginx 1.22's `listen ... http2` and Node's http2.createServer do)."""
+    authority = f"127.0.0.1:{port}".encode()
+    block = (b"\x82\x86" + b"\x04" + bytes([len(path)]) + path.encode()
+             + b"\x01" + bytes([len(authority)]) + authority)
+    def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+        return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0) + frame(1, 5, 1, block))
+            buf = b""
+            for _ in range(64):  # frames read, bounded
+                while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return None
+                    buf += chunk
+                size, kind, flags = int.from_bytes(buf[:3], "big"), buf[3], buf[4]
+                stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                payload, buf = buf[9:9 + size], buf[9 + size:]
+                if kind == 4 and not flags & 1:
+                    s.sendall(frame(4, 1, 0))  # SETTINGS ACK
+                elif kind == 7 or (kind == 3 and stream == 1):  # GOAWAY, RST_STREAM
+                    return None
+                elif kind == 1 and stream == 1:
+                    if flags & 0x8:  # PADDED
+                        payload = payload[1:len(payload) - payload[0]]
+                    if flags & 0x20:  # PRIORITY
+                        payload = payload[5:]
+                    if payload[:1] == b"\x88":  # indexed :status 200
+                        return 200
+                    return 200 if b"200" in payload[:6] else 0
+    except OSError:
+        return None
+    return None
+
+
+def wait_h2(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Wait until `port` answers GET /healthz over cleartext HTTP/2 (prior knowledge)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        if h2_get_status(port) == 200:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("server did not answer over HTTP/2 (prior knowledge)")
+
+
 def metric_sum(port: int, name: str, pki: "Pki | None" = None) -> float | None:
     """The sum over a ringcast metric's series (its shards), or None if /metrics failed."""
     scheme = "https" if pki else "http"
@@ -162,6 +214,32 @@ class Server:
     capacity = 10**9   # streams it can hold on this box (fd limits)
     speaks_tls = False  # can serve HTTPS here (--tls runs)
     tls: Pki | None = None  # set: the next start() serves HTTPS with this certificate
+    speaks_h2 = False  # can serve cleartext HTTP/2 with prior knowledge here (--protocols h2)
+    h2 = 0  # set: the next start() serves HTTP/2, this many streams to a connection
+    h2_how = ""  # what the server does over HTTP/2, for the report
+
+    @property
+    def pub_port(self) -> int:
+        """Where the load generator's (HTTP/1.1) publisher connects: the stream port, unless
+        the server's HTTP/2 port speaks nothing else."""
+        return self.port
+
+    def h2_capacity(self) -> int:
+        """Streams it can hold over HTTP/2 on this box: its connection limit times the streams
+        on each connection (the kernel fd limit bounds connections, not streams)."""
+        return self.capacity * max(1, self.h2)
+
+    def alive(self) -> bool:
+        return getattr(self, "proc", None) is not None and self.proc.poll() is None
+
+    def exit_note(self) -> str:
+        """Why the process ended (exit status or signal), and the last of its own log."""
+        rc = self.proc.returncode
+        how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+        return f"{how}{self.log_tail()}"
+
+    def log_tail(self) -> str:
+        return ""
 
     def start(self) -> None: ...
 
@@ -186,6 +264,9 @@ class Server:
 
 class Ringcast(Server):
     speaks_tls = True
+    speaks_h2 = True
+    h2_how = ("its own HTTP/2 framing on the same cleartext port as HTTP/1.1 (prior knowledge "
+              "detected from the preface), `--h2-max-streams` 256 (or S if larger)")
 
     def __init__(self, binary: Path, io: str):
         self.binary, self.io = binary, io
@@ -201,17 +282,38 @@ class Ringcast(Server):
         tls = ["--tls-cert", self.tls.cert, "--tls-key", self.tls.key] if self.tls else []
         self.proc = subprocess.Popen(
             [str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--shards", "2", "--io",
-             self.io, "--log-level", "warn", "--max-streams", "1100000", *tls],
+             self.io, "--log-level", "warn", "--max-streams", "1100000", *tls,
+             *(["--h2-max-streams", str(self.h2)] if self.h2 > 256 else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_healthy(self.port, self.proc, self.tls)
+        if self.h2 and not self.tls:
+            wait_h2(self.port, self.proc)
 
 
 class Nchan(Server):
     name = "nchan"
     ids = "opaque"
     speaks_tls = True
+    speaks_h2 = True
     capacity = 36000  # 2 workers x worker_rlimit_nofile 20000, less listeners and spare
     MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
+    h2_how = ("nginx 1.22's `listen ... http2` (cleartext, prior knowledge only: that port "
+              "speaks nothing else), `http2_max_concurrent_streams` 128 (or S if larger); "
+              "publishes to a second, HTTP/1.1 listener of the same server block. A stream is "
+              "a request with its own pool and fake connection inside the HTTP/2 connection "
+              "(not a worker_connections slot)")
+    h2_pub_port = 0
+
+    @property
+    def pub_port(self) -> int:
+        return self.h2_pub_port if self.h2 else self.port
+
+    def log_tail(self) -> str:
+        try:
+            lines = (self.dir / "error.log").read_text().strip().splitlines()
+        except OSError:
+            return ""
+        return f"; error.log: {lines[-1][-300:]}" if lines else ""
 
     def missing(self) -> str | None:
         if shutil.which("nginx") is None:
@@ -236,11 +338,23 @@ class Nchan(Server):
                 f"listen 127.0.0.1:{self.port} ssl reuseport backlog=4096;\n"
                 f"    ssl_certificate {self.tls.cert};\n    ssl_certificate_key {self.tls.key};\n"
                 "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_session_tickets on;"))
+        elif self.h2:
+            # nginx 1.22: `http2` on a cleartext listener makes it HTTP/2 with prior knowledge
+            # only; the publisher's HTTP/1.1 goes to a second listener of the same server.
+            self.h2_pub_port = free_port()
+            listen = f"listen 127.0.0.1:{self.port} reuseport backlog=4096;"
+            assert listen in conf
+            conf = conf.replace(listen, (
+                f"listen 127.0.0.1:{self.port} http2 reuseport backlog=4096;\n"
+                f"    listen 127.0.0.1:{self.h2_pub_port} reuseport backlog=4096;\n"
+                f"    http2_max_concurrent_streams {max(128, self.h2)};"))
         (self.dir / "nginx.conf").write_text(conf)
         self.proc = subprocess.Popen(
             ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir), "-g", "daemon off;"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_healthy(self.port, self.proc, self.tls)
+        wait_healthy(self.pub_port, self.proc, self.tls)
+        if self.h2:
+            wait_h2(self.port, self.proc)
 
     def stop(self) -> None:
         self.terminate(signal.SIGQUIT)  # nginx's graceful stop
@@ -250,15 +364,54 @@ class Nchan(Server):
 class NodeBroadcast(Server):
     name = "node"
     capacity = 19000  # one process: RLIMIT_NOFILE
+    speaks_h2 = True
+    h2_how = ("bench/peers/node_broadcast_h2.mjs: the same broadcast code on "
+              "`http2.createServer` (cleartext, prior knowledge only; compatibility API, "
+              "Node's default settings: no stream limit, 10 MB per session, the default heap), "
+              "publishes to an `http.createServer` listener of the same process")
+    h2_pub_port = 0
+    log: Path | None = None
+
+    @property
+    def pub_port(self) -> int:
+        return self.h2_pub_port if self.h2 else self.port
 
     def missing(self) -> str | None:
         if shutil.which("node") is None:
             return "node not found (tools/setup.sh installs it through tools/setup-clients.sh)"
         return None
 
+    def log_tail(self) -> str:
+        try:
+            lines = [x.strip() for x in self.log.read_text(errors="replace").splitlines()
+                     if x.strip() and " on 127.0.0.1" not in x] if self.log else []
+        except OSError:
+            return ""
+        fatal = [x for x in lines if "FATAL" in x or "Error" in x]
+        return f"; stderr: {(fatal[0] if fatal else ' | '.join(lines[-3:]))[-300:]}" if lines else ""
+
     def start(self) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["node", str(ROOT / "bench/peers/node_broadcast.mjs"), "--port", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_healthy(self.port, self.proc)
+        if not self.h2:
+            self.proc = subprocess.Popen(
+                ["node", str(ROOT / "bench/peers/node_broadcast.mjs"), "--port", str(self.port)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_healthy(self.port, self.proc)
+            return
+        self.h2_pub_port = free_port()
+        fd, name = tempfile.mkstemp(prefix="ringcast-node-h2-", suffix=".log")
+        os.close(fd)
+        self.log = Path(name)
+        with self.log.open("w") as err:
+            self.proc = subprocess.Popen(
+                ["node", str(ROOT / "bench/peers/node_broadcast_h2.mjs"), "--port", str(self.port),
+                 "--pub-port", str(self.h2_pub_port)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        wait_healthy(self.h2_pub_port, self.proc)
+        wait_h2(self.port, self.proc)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.log:
+            self.log.unlink(missing_ok=True)
+            self.log = None
