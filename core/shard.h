@@ -350,6 +350,7 @@ class Shard {
   void h2_on_bytes(std::uint32_t ci, std::string_view bytes);
   void h2_note_failure(std::uint32_t ci);
   void h2_send(std::uint32_t ci);
+  void h2_linger(std::uint32_t ci);
   void h2_sent(std::uint32_t ci, std::int32_t res);
   void h2_stage(std::uint32_t ci);
   void h2_end_stream(std::uint32_t ci);

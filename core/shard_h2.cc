@@ -309,7 +309,7 @@ void Shard::h2_send(std::uint32_t ci) {
   const std::size_t bytes = h.session.build_output(iov_);
   h2_note_failure(ci);  // the session may have failed (flood bound) while building
   if (bytes == 0) {
-    if (h.failed || h.session.finished() || (h.goaway_sent && h.streams.empty())) begin_close(ci);
+    if (h.failed || h.session.finished() || (h.goaway_sent && h.streams.empty())) h2_linger(ci);
     return;
   }
   c.flags |= conn_flag::send_inflight;
@@ -317,6 +317,20 @@ void Shard::h2_send(std::uint32_t ci) {
   timer_touch(ci);
   io_.send(token(ci), c.fd, iov_);
   metrics_.sends.add();
+}
+
+// The connection said its last (GOAWAY out, no stream left): a lingering close, as HTTP/1.1's
+// (finish_response). Our side is shut and the client's last frames (WINDOW_UPDATE, SETTINGS or
+// PING acknowledgements) are read and dropped until its EOF or kLingerMs, so they cannot turn
+// into a reset that destroys the GOAWAY and the final DATA still in flight (RFC 9113 §6.8).
+// A connection that still has streams (a failed one) closes them with it at once.
+void Shard::h2_linger(std::uint32_t ci) {
+  Conn& c = conns_[ci];
+  if (!h2_of(ci)->streams.empty()) return begin_close(ci);
+  c.state = ConnState::lingering;
+  shutdown_write(ci);
+  timer_touch(ci);
+  if (!(c.flags & conn_flag::recv_inflight)) arm_recv(ci);
 }
 
 void Shard::h2_sent(std::uint32_t ci, std::int32_t res) {

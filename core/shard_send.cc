@@ -240,6 +240,7 @@ void Shard::start_send(std::uint32_t ci) {
   Conn& c = conns_[ci];
   if (c.state == ConnState::polling) return poll_woken(ci);  // answered, not streamed
   if (c.state == ConnState::h2) return h2_send(ci);
+  if (c.state == ConnState::lingering && h2_of(ci) != nullptr) return;  // said its last
   const bool streaming = c.state == ConnState::streaming;
   if (streaming && !handle_behind(ci)) return;
   iov_.clear();

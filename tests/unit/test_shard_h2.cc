@@ -557,6 +557,12 @@ TEST(ShardH2, DrainEndsEveryStreamWithRetrySendsGoawayAndCloses) {
   }
   ASSERT_EQ(p.c.goaways.size(), 1u);
   EXPECT_EQ(p.c.goaways[0], std::uint32_t{NGHTTP2_NO_ERROR});
+  // A lingering close: our side is shut once the GOAWAY is out, and the connection closes at
+  // the client's EOF (its last frames cannot turn into a reset).
+  EXPECT_TRUE(s.io.write_shut_by_server(p.fd));
+  EXPECT_FALSE(s.io.closed_by_server(p.fd));
+  s.io.client_close(p.fd);
+  s.settle();
   EXPECT_TRUE(s.io.closed_by_server(p.fd));
   EXPECT_EQ(s.metrics().h2_goaways.get(), 1u);
   EXPECT_EQ(s.metrics().h2_streams.get(), 0u);
@@ -588,6 +594,12 @@ TEST(ShardH2, AStreamOpenedWhileDrainingIsRefused) {
   EXPECT_EQ(p.c.resets[late], std::uint32_t{NGHTTP2_REFUSED_STREAM});
   EXPECT_EQ(s.metrics().h2_refused_streams.get(), 1u);
   EXPECT_EQ(p.c.ended.count(held), 1u);
+  // A lingering close: our side is shut once the GOAWAY is out, and the connection closes at
+  // the client's EOF (its last frames cannot turn into a reset).
+  EXPECT_TRUE(s.io.write_shut_by_server(p.fd));
+  EXPECT_FALSE(s.io.closed_by_server(p.fd));
+  s.io.client_close(p.fd);
+  s.settle();
   EXPECT_TRUE(s.io.closed_by_server(p.fd));
   EXPECT_EQ(s.shard->open_connections(), 0u);
 }
@@ -839,6 +851,34 @@ TEST(ShardH2, HeartbeatsReachEveryIdleStream) {
   EXPECT_EQ(s.shard->open_connections(), 4u);
 }
 
+// A client that never closes after our GOAWAY: the lingering close ends at kLingerMs (2 s), and
+// what it sends meanwhile is read and dropped.
+TEST(ShardH2, ALingeringConnectionClosesAfterTheLingerTime) {
+  Config config = SimShard::base_config();
+  config.request_timeout_ms = 1000;
+  SimShard s(config);
+  Peer p(s);
+  p.get("/healthz");
+  p.pump();
+  for (int i = 0; i < 6; ++i) {
+    s.io.advance_ms(300);
+    p.pump();
+  }
+  ASSERT_EQ(p.c.goaways.size(), 1u);
+  ASSERT_TRUE(s.io.write_shut_by_server(p.fd));
+  nghttp2_submit_ping(p.c.ng, NGHTTP2_FLAG_NONE, nullptr);  // late frames: dropped
+  p.send();
+  s.settle();
+  EXPECT_FALSE(s.io.closed_by_server(p.fd));
+  for (int i = 0; i < 10 && !s.io.closed_by_server(p.fd); ++i) {
+    s.io.advance_ms(500);
+    s.settle();
+  }
+  EXPECT_TRUE(s.io.closed_by_server(p.fd));
+  EXPECT_EQ(s.shard->open_connections(), 0u);
+  EXPECT_EQ(s.metrics().h2_connections.get(), 0u);
+}
+
 TEST(ShardH2, AnIdleConnectionIsSentAwayWithGoaway) {
   Config config = SimShard::base_config();
   config.request_timeout_ms = 1000;
@@ -855,6 +895,12 @@ TEST(ShardH2, AnIdleConnectionIsSentAwayWithGoaway) {
   ASSERT_EQ(p.c.goaways.size(), 1u);
   EXPECT_EQ(p.c.goaways[0], std::uint32_t{NGHTTP2_NO_ERROR});
   EXPECT_EQ(s.metrics().h2_goaways.get(), 1u);
+  // A lingering close: our side is shut once the GOAWAY is out, and the connection closes at
+  // the client's EOF (its last frames cannot turn into a reset).
+  EXPECT_TRUE(s.io.write_shut_by_server(p.fd));
+  EXPECT_FALSE(s.io.closed_by_server(p.fd));
+  s.io.client_close(p.fd);
+  s.settle();
   EXPECT_TRUE(s.io.closed_by_server(p.fd));
   EXPECT_EQ(s.shard->open_connections(), 0u);
   EXPECT_EQ(s.metrics().h2_connections.get(), 0u);
@@ -1139,6 +1185,12 @@ TEST(ShardH2, AClientGoawayLetsStreamsGoOnThenTheConnectionCloses) {
   EXPECT_FALSE(s.io.closed_by_server(p.fd));
   for (std::int32_t sid : ids) nghttp2_submit_rst_stream(p.c.ng, NGHTTP2_FLAG_NONE, sid, NGHTTP2_CANCEL);
   p.pump();
+  // A lingering close: our side is shut once the GOAWAY is out, and the connection closes at
+  // the client's EOF (its last frames cannot turn into a reset).
+  EXPECT_TRUE(s.io.write_shut_by_server(p.fd));
+  EXPECT_FALSE(s.io.closed_by_server(p.fd));
+  s.io.client_close(p.fd);
+  s.settle();
   EXPECT_TRUE(s.io.closed_by_server(p.fd));
   EXPECT_EQ(s.shard->open_connections(), 0u);
   EXPECT_EQ(s.metrics().h2_connections.get(), 0u);
