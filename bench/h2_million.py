@@ -185,8 +185,11 @@ def plot(rows: list, png: str) -> None:
         series = []
         for name in dict.fromkeys(r[0] for r in rows):
             dat = Path(tmp) / (name.replace("/", "").replace(" ", "_") + ".dat")
-            dat.write_text("".join(f"{r[1]} {r[3]} {r[3] + r[4]}\n" for r in rows if r[0] == name))
-            series.append(f"'{dat}' using 1:3 with linespoints lw 2 title '{name}: RSS + kernel'")
+            mine = [r for r in rows if r[0] == name]
+            kernel = all(r[4] is not None for r in mine)
+            dat.write_text("".join(f"{r[1]} {r[3]} {r[3] + (r[4] or 0)}\n" for r in mine))
+            if kernel:
+                series.append(f"'{dat}' using 1:3 with linespoints lw 2 title '{name}: RSS + kernel'")
             series.append(f"'{dat}' using 1:2 with linespoints dt 2 title '{name}: RSS'")
         script = (f"set terminal pngcairo size 900,600 font ',11'; set output '{png}'; set grid; "
                   "set logscale xy; set xlabel 'idle streams held (HTTP/2: 100 per connection)'; "
@@ -198,7 +201,8 @@ def plot(rows: list, png: str) -> None:
 
 def read_csv(path: str) -> list:
     lines = Path(path).read_text().splitlines()[1:]
-    return [(p[0], int(p[1]), int(p[2]), float(p[3]), float(p[4]))
+    # A file written before the kernel column was measured has none: the plot shows RSS alone.
+    return [(p[0], int(p[1]), int(p[2]), float(p[3]), float(p[4]) if len(p) > 4 else None)
             for p in (l.split(",") for l in lines if l)]
 
 
