@@ -34,10 +34,8 @@ void H2Output::append_own(const std::uint8_t* data, std::size_t len) {
 }
 
 std::size_t H2Output::copy(const std::uint8_t* data, std::size_t len) {
-  std::size_t room_own = limits_.buffer_bytes_max - std::min<std::size_t>(buf_.size(), limits_.buffer_bytes_max);
-  std::size_t room_send = limits_.send_bytes_max - std::min<std::size_t>(pending_, limits_.send_bytes_max);
-  std::size_t take = std::min({len, room_own, room_send});
-  if (take == 0 || segs_.size() - head_ + 1 > limits_.iovecs_max) return 0;
+  const std::size_t take = std::min(len, copy_room());
+  if (take == 0) return 0;
   append_own(data, take);
   return take;
 }
@@ -62,14 +60,6 @@ bool H2Output::data_room(std::size_t& bytes, std::size_t& slices) const {
   bytes = limits_.send_bytes_max - pending_ - kFrameHeaderBytes;
   slices = limits_.iovecs_max - segments - 1;
   return true;
-}
-
-bool H2Output::fits_data(const H2Slices& slices) const {
-  if (pending_ == 0) return true;
-  std::size_t segments = segs_.size() - head_ + 1 + slices.size();
-  return buf_.size() + kFrameHeaderBytes <= limits_.buffer_bytes_max &&
-         pending_ + kFrameHeaderBytes + slices.bytes() <= limits_.send_bytes_max &&
-         segments <= limits_.iovecs_max;
 }
 
 void H2Output::add_data(std::int32_t stream_id, const std::uint8_t* frame_header,

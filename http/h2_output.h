@@ -58,9 +58,6 @@ class H2Output {
   // Room for one more DATA frame: payload bytes and slices. False: none (the output is full).
   // The first frame of an empty output always has room.
   bool data_room(std::size_t& bytes, std::size_t& slices) const;
-  // Whether a DATA frame (9-byte header + `slices`) fits this output. The first thing of an
-  // empty output always fits, so one frame can always move.
-  bool fits_data(const H2Slices& slices) const;
   // Appends a DATA frame: its header (copied) and the slices (referenced).
   void add_data(std::int32_t stream_id, const std::uint8_t* frame_header, const H2Slices& slices);
 
