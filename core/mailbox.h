@@ -42,13 +42,22 @@ struct Message {
   virtual ~Message() = default;
 };
 
+// One per shard a chunk is posted to, built inside the chunk's own allocation (make_chunk's
+// `links`, chunk_message()): posting an event to every shard allocates nothing more, and the
+// link is never deleted; it goes with the chunk. The receiver takes over one reference.
 struct ChunkMessage final : Message {
   explicit ChunkMessage(Chunk* c) : chunk(c) { kind = MessageKind::chunk; }
   Chunk* chunk;  // carries one reference for the receiver
 };
 
+// One publish's round trip in one message: the origin shard fills the request half and posts
+// it to the topic's owner (kind publish); the owner (or the Redis bridge) fills the answer half
+// and posts the same message back (kind publish_ack). The origin keeps answered messages for
+// its next publishes (Shard::take_publish), their strings' capacity included, so a publish
+// through another shard allocates nothing once a few have gone by.
 struct PublishMessage final : Message {
   PublishMessage() { kind = MessageKind::publish; }
+  // --- the request, from the origin ---
   std::uint32_t origin_shard = 0;
   std::uint64_t conn_token = 0;  // the publishing connection on the origin shard
   std::string topic;
@@ -58,6 +67,34 @@ struct PublishMessage final : Message {
   const char* reject_detail = nullptr;
   const char* reject_headers = "";    // extra header lines of the refusal (static text)
   std::uint32_t batch_index = 0;      // 1 + the event's line in a batch publish (0: none)
+  // --- the answer, from the owner ---
+  int status = 202;  // 202, or 503 when the topic table is full
+  EventId id;
+  const char* detail = nullptr;  // set for an echoed refusal (static text)
+  const char* headers = "";      // its extra header lines (static text)
+
+  // Turns the request into its answer (the topic and the origin's fields stay).
+  void answer(int answer_status, const char* answer_detail = nullptr, const char* answer_headers = "") {
+    kind = MessageKind::publish_ack;
+    status = answer_status;
+    detail = answer_detail;
+    headers = answer_headers;
+  }
+  // Ready to carry a new request; the strings keep their capacity.
+  void reset() {
+    kind = MessageKind::publish;
+    topic.clear();
+    event.clear();
+    data.clear();
+    reject_status = 0;
+    reject_detail = nullptr;
+    reject_headers = "";
+    batch_index = 0;
+    status = 202;
+    id = EventId{};
+    detail = nullptr;
+    headers = "";
+  }
 };
 
 // Publish flow control (core/shard_flow.cc): sent on each change only, so they alternate.
@@ -66,17 +103,6 @@ struct FlowMessage final : Message {
   std::uint32_t shard = 0;
   bool behind = false;
   std::string topic;
-};
-
-struct PublishAckMessage final : Message {
-  PublishAckMessage() { kind = MessageKind::publish_ack; }
-  std::uint64_t conn_token = 0;
-  int status = 202;  // 202, or 503 when the topic table is full
-  EventId id;
-  std::string topic;
-  const char* detail = nullptr;  // set for an echoed refusal (static text)
-  const char* headers = "";      // its extra header lines (static text)
-  std::uint32_t batch_index = 0;  // echoed from the PublishMessage
 };
 
 // One entry of a topic's Redis stream, or of a replay.
@@ -141,6 +167,13 @@ struct DropAckMessage final : Message {
   std::uint64_t conn_token = 0;
   std::uint32_t dropped = 0;
 };
+
+// Frees a message taken from a mailbox that no one will handle (at shutdown): a chunk's link
+// goes with the chunk's reference, any other message is deleted.
+inline void dispose(Message* m) {
+  if (m->kind == MessageKind::chunk) return release(static_cast<ChunkMessage*>(m)->chunk);
+  delete m;
+}
 
 class Mailbox {
  public:

@@ -307,8 +307,8 @@ void Shard::maybe_finish_close(std::uint32_t ci) {
   if (c.more_flags & conn_flag2::fd_ops) return;
   if (h2_of(ci) != nullptr && !h2_teardown(ci)) return;
   delete c.in;
-  delete c.out;
-  delete c.out_next;
+  give_back(c.out);
+  give_back(c.out_next);
   c.in = c.out = c.out_next = nullptr;
   free_subs(ci);
   c.flags |= conn_flag::close_sent;
@@ -369,12 +369,13 @@ void Shard::drain_mailbox() {
   Mailbox& box = *cluster_.mailboxes[index_];
   while (Message* m = box.pop()) {
     switch (m->kind) {
-      case MessageKind::chunk:
-        deliver(static_cast<ChunkMessage*>(m)->chunk);
+      case MessageKind::chunk:  // built into the chunk (chunk_message): goes with it
         box.chunks_pending.fetch_sub(1, std::memory_order_relaxed);
-        break;
-      case MessageKind::publish: on_publish_message(static_cast<PublishMessage*>(m)); break;
-      case MessageKind::publish_ack: on_publish_ack(static_cast<PublishAckMessage*>(m)); break;
+        deliver(static_cast<ChunkMessage*>(m)->chunk);
+        continue;
+      // Both take the message over (a publish travels there and back as one message).
+      case MessageKind::publish: on_publish_message(static_cast<PublishMessage*>(m)); continue;
+      case MessageKind::publish_ack: on_publish_ack(static_cast<PublishMessage*>(m)); continue;
       case MessageKind::drop: on_drop_message(static_cast<DropMessage*>(m)); break;
       case MessageKind::drop_ack: on_drop_ack(static_cast<DropAckMessage*>(m)); break;
       case MessageKind::redis_entry: on_redis_entry(static_cast<RedisEntryMessage*>(m)); break;

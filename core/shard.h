@@ -263,9 +263,9 @@ class Shard {
     std::vector<std::uint8_t> failed_line;  // 1: its owner could not take the event
   };
   void handle_publish_batch(std::uint32_t ci, const http::Request& req, std::string_view body);
-  bool on_batch_ack(PublishAckMessage* m);
+  bool on_batch_ack(PublishMessage* m);
   void answer_batch(std::uint32_t ci, const Batch& b);
-  void on_publish_ack(PublishAckMessage* m);
+  void on_publish_ack(PublishMessage* m);
   void finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id);
   void handle_admin_drop(std::uint32_t ci, const http::Request& req);
   void handle_preflight(std::uint32_t ci, const http::Request& req);
@@ -333,8 +333,8 @@ class Shard {
   void on_flow_message(FlowMessage* m);
   void set_behind(std::uint32_t ti, std::uint32_t shard, bool behind);
   void hold_publish(std::uint32_t ti, PublishMessage* m);
-  void apply_publish(PublishMessage& m);
-  void send_ack(std::uint32_t origin, PublishAckMessage* ack);
+  void apply_publish(PublishMessage* m);
+  void send_ack(std::uint32_t origin, PublishMessage* m);
   void release_held();
 
   // shard_h2.cc: HTTP/2 connections and their streams
@@ -464,6 +464,17 @@ class Shard {
   std::shared_ptr<OccupancyTable> occupancy_;     // aggregator state (--occupancy-events);
                                                   // shared_ptr: complete only in its own file
   std::shared_ptr<const ClusterCounts> cluster_counts_;  // other nodes' counts (Redis mode)
+
+  // shard_spares.cc: what the publish path reuses instead of allocating (issue #16): response
+  // buffers (Conn::out, out_next) and publish messages back from their round trip, with their
+  // capacity; and handle_publish's decoded names.
+  std::string* take_buffer();
+  void give_back(std::string* buffer);  // null is fine
+  PublishMessage* take_publish();
+  void recycle(PublishMessage* m);
+  std::vector<std::string*> spare_buffers_;
+  std::vector<PublishMessage*> spare_publishes_;
+  std::string publish_topic_, publish_event_;
 };
 
 }  // namespace ringcast

@@ -45,13 +45,12 @@ void Shard::handle_publish_batch(std::uint32_t ci, const http::Request& req, std
       }
     }
     // To the owner; or, on this shard, held while the topic's streams are behind.
-    auto* m = new PublishMessage();
-    m->origin_shard = index_;
+    PublishMessage* m = take_publish();
     m->conn_token = token(ci);
     m->batch_index = std::uint32_t(i + 1);
-    m->topic = e.topic;
-    m->event = e.event;
-    m->data = e.data;  // kept in the batch too: the answer names the topics
+    m->topic.assign(e.topic);
+    m->event.assign(e.event);
+    m->data.assign(e.data);  // kept in the batch too: the answer names the topics
     ++outstanding;
     if (owner == index_) hold_publish(t, m);
     else post(owner, m);
@@ -64,7 +63,7 @@ void Shard::handle_publish_batch(std::uint32_t ci, const http::Request& req, std
 }
 
 // One owner's answer for one event of a batch. Returns false if it was not a batch's.
-bool Shard::on_batch_ack(PublishAckMessage* m) {
+bool Shard::on_batch_ack(PublishMessage* m) {
   if (m->batch_index == 0) return false;
   const auto it = batches_.find(m->conn_token);
   if (it == batches_.end()) return true;  // the batch was answered with an error already

@@ -151,21 +151,17 @@ void Shard::hold_publish(std::uint32_t ti, PublishMessage* m) {
 }
 
 // Owner side of one publish: the id, the chunk, the fan-out, and the answer to its origin.
-void Shard::apply_publish(PublishMessage& m) {
-  auto* ack = new PublishAckMessage();
-  ack->conn_token = m.conn_token;
-  ack->batch_index = m.batch_index;
-  const std::uint32_t t = topic_index(m.topic, true);
-  if (t == nil) ack->status = 503;
-  else ack->id = publish_local(t, m.event, m.data);
-  ack->topic = std::move(m.topic);
-  send_ack(m.origin_shard, ack);
+// Takes `m` over: it goes back to its origin as the answer.
+void Shard::apply_publish(PublishMessage* m) {
+  const std::uint32_t t = topic_index(m->topic, true);
+  if (t != nil) m->id = publish_local(t, m->event, m->data);
+  m->answer(t != nil ? 202 : 503);
+  send_ack(m->origin_shard, m);
 }
 
-void Shard::send_ack(std::uint32_t origin, PublishAckMessage* ack) {
-  if (origin != index_) return post(origin, ack);
-  on_publish_ack(ack);  // one of this shard's own connections
-  delete ack;
+void Shard::send_ack(std::uint32_t origin, PublishMessage* m) {
+  if (origin != index_) return post(origin, m);
+  on_publish_ack(m);  // one of this shard's own connections
 }
 
 // Each loop pass: applies the held publishes whose topic caught up, in order, and lets the
@@ -190,8 +186,7 @@ void Shard::release_held() {
       PublishMessage* m = held.queue.front();
       held.queue.pop_front();
       held.since_ms = now_ms_;  // the wait bound is a wait without progress
-      apply_publish(*m);
-      delete m;
+      apply_publish(m);
     }
     if (!held.queue.empty()) {
       ++i;

@@ -287,8 +287,8 @@ void Shard::h2_finish_stream_close(std::uint32_t ci) {
     metrics_.h2_resets_sent.add();
   }
   delete c.in;
-  delete c.out;
-  delete c.out_next;
+  give_back(c.out);
+  give_back(c.out_next);
   c.in = c.out = c.out_next = nullptr;
   free_subs(ci);
   h.streams.erase(id);  // `st` is gone from here

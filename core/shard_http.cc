@@ -203,7 +203,8 @@ void Shard::handle_subscribe(std::uint32_t ci, const http::Request& req,
     std::string gaps;
     resume(ci, last_id, gaps);
     if (!gaps.empty()) {
-      c.out = new std::string(std::move(gaps));
+      c.out = take_buffer();
+      c.out->assign(gaps);
       c.out_off = 0;
     }
   }
@@ -228,7 +229,11 @@ void Shard::start_stream(std::uint32_t ci) {
 
 void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::string_view raw_topic,
                            std::string_view body) {
-  std::string topic, event;
+  // Decoded into the shard's own strings, whose capacity stays: nothing allocated per publish.
+  std::string& topic = publish_topic_;
+  std::string& event = publish_event_;
+  topic.clear();
+  event.clear();
   if (!http::percent_decode(raw_topic, topic) || !http::valid_topic(topic))
     return reject_publish(ci, 400, "topic names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
   if (topic[0] == '_') return reject_publish(ci, 403, "topics starting with '_' are the server's");
@@ -260,11 +265,10 @@ void Shard::handle_publish(std::uint32_t ci, const http::Request& req, std::stri
   }
   // The owner assigns the id; it answers with the id and we reply then. On this shard, the
   // topic's streams are behind: the publish waits (core/shard_flow.cc).
-  auto* m = new PublishMessage();
-  m->origin_shard = index_;
+  PublishMessage* m = take_publish();
   m->conn_token = token(ci);
-  m->topic = std::move(topic);
-  m->event = std::move(event);
+  m->topic.assign(topic);
+  m->event.assign(event);
   m->data.assign(body);
   Conn& c = conns_[ci];
   RC_ASSERT(c.pending_acks == 0 || c.publish_owner == owner);  // may_pipeline saw to it
@@ -281,8 +285,7 @@ void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, con
   Conn& c = conns_[ci];
   if (c.pending_acks == 0) return respond_error(ci, status, detail, headers);
   RC_ASSERT(c.publish_owner != index_ || config_.redis());  // may_pipeline: held publishes go alone
-  auto* m = new PublishMessage();
-  m->origin_shard = index_;
+  PublishMessage* m = take_publish();
   m->conn_token = token(ci);
   m->reject_status = status;
   m->reject_detail = detail;
@@ -292,54 +295,51 @@ void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, con
   post(c.publish_owner, m);
 }
 
+// Owner side of a publish from another shard; takes `m` over (it goes back as the answer).
 void Shard::on_publish_message(PublishMessage* m) {
   if (m->reject_status != 0) {  // only echoing a refusal back, in order
-    auto* ack = new PublishAckMessage();
-    ack->conn_token = m->conn_token;
-    ack->batch_index = m->batch_index;
-    ack->status = m->reject_status;
-    ack->detail = m->reject_detail;
-    ack->headers = m->reject_headers;
-    post(m->origin_shard, ack);
-    return;
+    m->answer(m->reject_status, m->reject_detail, m->reject_headers);
+    return send_ack(m->origin_shard, m);
   }
   const std::uint32_t t = topic_index(m->topic, true);
-  if (t == nil || !flow_holds(topics_[t])) return apply_publish(*m);
-  // The topic's streams are behind: a copy waits (the mailbox frees `m`).
-  auto* held = new PublishMessage();
-  held->origin_shard = m->origin_shard;
-  held->conn_token = m->conn_token;
-  held->batch_index = m->batch_index;
-  held->topic = std::move(m->topic);
-  held->event = std::move(m->event);
-  held->data = std::move(m->data);
-  hold_publish(t, held);
+  if (t == nil || !flow_holds(topics_[t])) return apply_publish(m);
+  hold_publish(t, m);  // the topic's streams are behind: it waits
 }
 
-void Shard::on_publish_ack(PublishAckMessage* m) {
-  if (on_batch_ack(m)) return;
-  std::uint32_t ci = conn_of(m->conn_token);
-  if (ci == nil || conns_[ci].state != ConnState::publishing) return;  // publisher left
-  RC_ASSERT(conns_[ci].pending_acks > 0);
-  --conns_[ci].pending_acks;
-  if (m->detail != nullptr) return respond_error(ci, m->status, m->detail, m->headers);
-  finish_publish(ci, m->status, m->topic, m->id);
+// Origin side: the owner's answer, to the publishing connection; `m` is kept for reuse.
+void Shard::on_publish_ack(PublishMessage* m) {
+  RC_ASSERT(m->kind == MessageKind::publish_ack);
+  if (!on_batch_ack(m)) {
+    const std::uint32_t ci = conn_of(m->conn_token);
+    if (ci != nil && conns_[ci].state == ConnState::publishing) {  // else the publisher left
+      RC_ASSERT(conns_[ci].pending_acks > 0);
+      --conns_[ci].pending_acks;
+      if (m->detail != nullptr) respond_error(ci, m->status, m->detail, m->headers);
+      else finish_publish(ci, m->status, m->topic, m->id);
+    }
+  }
+  recycle(m);
 }
 
 void Shard::finish_publish(std::uint32_t ci, int status, std::string_view topic, EventId id) {
   if (status != 202) {
     return respond_error(ci, 503, "topic limit reached (--max-topics)", "Retry-After: 5\r\n");
   }
-  char id_text[42];
-  std::size_t id_len = format_event_id(id, id_text);
-  std::string body;
-  body.reserve(topic.size() + id_len + 24);
-  body += "{\"topic\":\"";
-  body += topic;  // topic characters never need JSON escaping
-  body += "\",\"id\":\"";
-  body.append(id_text, id_len);
-  body += "\"}\n";
-  respond(ci, 202, "application/json", body);
+  // {"topic":"…","id":"…"} on the stack: topics are at most 128 characters, ids 41.
+  static constexpr std::string_view kHead = "{\"topic\":\"", kMiddle = "\",\"id\":\"", kTail = "\"}\n";
+  char body[kHead.size() + 255 + kMiddle.size() + 42 + kTail.size()];
+  RC_ASSERT(topic.size() <= 255);
+  std::size_t n = 0;
+  const auto put = [&](std::string_view part) {
+    std::memcpy(body + n, part.data(), part.size());
+    n += part.size();
+  };
+  put(kHead);
+  put(topic);  // topic characters never need JSON escaping
+  put(kMiddle);
+  n += format_event_id(id, body + n);
+  put(kTail);
+  respond(ci, 202, "application/json", std::string_view(body, n));
 }
 
 // Where the next response goes: `out`, unless a send of `out` is in flight (the kernel reads
@@ -349,7 +349,7 @@ std::string& Shard::response_buffer(std::uint32_t ci) {
   const bool sending = c.flags & conn_flag::send_inflight;
   std::string*& target = (c.out != nullptr && sending) ? c.out_next : c.out;
   if (target == nullptr) {
-    target = new std::string();
+    target = take_buffer();
     if (&target == &c.out) c.out_off = 0;
   }
   return *target;

@@ -36,7 +36,6 @@ struct OccupancyTable {
   std::unordered_map<std::string, OccupancyState> topics;
 };
 
-Shard::~Shard() = default;
 
 namespace {
 bool occupancy_wanted(const Config& c) { return c.occupancy_events || c.redis(); }

@@ -24,13 +24,15 @@ EventId Shard::publish_local(std::uint32_t ti, std::string_view event, std::stri
   Topic& topic = topics_[ti];
   RC_ASSERT(owner_of(topic.name, cluster_.shards) == index_);
   const EventId id = given != nullptr ? *given : next_event_id(cluster_, io_.unix_ms());
-  Chunk* chunk = make_chunk(topic.name, id, event, data, cluster_.shards);
+  // One reference per shard, and a built-in message to post it to each other shard.
+  Chunk* chunk = make_chunk(topic.name, id, event, data, cluster_.shards, cluster_.shards - 1);
   metrics_.serializations.add();
   metrics_.events_published.add();
+  std::uint32_t link = 0;
   for (std::uint32_t s = 0; s < cluster_.shards; ++s) {
     if (s == index_) continue;
     cluster_.mailboxes[s]->chunks_pending.fetch_add(1, std::memory_order_relaxed);
-    post(s, new ChunkMessage(chunk));
+    post(s, chunk_message(chunk, link++));
   }
   deliver(chunk);
   return id;
@@ -212,7 +214,7 @@ bool Shard::handle_behind(std::uint32_t ci) {
       // A resume whose first event was evicted before the stream even started (a burst in
       // the same loop pass): not a slow consumer, just a resume point that expired.
       if (c.out == nullptr) {
-        c.out = new std::string();
+        c.out = take_buffer();
         c.out_off = 0;
       }
       s.seq = s.inflight_end = topic.history.begin();
@@ -226,7 +228,7 @@ bool Shard::handle_behind(std::uint32_t ci) {
     if (mid_event) continue;  // finish the part-sent event first; skip on the next send
     const std::uint64_t newest = std::max(topic.history.begin(), topic.history.end() - 1);
     if (c.out == nullptr) {
-      c.out = new std::string();
+      c.out = take_buffer();
       c.out_off = 0;
     }
     append_gap(*c.out, topic, {}, newest, "slow_consumer");
@@ -376,7 +378,7 @@ void Shard::on_send(std::uint32_t ci, std::int32_t res) {
   }
   if (c.state == ConnState::streaming) c.more_flags |= conn_flag2::stream_begun;
   if (c.out != nullptr && c.out_off == c.out->size()) {
-    delete c.out;
+    give_back(c.out);
     c.out = c.out_next;  // responses queued meanwhile (pipelining) go next
     c.out_next = nullptr;
     c.out_off = 0;

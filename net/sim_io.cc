@@ -89,6 +89,9 @@ void SimIo::client_close(std::uint32_t fd) {
 }
 
 const std::string& SimIo::received(std::uint32_t fd) const { return clients_.at(fd).from_server; }
+std::uint64_t SimIo::received_bytes(std::uint32_t fd) const {
+  return clients_.at(fd).from_server_bytes;
+}
 void SimIo::clear_received(std::uint32_t fd) { clients_.at(fd).from_server.clear(); }
 bool SimIo::closed_by_server(std::uint32_t fd) const { return clients_.at(fd).closed; }
 bool SimIo::write_shut_by_server(std::uint32_t fd) const { return clients_.at(fd).write_shut; }
@@ -148,8 +151,11 @@ void SimIo::send(std::uint64_t token, std::uint32_t fd, std::span<const iovec> i
     queued_.push_back(c);
     return;
   }
-  InflightSend s{token, fd, {}};
-  for (const iovec& v : iov) s.bytes.append(static_cast<const char*>(v.iov_base), v.iov_len);
+  InflightSend s{token, fd, {}, 0};
+  for (const iovec& v : iov) {
+    if (record_bytes) s.bytes.append(static_cast<const char*>(v.iov_base), v.iov_len);
+    s.size += std::uint32_t(v.iov_len);
+  }
   inflight_.push_back(std::move(s));
 }
 
@@ -158,8 +164,12 @@ void SimIo::complete_send(std::size_t index, std::int32_t res) {
   InflightSend s = std::move(inflight_[index]);
   inflight_.erase(inflight_.begin() + std::ptrdiff_t(index));
   if (res > 0) {
-    RC_ASSERT(std::size_t(res) <= s.bytes.size());
-    if (!clients_.at(s.fd).reset) clients_.at(s.fd).from_server.append(s.bytes, 0, std::size_t(res));
+    RC_ASSERT(std::uint32_t(res) <= s.size);
+    Client& cl = clients_.at(s.fd);
+    if (!cl.reset) {
+      cl.from_server_bytes += std::uint32_t(res);
+      if (record_bytes) cl.from_server.append(s.bytes, 0, std::size_t(res));
+    }
   }
   Completion c{Op::send};
   c.token = s.token;
@@ -168,7 +178,7 @@ void SimIo::complete_send(std::size_t index, std::int32_t res) {
 }
 
 void SimIo::complete_all_sends() {
-  while (!inflight_.empty()) complete_send(0, std::int32_t(inflight_[0].bytes.size()));
+  while (!inflight_.empty()) complete_send(0, std::int32_t(inflight_[0].size));
 }
 
 void SimIo::shutdown_write(std::uint64_t token, std::uint32_t fd) {

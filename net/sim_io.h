@@ -4,7 +4,6 @@
 // each server send completes (short writes, errors), then reads exactly what a client got.
 // It owns the shard's time as well: both clocks stand still until the test moves them.
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,7 +17,8 @@ class SimIo final : public Io {
   struct InflightSend {
     std::uint64_t token;
     std::uint32_t fd;
-    std::string bytes;
+    std::string bytes;   // empty when record_bytes is off
+    std::uint32_t size;  // bytes offered
   };
 
   explicit SimIo(std::uint32_t buffers = 8, std::uint32_t buffer_bytes = 4096,
@@ -29,6 +29,7 @@ class SimIo final : public Io {
   void client_write(std::uint32_t fd, std::string bytes);  // bytes for the server to receive
   void client_close(std::uint32_t fd);                   // the server's receive sees EOF
   const std::string& received(std::uint32_t fd) const;   // bytes the client has been sent
+  std::uint64_t received_bytes(std::uint32_t fd) const;  // how many (kept with record_bytes off)
   void clear_received(std::uint32_t fd);
   bool closed_by_server(std::uint32_t fd) const;
   bool write_shut_by_server(std::uint32_t fd) const;
@@ -38,6 +39,9 @@ class SimIo final : public Io {
   void complete_send(std::size_t index, std::int32_t res);
   void complete_all_sends();  // every in-flight send completes in full
   bool auto_complete = true;  // complete every send in full at the next wait()
+  // Off: sends are counted, not copied, and received() stays empty, so that once its queues
+  // have grown the simulation itself allocates nothing (tests/alloc counts the shard's).
+  bool record_bytes = true;
   std::uint32_t notifications = 0;  // doorbells the shard's waker rang (in memory, not delivered)
 
   // --- the clocks (Io::monotonic_ms, Io::unix_ms) ---
@@ -78,6 +82,7 @@ class SimIo final : public Io {
   struct Client {
     std::string to_server;
     std::string from_server;
+    std::uint64_t from_server_bytes = 0;
     bool recv_armed = false;
     std::uint64_t recv_token = 0;
     bool eof = false;
@@ -100,7 +105,7 @@ class SimIo final : public Io {
   SimWaker waker_{*this};
 
   std::map<std::uint32_t, Client> clients_;
-  std::deque<Completion> queued_;
+  std::vector<Completion> queued_;  // a vector: it keeps its capacity
   std::vector<Completion> batch_;
   std::vector<InflightSend> inflight_;
   std::vector<std::uint16_t> free_buffers_;

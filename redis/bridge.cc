@@ -212,32 +212,23 @@ void RedisBridge::handle_publishes(std::vector<PublishMessage*>& batch) {
       if (m->reject_status == 0) writer_link_->append(redis::xadd(key(m->topic), maxlen, m->event, m->data));
     }
   }
+  // Each message goes back to its shard as its own answer (PublishMessage::answer).
   for (PublishMessage* m : batch) {
-    auto* ack = new PublishAckMessage();
-    ack->conn_token = m->conn_token;
-    ack->batch_index = m->batch_index;
-    ack->topic = std::move(m->topic);
     if (m->reject_status != 0) {  // an in-order refusal, echoed
-      ack->status = m->reject_status;
-      ack->detail = m->reject_detail;
-      ack->headers = m->reject_headers;
+      m->answer(m->reject_status, m->reject_detail, m->reject_headers);
     } else if (redis::Reply r = writer_link_->reply(); !r) {
       metrics_.unavailable.add();
-      ack->status = 503;
-      ack->detail = "redis is unavailable; try again";
-      ack->headers = kRetryAfter;
-    } else if (!redis::parse_xadd(r.get(), ack->id)) {
+      m->answer(503, "redis is unavailable; try again", kRetryAfter);
+    } else if (!redis::parse_xadd(r.get(), m->id)) {
       metrics_.xadd_errors.add();
       log_event(LogLevel::warn, "redis_xadd_refused", "key=%s error=%s",
-                quoted(key(ack->topic)).c_str(), quoted(redis::error_text(r.get())).c_str());
-      ack->status = 503;
-      ack->detail = "redis refused the event";
-      ack->headers = kRetryAfter;
+                quoted(key(m->topic)).c_str(), quoted(redis::error_text(r.get())).c_str());
+      m->answer(503, "redis refused the event", kRetryAfter);
     } else {
       metrics_.publishes.add();
+      m->answer(202);
     }
-    post(m->origin_shard, ack, *writer_waker_);
-    delete m;
+    post(m->origin_shard, m, *writer_waker_);
   }
   if (!writer_link_->connected()) link_state(*writer_link_, false);
   batch.clear();

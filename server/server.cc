@@ -292,10 +292,7 @@ int run_server(const Config& requested) {
   if (occupancy) occupancy->stop();
   // Messages posted to a shard after it finished still hold chunk references: release them.
   for (auto& box : cluster.mailboxes) {
-    while (Message* m = box->pop()) {
-      if (m->kind == MessageKind::chunk) release(static_cast<ChunkMessage*>(m)->chunk);
-      delete m;
-    }
+    while (Message* m = box->pop()) dispose(m);
   }
   log_event(LogLevel::info, "stopped", "exit=%d", 0);
   return 0;

@@ -105,7 +105,10 @@ TEST(ShardSecurity, AChunkForAFullTableIsCountedNotFatal) {
   // What another shard's owner would send: a chunk of a topic this shard has no room for.
   const std::int64_t before = live_chunks();
   s.cluster().mailboxes[0]->chunks_pending.fetch_add(1);  // as publish_local counts it
-  s.cluster().mailboxes[0]->push(new ChunkMessage(make_chunk("elsewhere", EventId{1, 1}, "", "x", 1)));
+  // Two references, one built-in message: the owner's reference is ours to drop.
+  Chunk* chunk = make_chunk("elsewhere", EventId{1, 1}, "", "x", 2, 1);
+  s.cluster().mailboxes[0]->push(chunk_message(chunk, 0));
+  release(chunk);
   s.settle();
   EXPECT_EQ(s.metrics().topic_table_full.get(), 1u);
   EXPECT_EQ(live_chunks(), before);  // its reference was released

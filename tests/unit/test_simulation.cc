@@ -212,10 +212,7 @@ class World {
     }
     shards_.clear();
     for (auto& box : cluster_.mailboxes) {
-      while (Message* m = box->pop()) {
-        if (m->kind == MessageKind::chunk) release(static_cast<ChunkMessage*>(m)->chunk);
-        delete m;
-      }
+      while (Message* m = box->pop()) dispose(m);
     }
     return live_chunks() - chunks_before_;
   }
