@@ -85,7 +85,7 @@ def certificate() -> tuple[str, str]:
 
 
 class Server:
-    def __init__(self, binary: str, streams: int, tls: bool = False) -> None:
+    def __init__(self, binary: str, streams: int, tls: bool = False, extra: str = "") -> None:
         self.port = free_port()
         self.tls = tls
         argv = [binary, "--listen", f"127.0.0.1:{self.port}", "--shards", "2",
@@ -93,6 +93,7 @@ class Server:
         if tls:
             cert, key = certificate()
             argv += ["--tls-cert", cert, "--tls-key", key]
+        argv += extra.split()
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -127,7 +128,7 @@ def load_cmd(args: argparse.Namespace, port: int, *mode: str, streams: int = 0,
 
 def density(args: argparse.Namespace, streams: int = 0, h2: bool = True, tls: bool = False) -> dict:
     streams = streams or args.streams
-    server = Server(args.ringcast, streams, tls)
+    server = Server(args.ringcast, streams, tls, args.server_args)
     try:
         idle, slab0 = rss_bytes(server.proc.pid), slab_bytes()
         proc = subprocess.Popen(load_cmd(args, server.port, "subscribe", "--topics", "10",
@@ -154,7 +155,7 @@ def density(args: argparse.Namespace, streams: int = 0, h2: bool = True, tls: bo
 
 
 def broadcast(args: argparse.Namespace) -> dict:
-    server = Server(args.ringcast, args.streams)
+    server = Server(args.ringcast, args.streams, extra=args.server_args)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "run.json")
@@ -211,6 +212,8 @@ def curve(args: argparse.Namespace) -> int:
     kinds = [("HTTP/1.1", False, False), ("HTTP/2", True, False)]
     if args.tls:
         kinds += [("HTTP/1.1 TLS", False, True), ("HTTP/2 TLS", True, True)]
+    if args.h2_only:
+        kinds = [k for k in kinds if k[1]]
     rows = []
     for n in [int(x) for x in args.curve.split(",")]:
         for name, h2, tls in kinds:
@@ -245,11 +248,13 @@ def main() -> int:
     p.add_argument("--timeout", type=int, default=300)
     p.add_argument("--curve", help="N1,N2,...: density only, at each size, every protocol")
     p.add_argument("--tls", action="store_true", help="with --curve: over TLS too")
+    p.add_argument("--h2-only", action="store_true", help="with --curve: HTTP/2 alone")
     p.add_argument("--max-sockets", type=int, default=100_000,
                    help="with --curve: HTTP/1.1 sizes above it are skipped (a socket each)")
     p.add_argument("--csv", help="with --curve: write the rows here")
     p.add_argument("--png", help="with --curve or --plot: draw the rows here (gnuplot)")
     p.add_argument("--plot", help="CSV of an earlier --curve run: only draw it (--png)")
+    p.add_argument("--server-args", default="", help="more ringcast flags, e.g. '--recv-buffers 128'")
     args = p.parse_args()
     if args.plot:
         plot(read_csv(args.plot), args.png or "h2_density.png")
