@@ -179,7 +179,9 @@ void more_flags(FlagParser& f, Options& o, Given& given) {
   f.option("--sub-path", "P", "GET P<topic> (default /sse/)", check(valid_path, o.sub_path, path_form));
   f.option("--pub-path", "P", "POST P<topic> (default /pub/)", check(valid_path, o.pub_path, path_form));
   f.option("--ids", "ringcast|opaque", "event ids: checked as ringcast's, or opaque (default ringcast)",
-           [&o](std::string_view v, std::string&) { return parse_ids(v, o.ids); });
+           [&o](std::string_view v, std::string& why) {
+             return parse_ids(v, o.ids) || (why = "ringcast or opaque", false);
+           });
   f.group("Storm");
   f.number("--drop", o.drop, 0, 10'000'000, "streams dropped at once; they resume with Last-Event-ID", "K");
   f.decimal("--settle", o.settle_s, 0, 3600, "publishing before the drop (default 1)");
