@@ -1,4 +1,5 @@
 #include "net/tls_io.h"
+#include "net/tls_bio.h"
 #include "net/tls_session.h"
 
 #include <openssl/bio.h>
@@ -36,47 +37,6 @@ constexpr std::string_view kPlainHttpAnswer =
 
 
 namespace {
-
-// A BIO over the session: reads come from `feed`, writes append to `out`.
-int bio_write(BIO* bio, const char* data, int len) {
-  auto* s = static_cast<TlsIo::Session*>(BIO_get_data(bio));
-  if (s->out == nullptr) s->out = new std::string();
-  s->out->append(data, std::size_t(len));
-  return len;
-}
-
-int bio_read(BIO* bio, char* data, int len) {
-  auto* s = static_cast<TlsIo::Session*>(BIO_get_data(bio));
-  BIO_clear_retry_flags(bio);
-  if (s->feed_len == 0) {
-    BIO_set_retry_read(bio);
-    return -1;
-  }
-  const std::uint32_t n = std::min<std::uint32_t>(s->feed_len, std::uint32_t(len));
-  std::memcpy(data, s->feed, n);
-  s->feed += n;
-  s->feed_len -= n;
-  return int(n);
-}
-
-long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
-
-int bio_create(BIO* bio) {
-  BIO_set_init(bio, 1);
-  return 1;
-}
-
-BIO_METHOD* session_bio_method() {
-  static BIO_METHOD* method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringcast-session");
-    BIO_meth_set_write(m, bio_write);
-    BIO_meth_set_read(m, bio_read);
-    BIO_meth_set_ctrl(m, bio_ctrl);
-    BIO_meth_set_create(m, bio_create);
-    return m;
-  }();
-  return method;
-}
 
 bool is_plain_http(unsigned long err) {
   return ERR_GET_LIB(err) == ERR_LIB_SSL &&
@@ -320,10 +280,9 @@ void TlsIo::on_inner(const Completion& c) {
       s->fd = std::uint32_t(c.res);
       s->ssl = SSL_new(ctx_);
       RC_ASSERT(s->ssl != nullptr);  // only fails when out of memory
-      BIO* bio = BIO_new(session_bio_method());
-      RC_ASSERT(bio != nullptr);
-      BIO_set_data(bio, s);
-      SSL_set_bio(s->ssl, bio, bio);
+      // Reads take from the session's feed, writes append to its output (tls_session.h).
+      const bool attached = attach_memory_bio(s->ssl, s);
+      RC_ASSERT(attached);  // only fails when out of memory
       SSL_set_accept_state(s->ssl);
       watch_keys(*s);  // for the record offload, if the context has it
       sessions_[index] = s;
@@ -396,11 +355,9 @@ void TlsIo::advance(Session& s) {
   };
   if (!(s.flags & tls_flag::handshake_done)) {
     const std::size_t out_before = s.out != nullptr ? s.out->size() : 0;
-    ERR_clear_error();
-    const int r = SSL_do_handshake(s.ssl);
-    if (r != 1) {
-      const int e = SSL_get_error(s.ssl, r);
-      if (e == SSL_ERROR_WANT_READ) {
+    const TlsStep step = tls_handshake_step(s.ssl);
+    if (step != TlsStep::done) {
+      if (step == TlsStep::want_read) {
         consume_in();
         flush(s);
         return arm_inner_recv(s);
@@ -411,12 +368,10 @@ void TlsIo::advance(Session& s) {
         delete s.out;  // the alert would be noise to an HTTP client: answer in its language
         s.out = new std::string(kPlainHttpAnswer);
       } else if (err != 0) {
-        char text[256];
-        ERR_error_string_n(err, text, sizeof text);
-        log_event(LogLevel::debug, "tls_handshake_failed", "error=%s", quoted(text).c_str());
+        log_event(LogLevel::debug, "tls_handshake_failed", "error=%s", quoted(tls_error_text(err)).c_str());
       }
       consume_in();
-      return fail(s, e == SSL_ERROR_ZERO_RETURN ? 0 : -EPROTO);
+      return fail(s, step == TlsStep::closed ? 0 : -EPROTO);
     }
     s.flags |= tls_flag::handshake_done;
     ++stats_.handshakes;
@@ -455,14 +410,12 @@ void TlsIo::advance(Session& s) {
 int TlsIo::read_openssl(Session& s, char* buf, std::size_t& got) {
   while (got < plain_bytes_) {
     std::size_t n = 0;
-    ERR_clear_error();
-    if (SSL_read_ex(s.ssl, buf + got, plain_bytes_ - got, &n) == 1) {
-      got += n;
-      continue;
+    switch (tls_read_step(s.ssl, buf + got, plain_bytes_ - got, n)) {
+      case TlsStep::done: got += n; break;
+      case TlsStep::want_read: return 0;
+      case TlsStep::closed: return 1;
+      case TlsStep::failed: return -1;
     }
-    const int e = SSL_get_error(s.ssl, 0);
-    if (e == SSL_ERROR_WANT_READ) return 0;
-    return e == SSL_ERROR_ZERO_RETURN ? 1 : -1;
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "net/tls_io.h"
@@ -44,6 +45,22 @@ struct TlsIo::Session {
   const char* feed = nullptr;       // what the BIO hands OpenSSL during one call
   std::uint32_t feed_len = 0;
   TlsOffload* offload = nullptr;    // record layer; set during a TLS 1.3 handshake
+
+  // The two ends of the session's memory BIO (net/tls_bio.h): reads take from `feed`, writes
+  // append to `out`, which grows (its bound is the layer's: kTlsControlOutputMax).
+  std::size_t bio_take(char* to, std::size_t max) {
+    if (feed_len == 0) return 0;
+    const std::uint32_t n = max < feed_len ? std::uint32_t(max) : feed_len;
+    std::memcpy(to, feed, n);
+    feed += n;
+    feed_len -= n;
+    return n;
+  }
+  bool bio_put(const char* data, std::size_t len) {
+    if (out == nullptr) out = new std::string();
+    out->append(data, len);
+    return true;
+  }
 };
 
 }  // namespace ringcast::net

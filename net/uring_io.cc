@@ -1,4 +1,5 @@
 #include "net/uring_io.h"
+#include "net/uring_setup.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -117,12 +118,8 @@ IoStats UringIo::stats() const {
 }
 
 std::string UringIo::describe() const {
-  const unsigned flags = rings_.front()->setup_flags();
-  std::string text;
-  if (flags & IORING_SETUP_SINGLE_ISSUER) text += "SINGLE_ISSUER ";
-  if (flags & IORING_SETUP_DEFER_TASKRUN) text += "DEFER_TASKRUN ";
-  if (flags & IORING_SETUP_COOP_TASKRUN) text += "COOP_TASKRUN ";
-  text += "files=" + std::to_string(options_.ring.files) + " rings<=" +
+  std::string text = task_work_text(rings_.front()->setup_flags());
+  text += (text.empty() ? "" : " ") + std::string("files=") + std::to_string(options_.ring.files) + " rings<=" +
           std::to_string(options_.max_rings);
   return text;
 }

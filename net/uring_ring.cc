@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/assert.h"
+#include "net/uring_setup.h"
 
 namespace ringcast::net {
 
@@ -33,29 +34,17 @@ std::string UringRing::init(const RingOptions& options) {
   // cheapest mode for a thread-per-core loop. Secondary rings keep ordinary task work, which
   // interrupts the thread's wait on the primary, posts their completions, and so wakes the
   // primary's poll on their fd.
-  const unsigned primary[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                              IORING_SETUP_COOP_TASKRUN, 0};
-  const unsigned secondary[] = {IORING_SETUP_SINGLE_ISSUER, 0};
-  const unsigned* candidates = options.primary ? primary : secondary;
-  const std::size_t count = options.primary ? 3 : 2;
-  int rc = -EINVAL;
-  for (std::size_t i = 0; i < count; ++i) {
-    io_uring_params params{};
-    params.flags = candidates[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-    params.cq_entries = std::max(options.cq_entries, options.sq_entries);  // the kernel's rule
-    rc = io_uring_queue_init_params(options.sq_entries, &ring_, &params);
-    if (rc == 0) {
-      setup_flags_ = params.flags;
-      if ((params.features & IORING_FEAT_SUBMIT_STABLE) == 0)
-        return "io_uring lacks IORING_FEAT_SUBMIT_STABLE (kernel older than 5.5)";
-      break;
-    }
-    if (rc != -EINVAL) break;  // EINVAL: a flag this kernel does not know; try fewer
-  }
-  if (rc != 0) return errno_text("io_uring_queue_init_params", -rc);
+  UringSetup setup;
+  setup.sq_entries = options.sq_entries;
+  setup.cq_entries = std::max(options.cq_entries, options.sq_entries);  // the kernel's rule
+  setup.task_work = options.primary ? TaskWork::deferred : TaskWork::posted;
+  setup.sparse_files = options.files;
+  setup.required_features = IORING_FEAT_SUBMIT_STABLE;
+  setup.required_why = "IORING_FEAT_SUBMIT_STABLE (kernel older than 5.5)";
+  UringMade made;
+  if (std::string err = uring_setup(ring_, setup, made); !err.empty()) return err;
   ready_ = true;
-  rc = io_uring_register_files_sparse(&ring_, options.files);
-  if (rc != 0) return errno_text("io_uring_register_files_sparse", -rc);
+  setup_flags_ = made.flags;
   free_.reserve(options.files);
   for (std::uint32_t slot = options.files; slot > 0; --slot) free_.push_back(slot - 1);
   return setup_buffers();

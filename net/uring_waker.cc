@@ -7,6 +7,7 @@
 #include "base/assert.h"
 #include "base/log.h"
 #include "net/uring_io.h"
+#include "net/uring_setup.h"
 
 namespace ringcast::net {
 
@@ -20,9 +21,12 @@ UringForeignWaker::~UringForeignWaker() {
 std::string UringForeignWaker::init() {
   RC_ASSERT(!ring_ready_);
   // Entries for every shard's doorbell in one submit. No SINGLE_ISSUER: created here, used here.
-  const unsigned entries = std::max<unsigned>(8, unsigned(ring_fds_.size()) * 2);
-  if (int rc = io_uring_queue_init(entries, &ring_, 0); rc < 0)
-    return std::string("doorbell io_uring_queue_init: ") + std::strerror(-rc);
+  UringSetup setup;
+  setup.sq_entries = std::max<unsigned>(8, unsigned(ring_fds_.size()) * 2);
+  setup.submit_all = false;
+  setup.task_work = TaskWork::plain;
+  UringMade made;
+  if (std::string err = uring_setup(ring_, setup, made); !err.empty()) return "doorbell " + err;
   ring_ready_ = true;
   return {};
 }

@@ -8,6 +8,7 @@
 
 #include "auth/cors.h"
 #include "base/assert.h"
+#include "base/flags.h"
 #include "base/log.h"
 
 namespace ringcast {
@@ -302,90 +303,61 @@ std::string flag_value(const Config& config, std::string_view key) {
   return {};
 }
 
+namespace {
+
+// The command line: every row of the tables is a flag, applied through apply_flag exactly as
+// the config file's keys are. --config is applied first wherever it stands, so the flags
+// given with it override the file.
+void declare(FlagParser& flags, Config& config, bool& print_config, bool& print_routes) {
+  auto apply = [&config](const char* name, std::string why_form) -> FlagParser::Apply {
+    return [&config, name, why_form](std::string_view v, std::string& why) {
+      if (apply_flag(name, v, config, &why) == 0) return true;
+      why = why_form;
+      return false;
+    };
+  };
+  flags.option("--config", "FILE",
+               "read settings from a TOML file (keys: flag names without '--'); flags given as "
+               "well override it",
+               [&config](std::string_view path, std::string& why) {
+                 why = load_config_file(std::string(path), config);
+                 return why.empty();
+               },
+               FlagParser::Order::first, FlagParser::Report::why_alone);
+  flags.set("--print-config", print_config, true, "print the effective settings as TOML and exit");
+  flags.set("--print-routes", print_routes, true,
+            "print every endpoint with its access class and exit");
+  for (const TextFlag& f : kTextFlags) flags.option(f.name, f.metavar, f.help, apply(f.name, f.metavar));
+  for (const SwitchFlag& f : kSwitchFlags) flags.toggle(f.name, f.help, apply(f.name, "true or false"));
+  for (const U32Flag& f : kU32Flags)
+    flags.option(f.name, "N", f.help,
+                 apply(f.name, "an integer from " + std::to_string(f.min) + " to " + std::to_string(f.max)));
+  for (const StringFlag& f : kAccessFlags) flags.option(f.name, "V", f.help, apply(f.name, "not empty"));
+}
+
+constexpr const char* kDescription = "ringcast: an io_uring Server-Sent Events server";
+
+}  // namespace
+
 std::string usage() {
-  std::string text =
-      "usage: ringcast [--config FILE] [flags]\n"
-      "  --config FILE                 read settings from a TOML file (keys: flag names without\n"
-      "                                '--'); flags given as well override it\n"
-      "  --print-config                print the effective settings as TOML and exit\n"
-      "  --print-routes                print every endpoint with its access class and exit\n";
-  char line[256];
-  for (const TextFlag& f : kTextFlags) {
-    std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " " + f.metavar).c_str(),
-                  f.help);
-    text += line;
-  }
-  for (const SwitchFlag& f : kSwitchFlags) {
-    std::snprintf(line, sizeof line, "  %-29s %s\n", f.name, f.help);
-    text += line;
-  }
-  for (const U32Flag& f : kU32Flags) {
-    std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " N").c_str(), f.help);
-    text += line;
-  }
-  for (const StringFlag& f : kAccessFlags) {
-    std::snprintf(line, sizeof line, "  %-29s %s\n", (std::string(f.name) + " V").c_str(), f.help);
-    text += line;
-  }
-  return text;
+  Config config;
+  bool print_config = false, print_routes = false;
+  FlagParser flags("ringcast", kDescription);
+  declare(flags, config, print_config, print_routes);
+  return flags.help();
 }
 
 int parse_flags(int argc, char** argv, Config& config) {
-  // The file first, wherever --config appears: flags override it.
-  bool print = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view path;
-    if (arg == "--config" && i + 1 < argc) path = argv[i + 1];
-    else if (arg.substr(0, 9) == "--config=") path = arg.substr(9);
-    else if (arg == "--config") {
-      std::fprintf(stderr, "ringcast: --config needs a value (see --help)\n");
-      return kFlagsError;
-    } else continue;
-    if (std::string err = load_config_file(std::string(path), config); !err.empty()) {
-      for (std::size_t at = 0, nl; at < err.size(); at = nl + 1) {
-        nl = std::min(err.find('\n', at), err.size());
-        std::fprintf(stderr, "ringcast: %.*s\n", int(nl - at), err.data() + at);
-      }
-      return kFlagsError;
-    }
+  bool print_config = false, print_routes = false;
+  FlagParser flags("ringcast", kDescription);
+  declare(flags, config, print_config, print_routes);
+  switch (flags.parse(argc, argv)) {
+    case FlagsResult::ok: break;
+    case FlagsResult::help: return kFlagsHelp;
+    case FlagsResult::error: return kFlagsError;
   }
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(usage().c_str(), stdout);
-      return kFlagsHelp;
-    }
-    if (arg == "--print-config") {
-      print = true;
-      continue;
-    }
-    if (arg == "--print-routes") return kFlagsPrintRoutes;
-    if (arg.substr(0, 2) != "--") {
-      std::fprintf(stderr, "ringcast: unexpected argument %s (see --help)\n", argv[i]);
-      return kFlagsError;
-    }
-    std::string_view name = arg, value;
-    const auto eq = arg.find('=');
-    if (eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    }
-    bool is_switch = false;
-    for (const SwitchFlag& f : kSwitchFlags) is_switch |= name == f.name;
-    if (is_switch && eq == std::string_view::npos) {
-      value = "true";
-    } else if (eq == std::string_view::npos) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "ringcast: %s needs a value (see --help)\n", argv[i]);
-        return kFlagsError;
-      }
-      value = argv[++i];
-    }
-    if (name == "--config") continue;  // loaded above
-    if (int rc = apply_flag(name, value, config, nullptr); rc != 0) return kFlagsError;
-  }
-  return print ? kFlagsPrintConfig : kFlagsOk;
+  if (print_routes) return kFlagsPrintRoutes;
+  return print_config ? kFlagsPrintConfig : kFlagsOk;
 }
 
 namespace {

@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config g++
   liburing-dev libssl-dev libmimalloc-dev libhiredis-dev libtomlplusplus-dev libnghttp2-dev
+  libcli11-dev
   libgtest-dev libbenchmark-dev
   curl python3 procps iproute2 openssl
   clang libclang-rt-14-dev

@@ -1,54 +1,13 @@
 #include "bench/floor/options.h"
 
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "base/assert.h"
+#include "base/flags.h"
 
 namespace ringcast::floorbench {
 
 namespace {
-
-constexpr const char* kUsage =
-    "usage: kernel_floor [--streams N] [--rounds R] [--warmup W] [--event-bytes B] [--batch K]\n"
-    "                    [--quiet-clients] [--fixed-only] [--json FILE]\n"
-    "  --streams N       loopback streams to accept and write to (default 15000, max 200000;\n"
-    "                    above 19000 only the io_uring fixed method runs: see --fixed-only)\n"
-    "  --rounds R        measured rounds per method, interleaved (default 7)\n"
-    "  --warmup W        untimed rounds per method first (default 1)\n"
-    "  --event-bytes B   size of the one SSE event written to every stream (default 64, 32..65536)\n"
-    "  --batch K         io_uring SQEs per submit, and the SQ size (default 4096, max 32768)\n"
-    "  --quiet-clients   clients read a round only after its sends finished (default: they read\n"
-    "                    while the server sends, as real subscribers do)\n"
-    "  --fixed-only      run only the io_uring fixed method; the server keeps no regular fd per\n"
-    "                    stream, as it must above 19000 streams\n"
-    "  --json FILE       also write the results as JSON to FILE\n"
-    "testing (split sooner than the fd limit requires, to exercise the split at a small size):\n"
-    "  --streams-per-child N  most streams per client process (default and max 19000)\n"
-    "  --files-per-ring N     most streams per ring's fixed-file table (default and max 19000)\n";
-
-bool parse_u32(const char* flag, const char* text, std::uint32_t lo, std::uint32_t hi,
-               std::uint32_t* out) {
-  if (text == nullptr) {
-    std::fprintf(stderr, "kernel_floor: %s needs a value\n", flag);
-    return false;
-  }
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long value = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
-    std::fprintf(stderr, "kernel_floor: %s: '%s' is not a number\n", flag, text);
-    return false;
-  }
-  if (value < lo || value > hi) {
-    std::fprintf(stderr, "kernel_floor: %s must be in %u..%u (got %llu)\n", flag, lo, hi, value);
-    return false;
-  }
-  *out = static_cast<std::uint32_t>(value);
-  return true;
-}
 
 // Relations between the flags, checked once all are read.
 bool check_split(const Options& options) {
@@ -87,47 +46,37 @@ bool regular_fds(const Options& options) {
 
 std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   Options options;
-  *exit_code = 2;
-  for (int i = 1; i < argc; ++i) {
-    const char* flag = argv[i];
-    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    bool ok = true;
-    if (std::strcmp(flag, "--help") == 0 || std::strcmp(flag, "-h") == 0) {
-      std::fputs(kUsage, stdout);
-      *exit_code = 0;
-      return std::nullopt;
-    } else if (std::strcmp(flag, "--quiet-clients") == 0) {
-      options.quiet_clients = true;
-      continue;
-    } else if (std::strcmp(flag, "--fixed-only") == 0) {
-      options.fixed_only = true;
-      continue;
-    } else if (std::strcmp(flag, "--streams") == 0) {
-      ok = parse_u32(flag, value, 1, kStreamsMax, &options.streams);
-    } else if (std::strcmp(flag, "--streams-per-child") == 0) {
-      ok = parse_u32(flag, value, 1, kFdsPerProcessMax, &options.streams_per_child);
-    } else if (std::strcmp(flag, "--files-per-ring") == 0) {
-      ok = parse_u32(flag, value, 1, kFdsPerProcessMax, &options.files_per_ring);
-    } else if (std::strcmp(flag, "--rounds") == 0) {
-      ok = parse_u32(flag, value, 1, kRoundsMax, &options.rounds);
-    } else if (std::strcmp(flag, "--warmup") == 0) {
-      ok = parse_u32(flag, value, 0, kRoundsMax, &options.warmup_rounds);
-    } else if (std::strcmp(flag, "--event-bytes") == 0) {
-      ok = parse_u32(flag, value, kEventBytesMin, kEventBytesMax, &options.event_bytes);
-    } else if (std::strcmp(flag, "--batch") == 0) {
-      ok = parse_u32(flag, value, 1, kBatchMax, &options.batch);
-    } else if (std::strcmp(flag, "--json") == 0) {
-      if (value == nullptr || value[0] == '\0') {
-        std::fprintf(stderr, "kernel_floor: --json needs a file name\n");
-        return std::nullopt;
-      }
-      options.json_path = value;
-    } else {
-      std::fprintf(stderr, "kernel_floor: unknown argument '%s'\n%s", flag, kUsage);
-      return std::nullopt;
-    }
-    if (!ok) return std::nullopt;
-    ++i;  // every flag but the three above takes a value
+  *exit_code = kFlagsExitUsage;
+  FlagParser flags("kernel_floor",
+                   "kernel_floor: loopback sends by send() and by io_uring batches to N streams, "
+                   "with no SSE server in the way");
+  flags.number("--streams", options.streams, 1, kStreamsMax,
+               "loopback streams to accept and write to (default 15000; above 19000 only the "
+               "io_uring fixed method runs: see --fixed-only)");
+  flags.number("--rounds", options.rounds, 1, kRoundsMax,
+               "measured rounds per method, interleaved (default 7)", "R");
+  flags.number("--warmup", options.warmup_rounds, 0, kRoundsMax,
+               "untimed rounds per method first (default 1)", "W");
+  flags.number("--event-bytes", options.event_bytes, kEventBytesMin, kEventBytesMax,
+               "size of the one SSE event written to every stream (default 64)", "B");
+  flags.number("--batch", options.batch, 1, kBatchMax,
+               "io_uring SQEs per submit, and the SQ size (default 4096)", "K");
+  flags.set("--quiet-clients", options.quiet_clients, true,
+            "clients read a round only after its sends finished (default: they read while the "
+            "server sends, as real subscribers do)");
+  flags.set("--fixed-only", options.fixed_only, true,
+            "run only the io_uring fixed method; the server keeps no regular fd per stream, as it "
+            "must above 19000 streams");
+  flags.text("--json", options.json_path, "also write the results as JSON to FILE", "FILE");
+  flags.group("Testing (split sooner than the fd limit requires, to exercise the split at a small size)");
+  flags.number("--streams-per-child", options.streams_per_child, 1, kFdsPerProcessMax,
+               "most streams per client process (default and max 19000)");
+  flags.number("--files-per-ring", options.files_per_ring, 1, kFdsPerProcessMax,
+               "most streams per ring's fixed-file table (default and max 19000)");
+  switch (flags.parse(argc, argv)) {
+    case FlagsResult::ok: break;
+    case FlagsResult::help: *exit_code = 0; return std::nullopt;
+    case FlagsResult::error: return std::nullopt;
   }
   if (!check_split(options)) return std::nullopt;
   return options;

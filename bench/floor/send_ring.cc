@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/assert.h"
+#include "net/uring_setup.h"
 
 namespace ringcast::floorbench {
 
@@ -26,30 +27,21 @@ SendRing::~SendRing() {
 std::string SendRing::init(std::uint32_t batch, std::uint32_t table_slots) {
   RC_ASSERT(!ready_ && batch > 0 && table_slots > 0);
   batch_ = batch;
-  // The flags ringcast's shards prefer, falling back like they do on older kernels.
-  const unsigned candidates[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                                 IORING_SETUP_COOP_TASKRUN, 0};
-  int rc = -EINVAL;
-  for (unsigned flags : candidates) {
-    io_uring_params params{};
-    params.flags = flags | IORING_SETUP_SUBMIT_ALL;
-    rc = io_uring_queue_init_params(batch, &ring_, &params);
-    if (rc == 0) {
-      setup_flags_ = params.flags;
-      sq_entries_ = params.sq_entries;
-      features_ = params.features;
-      break;
-    }
-    if (rc != -EINVAL) break;  // EINVAL: a flag this kernel does not know; try fewer
-  }
-  if (rc != 0) return std::string("io_uring_queue_init_params: ") + std::strerror(-rc);
+  // The flags ringcast's shards prefer, falling back like they do on older kernels. Without
+  // EXT_ARG, liburing would put the wait's timeout in an SQE of its own, and a CQE that is not
+  // a send would break the one-CQE-per-send accounting below.
+  net::UringSetup setup;
+  setup.sq_entries = batch;
+  setup.task_work = net::TaskWork::deferred;
+  setup.sparse_files = table_slots;  // EMFILE: a table larger than RLIMIT_NOFILE
+  setup.required_features = IORING_FEAT_EXT_ARG;
+  setup.required_why = "IORING_FEAT_EXT_ARG (Linux 5.11+)";
+  net::UringMade made;
+  if (std::string err = net::uring_setup(ring_, setup, made); !err.empty()) return err;
   ready_ = true;
-  // Without EXT_ARG, liburing would put the wait's timeout in an SQE of its own, and a CQE
-  // that is not a send would break the one-CQE-per-send accounting below.
-  if ((features_ & IORING_FEAT_EXT_ARG) == 0) return "io_uring lacks IORING_FEAT_EXT_ARG (Linux 5.11+)";
-  // EMFILE here means a table larger than RLIMIT_NOFILE, which the kernel refuses.
-  rc = io_uring_register_files_sparse(&ring_, table_slots);
-  if (rc != 0) return std::string("io_uring_register_files_sparse: ") + std::strerror(-rc);
+  setup_flags_ = made.flags;
+  sq_entries_ = made.sq_entries;
+  features_ = made.features;
   table_slots_ = table_slots;
   return {};
 }
@@ -65,10 +57,8 @@ std::string SendRing::install(std::uint32_t slot, int fd) {
 
 std::string SendRing::describe() const {
   std::string text = "sq=" + std::to_string(sq_entries_) + " batch=" + std::to_string(batch_);
-  if (setup_flags_ & IORING_SETUP_SINGLE_ISSUER) text += " SINGLE_ISSUER";
-  if (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) text += " DEFER_TASKRUN";
-  if (setup_flags_ & IORING_SETUP_COOP_TASKRUN) text += " COOP_TASKRUN";
-  return text;
+  const std::string modes = net::task_work_text(setup_flags_);
+  return modes.empty() ? text : text + " " + modes;
 }
 
 void SendRing::reap(SendCounts* counts, Shortfall* shortfall, std::size_t event_bytes,

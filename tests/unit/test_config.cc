@@ -19,9 +19,11 @@ TEST(ConfigFile, EveryFlagOfTheUsageHasAKeyInPrintConfig) {
   // A flag listed by --help but missing from the tables would have no TOML key.
   const std::string text = usage(), printed = print_config(Config{});
   std::set<std::string> flags;
-  for (std::size_t at = text.find("  --"); at != std::string::npos; at = text.find("  --", at + 1)) {
-    const std::size_t end = text.find_first_of(" \n", at + 4);
-    flags.insert(text.substr(at + 4, end - at - 4));
+  // A flag's line starts "  --name"; wrapped help text is indented further (and may mention
+  // another flag, as "prefer --publish-token-file" does).
+  for (std::size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at + 1)) {
+    const std::size_t end = text.find_first_of(" \n", at + 5);
+    flags.insert(text.substr(at + 5, end - at - 5));
   }
   flags.erase("config");
   flags.erase("print-config");

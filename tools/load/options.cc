@@ -2,81 +2,37 @@
 
 #include <arpa/inet.h>
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 
+#include "base/flags.h"
 #include "tools/load/publish_body.h"
 
 namespace ringcast::load {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: ringcast-load MODE [flags]\n"
+// What each mode does (the head of --help).
+constexpr const char* kDescription =
+    "ringcast-load MODE [flags]: an io_uring load generator for SSE servers\n"
     "modes:\n"
     "  subscribe  hold --streams N on --topics T for --duration S after connecting\n"
     "  publish    publish --rate R (or --burst) for --duration S or --events E per topic\n"
     "  storm      N streams; publish; drop --drop K at once; they resume with Last-Event-ID\n"
     "  run        N streams, then E events per topic (or for --duration S), until every\n"
-    "             stream has every event\n"
-    "common:    --target HOST:PORT (127.0.0.1:8080) --threads N (1) --json FILE --quiet\n"
-    "           --timeout S (120) --duration S (10)\n"
-    "streams:   --streams N (1000) --topics T (1) --topic-prefix P (t) --ramp R (0 = fast)\n"
-    "publish:   --publishers P (1, at most --topics) --rate R | --burst --events E\n"
-    "           --pub-target HOST:PORT (--target; e.g. another node of a cluster)\n"
-    "           --event-bytes B --pipeline D (1 request in flight per publisher)\n"
-    "           --batch N (1): N events per request, NDJSON to POST --batch-path P (/pub)\n"
-    "           --publisher-thread (default beside streams): publishers on a thread of their own\n"
-    "           --no-publisher-thread: publishers share the stream threads' rings\n"
-    "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
-    "storm:     --drop K --settle S (1) --after S (1)\n"
-    "           --churn R: drop the K streams continuously, R per second, for --duration S\n"
-    "tls:       --tls with --tls-ca FILE | --tls-insecure; --tls-sni NAME --tls-resume\n"
-    "http/2:    --h2 --streams-per-conn S (100): streams over HTTP/2, S to a connection (run,\n"
-    "           subscribe); --h2-window B (1048576): each stream's receive window\n"
-    "machinery: --ring-files N --recv-buffers N (per ring: its streams, 1024..32768) --recv-buffer-bytes N (2048; --h2 16384)\n"
-    "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
-    "           --reconnect-delay-ms N (200) --no-uring-bind --no-multishot --seed N\n";
-
-int usage_error(const char* fmt, const char* arg) {
-  std::fprintf(stderr, "ringcast-load: ");
-  std::fprintf(stderr, fmt, arg);
-  std::fprintf(stderr, "\n%s", kUsage);
-  return 2;
-}
-
-template <class T>
-bool parse_uint(std::string_view text, T& out, T lo, T hi) {
-  T v{};
-  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
-
-bool parse_double(std::string_view text, double& out, double lo, double hi) {
-  double v = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(v) || v < lo ||
-      v > hi)
-    return false;
-  out = v;
-  return true;
-}
+    "             stream has every event";
 
 bool parse_target(std::string_view text, sockaddr_in& out) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return false;
   std::string host(text.substr(0, colon));
   if (host == "localhost") host = "127.0.0.1";
-  std::uint16_t port = 0;
-  if (!parse_uint<std::uint16_t>(text.substr(colon + 1), port, 1, 65535)) return false;
+  std::uint64_t port = 0;
+  if (!parse_decimal(text.substr(colon + 1), 1, 65535, port)) return false;
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
+  sa.sin_port = htons(std::uint16_t(port));
   if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) return false;
   out = sa;
   return true;
@@ -130,59 +86,126 @@ bool parse_mode(std::string_view text, Mode& out) {
   return true;
 }
 
-// One flag with its value. Returns false for a bad value, or (with `bad` set) an unknown flag.
 // Flags whose absence changes another default, or that need another flag.
 struct Given {
   bool recv_buffer_bytes = false;
   bool streams_per_conn = false;
+  bool burst = false;
 };
 
-bool apply(std::string_view flag, std::string_view v, Options& o, Given& given, bool& bad) {
-  bad = false;
-  auto u32 = [&](std::uint32_t& f, std::uint32_t lo, std::uint32_t hi) {
-    return parse_uint<std::uint32_t>(v, f, lo, hi);
+// A value check in the FlagParser's form, from a predicate over the text.
+FlagParser::Apply check(bool (*valid)(std::string_view), std::string& out, const char* form) {
+  return [valid, &out, form](std::string_view v, std::string& why) {
+    if (!valid(v)) return why = form, false;
+    out = std::string(v);
+    return true;
   };
-  auto u64 = [&](std::uint64_t& f, std::uint64_t lo, std::uint64_t hi) {
-    return parse_uint<std::uint64_t>(v, f, lo, hi);
+}
+
+FlagParser::Apply address(sockaddr_in& sa, std::string& text) {
+  return [&sa, &text](std::string_view v, std::string& why) {
+    if (!parse_target(v, sa)) return why = "an IPv4 address (or localhost) and a port", false;
+    text = std::string(v);
+    return true;
   };
-  if (flag == "--target") return o.target_text = std::string(v), parse_target(v, o.target);
-  if (flag == "--pub-target")
-    return o.pub_target_text = std::string(v), parse_target(v, o.pub_target);
-  if (flag == "--threads") return u32(o.threads, 1, 256);
-  if (flag == "--json") return o.json_path = std::string(v), !v.empty();
-  if (flag == "--streams") return u64(o.streams, 0, 10'000'000);
-  if (flag == "--topics") return u32(o.topics, 1, 1'000'000);
-  if (flag == "--topic-prefix") return o.topic_prefix = std::string(v), valid_prefix(v);
-  if (flag == "--ramp") return parse_double(v, o.ramp_per_s, 0, 1e9);
-  if (flag == "--publishers") return u32(o.publishers, 1, 4096);
-  if (flag == "--pipeline") return u32(o.pipeline, 1, kPipelineMax);
-  if (flag == "--batch") return u32(o.batch, 1, kBatchMax);
-  if (flag == "--batch-path") return o.batch_path = std::string(v), valid_path(v);
-  if (flag == "--sub-path") return o.sub_path = std::string(v), valid_path(v);
-  if (flag == "--pub-path") return o.pub_path = std::string(v), valid_path(v);
-  if (flag == "--ids") return parse_ids(v, o.ids);
-  if (flag == "--rate") return parse_double(v, o.rate_per_s, 0.001, 1e9);
-  if (flag == "--events") return u64(o.events, 1, 1'000'000'000);
-  if (flag == "--event-bytes") return u32(o.event_bytes, 0, 1 << 20);
-  if (flag == "--duration") return o.duration_set = true, parse_double(v, o.duration_s, 0, 86400);
-  if (flag == "--timeout") return parse_double(v, o.timeout_s, 0.1, 86400);
-  if (flag == "--drop") return u64(o.drop, 0, 10'000'000);
-  if (flag == "--settle") return parse_double(v, o.settle_s, 0, 3600);
-  if (flag == "--after") return parse_double(v, o.after_s, 0, 3600);
-  if (flag == "--churn") return parse_double(v, o.churn_per_s, 0.001, 1e7);
-  if (flag == "--ring-files") return u32(o.ring_files, 64, 1u << 20);
-  if (flag == "--recv-buffers") return u32(o.recv_buffers, 16, 32768) && (o.recv_buffers & (o.recv_buffers - 1)) == 0;
-  if (flag == "--recv-buffer-bytes") return given.recv_buffer_bytes = true, u32(o.recv_buffer_bytes, 256, 1 << 20);
-  if (flag == "--streams-per-conn") return given.streams_per_conn = true, u32(o.streams_per_conn, 1, 1u << 20);
-  if (flag == "--h2-window") return u32(o.h2_window, 65535, 0x7fffffffu);
-  if (flag == "--connect-window") return u32(o.connect_window, 1, 16384);
-  if (flag == "--connect-attempts") return u32(o.connect_attempts, 1, 1000);
-  if (flag == "--reconnect-delay-ms") return u32(o.reconnect_delay_ms, 0, 600000);
-  if (flag == "--seed") return u64(o.seed, 0, ~0ull);
-  if (flag == "--tls-ca") return o.tls_ca = std::string(v), !v.empty();
-  if (flag == "--tls-sni") return o.tls_sni = std::string(v), valid_sni(v);
-  bad = true;
-  return false;
+}
+
+void common_flags(FlagParser& f, Options& o, Given& given) {
+  f.group("Common");
+  f.option("--target", "HOST:PORT", "the server (default 127.0.0.1:8080)", address(o.target, o.target_text));
+  f.number("--threads", o.threads, 1, 256, "worker threads, one ring each (default 1)");
+  f.text("--json", o.json_path, "also write the report as JSON to FILE", "FILE");
+  f.set("--quiet", o.quiet, true, "no progress lines");
+  f.decimal("--timeout", o.timeout_s, 0.1, 86400, "give up after S seconds (default 120)");
+  f.option("--duration", "S", "how long subscribe holds and publish and run publish (default 10)",
+           [&o](std::string_view v, std::string& why) {
+             o.duration_set = true;
+             if (parse_real(v, 0, 86400, o.duration_s)) return true;
+             return why = "a number from 0 to 86400", false;
+           });
+  f.group("Streams");
+  f.number("--streams", o.streams, 0, 10'000'000, "streams to open (default 1000)");
+  f.number("--topics", o.topics, 1, 1'000'000, "topics they are spread over (default 1)", "T");
+  f.option("--topic-prefix", "P", "topic names are P0, P1, ... (default t)",
+           check(valid_prefix, o.topic_prefix, "1-64 of A-Z a-z 0-9 . _ ~ -, not starting with _"));
+  f.decimal("--ramp", o.ramp_per_s, 0, 1e9, "connects per second (default 0: as fast as the window allows)", "R");
+  f.group("Publish");
+  f.number("--publishers", o.publishers, 1, 4096, "publisher connections, at most --topics (default 1)", "P");
+  f.decimal("--rate", o.rate_per_s, 0.001, 1e9, "events per second over all publishers", "R");
+  f.set("--burst", given.burst, true, "publish as fast as the answers come (instead of --rate)");
+  f.number("--events", o.events, 1, 1'000'000'000, "events per topic (run: 100 unless --duration)", "E");
+  f.option("--pub-target", "HOST:PORT", "where publishes go (default --target; another node of a cluster)",
+           address(o.pub_target, o.pub_target_text));
+  f.number("--event-bytes", o.event_bytes, 0, 1 << 20, "pad each payload to B bytes (default 0: no pad)", "B");
+  f.number("--pipeline", o.pipeline, 1, kPipelineMax, "requests in flight per publisher (default 1)", "D");
+  f.number("--batch", o.batch, 1, kBatchMax, "events per request, NDJSON to POST --batch-path (default 1)");
+  f.option("--batch-path", "P", "the batch publish path (default /pub)",
+           check(valid_path, o.batch_path, "a path: '/', then up to 127 visible bytes but '#'"));
+  f.set("--publisher-thread", o.publisher_thread, true,
+        "publishers on a thread of their own (the default beside streams)");
+  f.set("--no-publisher-thread", o.publisher_thread, false, "publishers share the stream threads' rings");
+}
+
+void machinery_flags(FlagParser& f, Options& o, Given& given) {
+  f.group("Machinery");
+  f.number("--ring-files", o.ring_files, 64, 1u << 20, "fixed files per ring (default RLIMIT_NOFILE - 64)");
+  f.option("--recv-buffers", "N", "provided receive buffers per ring, a power of two (default: its streams)",
+           [&o](std::string_view v, std::string& why) {
+             std::uint64_t n;
+             if (!parse_decimal(v, 16, 32768, n) || (n & (n - 1)) != 0)
+               return why = "a power of two from 16 to 32768", false;
+             o.recv_buffers = std::uint32_t(n);
+             return true;
+           });
+  f.option("--recv-buffer-bytes", "N", "bytes of one receive buffer (default 2048; --h2 16384)",
+           [&](std::string_view v, std::string& why) {
+             given.recv_buffer_bytes = true;
+             std::uint64_t n;
+             if (!parse_decimal(v, 256, 1 << 20, n)) return why = "an integer from 256 to 1048576", false;
+             o.recv_buffer_bytes = std::uint32_t(n);
+             return true;
+           });
+  f.number("--connect-window", o.connect_window, 1, 16384, "connection attempts in flight per ring (default 512)");
+  f.number("--connect-attempts", o.connect_attempts, 1, 1000, "attempts per stream before it is given up (default 5)");
+  f.number("--reconnect-delay-ms", o.reconnect_delay_ms, 0, 600000, "wait before a reconnect (default 200)");
+  f.set("--no-uring-bind", o.uring_bind, false, "force the socket()+bind()+register fallback");
+  f.set("--no-multishot", o.multishot, false, "force one-shot receives");
+  f.number("--seed", o.seed, 0, ~0ull, "source-address base (default 0: from the clock)");
+}
+
+void more_flags(FlagParser& f, Options& o, Given& given) {
+  f.group("Server");
+  const char* path_form = "a path: '/', then up to 127 visible bytes but '#'";
+  f.option("--sub-path", "P", "GET P<topic> (default /sse/)", check(valid_path, o.sub_path, path_form));
+  f.option("--pub-path", "P", "POST P<topic> (default /pub/)", check(valid_path, o.pub_path, path_form));
+  f.option("--ids", "ringcast|opaque", "event ids: checked as ringcast's, or opaque (default ringcast)",
+           [&o](std::string_view v, std::string& why) {
+             return parse_ids(v, o.ids) || (why = "ringcast or opaque", false);
+           });
+  f.group("Storm");
+  f.number("--drop", o.drop, 0, 10'000'000, "streams dropped at once; they resume with Last-Event-ID", "K");
+  f.decimal("--settle", o.settle_s, 0, 3600, "publishing before the drop (default 1)");
+  f.decimal("--after", o.after_s, 0, 3600, "publishing after every dropped stream resumed (default 1)");
+  f.decimal("--churn", o.churn_per_s, 0.001, 1e7, "drop the K streams continuously, R per second, for --duration", "R");
+  f.group("TLS");
+  f.set("--tls", o.tls, true, "every connection speaks TLS (with --tls-ca or --tls-insecure)");
+  f.text("--tls-ca", o.tls_ca, "trust anchors the server's certificate is checked against", "FILE");
+  f.set("--tls-insecure", o.tls_insecure, true, "no certificate check at all");
+  f.option("--tls-sni", "NAME", "server name sent, and checked in the certificate",
+           check(valid_sni, o.tls_sni, "a DNS name"));
+  f.set("--tls-resume", o.tls_resume, true, "reconnects offer the thread's newest session");
+  f.group("HTTP/2");
+  f.set("--h2", o.h2, true, "streams over HTTP/2 (run, subscribe)");
+  f.option("--streams-per-conn", "S", "HTTP/2 streams to a connection (default 100)",
+           [&](std::string_view v, std::string& why) {
+             given.streams_per_conn = true;
+             std::uint64_t n;
+             if (!parse_decimal(v, 1, 1u << 20, n)) return why = "an integer from 1 to 1048576", false;
+             o.streams_per_conn = std::uint32_t(n);
+             return true;
+           });
+  f.number("--h2-window", o.h2_window, 65535, 0x7fffffffu, "each stream's receive window (default 1048576)", "B");
+  machinery_flags(f, o, given);
 }
 
 }  // namespace
@@ -214,51 +237,50 @@ std::size_t response_bytes_max(const Options& o) {
   return o.batch <= 1 ? kSingle : kSingle + std::size_t(o.batch) * 192;
 }
 
+// Relations between flags, and defaults that depend on other flags. Returns an empty string,
+// or the usage error.
+std::string settle(Options& o, const Given& given);
+
 int parse_options(int argc, char** argv, Options& out) {
-  if (argc < 2) return usage_error("%s", "name a mode");
-  const std::string_view first = argv[1];
-  if (first == "--help" || first == "-h") {
-    std::fputs(kUsage, stdout);
-    return 1;
-  }
   Options o;
   Given given;
-  if (!parse_mode(first, o.mode)) return usage_error("unknown mode '%s'", argv[1]);
   parse_target(o.target_text, o.target);
-  bool burst = false;
-  for (int i = 2; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--quiet") { o.quiet = true; continue; }
-    if (flag == "--burst") { burst = true; continue; }
-    if (flag == "--no-uring-bind") { o.uring_bind = false; continue; }
-    if (flag == "--no-multishot") { o.multishot = false; continue; }
-    if (flag == "--publisher-thread") { o.publisher_thread = true; continue; }
-    if (flag == "--no-publisher-thread") { o.publisher_thread = false; continue; }
-    if (flag == "--tls") { o.tls = true; continue; }
-    if (flag == "--h2") { o.h2 = true; continue; }
-    if (flag == "--tls-insecure") { o.tls_insecure = true; continue; }
-    if (flag == "--tls-resume") { o.tls_resume = true; continue; }
-    if (flag == "--help" || flag == "-h") { std::fputs(kUsage, stdout); return 1; }
-    if (i + 1 >= argc) return usage_error("%s needs a value", argv[i]);
-    bool unknown = false;
-    if (!apply(flag, argv[i + 1], o, given, unknown))
-      return usage_error(unknown ? "unknown flag %s" : "bad value for %s", argv[i]);
-    ++i;
+  FlagParser flags("ringcast-load", kDescription);
+  flags.positional("MODE", "subscribe, publish, storm or run",
+                   [&o](std::string_view v, std::string& why) {
+                     if (parse_mode(v, o.mode)) return true;
+                     return why = "subscribe, publish, storm or run", false;
+                   });
+  common_flags(flags, o, given);
+  more_flags(flags, o, given);
+  switch (flags.parse(argc, argv)) {
+    case FlagsResult::ok: break;
+    case FlagsResult::help: return 1;
+    case FlagsResult::error: return kFlagsExitUsage;
   }
-  if (burst && o.rate_per_s > 0) return usage_error("%s", "--rate and --burst exclude each other");
+  if (std::string err = settle(o, given); !err.empty()) {
+    flags.fail(err + " (see --help)");
+    return kFlagsExitUsage;
+  }
+  out = o;
+  return 0;
+}
+
+std::string settle(Options& o, const Given& given) {
+  if (given.burst && o.rate_per_s > 0) return "--rate and --burst exclude each other";
   if (o.tls && o.tls_ca.empty() == !o.tls_insecure)
-    return usage_error("%s", "--tls needs either --tls-ca FILE or --tls-insecure (not both)");
+    return "--tls needs either --tls-ca FILE or --tls-insecure (not both)";
   if (!o.tls && (!o.tls_ca.empty() || o.tls_insecure || !o.tls_sni.empty() || o.tls_resume))
-    return usage_error("%s", "--tls-ca, --tls-insecure, --tls-sni and --tls-resume need --tls");
-  if (given.streams_per_conn && !o.h2) return usage_error("%s", "--streams-per-conn needs --h2");
+    return "--tls-ca, --tls-insecure, --tls-sni and --tls-resume need --tls";
+  if (given.streams_per_conn && !o.h2) return "--streams-per-conn needs --h2";
   if (o.h2 && o.mode != Mode::run && o.mode != Mode::subscribe)
-    return usage_error("%s", "--h2 is for run and subscribe (storm over HTTP/2 is not done yet)");
+    return "--h2 is for run and subscribe (storm over HTTP/2 is not done yet)";
   if (o.h2 && !given.recv_buffer_bytes) o.recv_buffer_bytes = 16384;
   if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
-    return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");
-  if (o.churn_per_s > 0 && o.mode != Mode::storm) return usage_error("%s", "--churn is a storm flag");
+    return "storm needs --drop K with 0 < K <= --streams";
+  if (o.churn_per_s > 0 && o.mode != Mode::storm) return "--churn is a storm flag";
   if (o.mode == Mode::run && o.events == 0 && !o.duration_set) o.events = 100;
-  if (o.mode != Mode::publish && o.streams == 0) return usage_error("%s", "--streams must be > 0");
+  if (o.mode != Mode::publish && o.streams == 0) return "--streams must be > 0";
   // A topic has exactly one publisher, so its k reach the server in order over one connection.
   // Two connections publishing one topic would race (the server may take either first), and
   // subscribers would see reordering that no server caused: to have more publishes of one
@@ -272,9 +294,8 @@ int parse_options(int argc, char** argv, Options& out) {
   }
   const std::uint64_t send_bytes = std::uint64_t(o.publishers) * o.pipeline * request_bytes_max(o);
   if (o.mode != Mode::subscribe && send_bytes > kPublishBufferBytesMax)
-    return usage_error("%s", "--publishers x --pipeline x --batch x --event-bytes needs over 1 GiB of send buffers");
-  out = o;
-  return 0;
+    return "--publishers x --pipeline x --batch x --event-bytes needs over 1 GiB of send buffers";
+  return {};
 }
 
 }  // namespace ringcast::load

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "net/uring_setup.h"
+
 namespace ringcast::load {
 
 namespace {
@@ -58,30 +60,18 @@ std::string Ring::init(const RingSetup& setup) {
   // with others through an eventfd must post completions without being entered, so it keeps
   // the default: task work interrupts the sleeping thread, which then signals the eventfd.
   const bool alone = setup.eventfd < 0;
-  const unsigned candidates[] = {
-      alone ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : IORING_SETUP_SINGLE_ISSUER,
-      alone ? unsigned(IORING_SETUP_COOP_TASKRUN) : 0u,
-      0u,
-  };
-  int rc = -EINVAL;
-  for (unsigned flags : candidates) {
-    io_uring_params params{};
-    params.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
-    params.cq_entries = kCqEntries;
-    rc = io_uring_queue_init_params(kSqEntries, &ring_, &params);
-    if (rc == 0) {
-      flags_ = params.flags;
-      break;
-    }
-    if (rc != -EINVAL) break;  // EINVAL: a flag this kernel does not know; try fewer
-  }
-  if (rc != 0) return errno_text("io_uring_queue_init_params", -rc);
+  net::UringSetup ring_setup;
+  ring_setup.sq_entries = kSqEntries;
+  ring_setup.cq_entries = kCqEntries;
+  ring_setup.clamp = true;
+  ring_setup.task_work = alone ? net::TaskWork::deferred : net::TaskWork::posted;
+  ring_setup.sparse_files = setup.files;  // EMFILE: the table may not exceed RLIMIT_NOFILE
+  net::UringMade made;
+  if (std::string err = net::uring_setup(ring_, ring_setup, made); !err.empty()) return err;
   ready_ = true;
-  rc = io_uring_register_files_sparse(&ring_, setup.files);
-  // EMFILE: the table may not exceed RLIMIT_NOFILE.
-  if (rc != 0) return errno_text("io_uring_register_files_sparse", -rc);
+  flags_ = made.flags;
   if (!alone) {
-    rc = io_uring_register_eventfd(&ring_, setup.eventfd);
+    const int rc = io_uring_register_eventfd(&ring_, setup.eventfd);
     if (rc != 0) return errno_text("io_uring_register_eventfd", -rc);
   }
   return setup_buffer_ring();
@@ -112,11 +102,8 @@ std::string Ring::setup_buffer_ring() {
 }
 
 std::string Ring::describe() const {
-  std::string text;
-  if (flags_ & IORING_SETUP_SINGLE_ISSUER) text += "SINGLE_ISSUER ";
-  if (flags_ & IORING_SETUP_DEFER_TASKRUN) text += "DEFER_TASKRUN ";
-  if (flags_ & IORING_SETUP_COOP_TASKRUN) text += "COOP_TASKRUN ";
-  text += "files=" + std::to_string(setup_.files);
+  std::string text = net::task_work_text(flags_);
+  text += (text.empty() ? "" : " ") + std::string("files=") + std::to_string(setup_.files);
   return text;
 }
 

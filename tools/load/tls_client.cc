@@ -12,63 +12,6 @@ namespace ringcast::load {
 
 namespace {
 
-TlsIo* io_of(BIO* b) { return static_cast<TlsIo*>(BIO_get_data(b)); }
-
-// Reads take from the bytes handed in; once they are gone the read "would block", which is
-// how OpenSSL learns that it must wait for the next receive.
-int bio_read(BIO* b, char* out, int len) {
-  TlsIo* io = io_of(b);
-  BIO_clear_retry_flags(b);
-  if (io == nullptr || io->in.empty()) {
-    BIO_set_retry_read(b);
-    return -1;
-  }
-  const std::size_t n = std::min(io->in.size(), std::size_t(len));
-  std::memcpy(out, io->in.data(), n);
-  io->in.remove_prefix(n);
-  return int(n);
-}
-
-// Writes append to the caller's buffer, whole or not at all: a write that does not fit marks
-// the IO full and "would block", and the caller ends the connection (output_full).
-int bio_write(BIO* b, const char* data, int len) {
-  TlsIo* io = io_of(b);
-  BIO_clear_retry_flags(b);
-  if (io == nullptr || io->out == nullptr || std::uint32_t(len) > io->out_cap - io->out_len) {
-    if (io != nullptr) io->out_full = true;
-    BIO_set_retry_write(b);
-    return -1;
-  }
-  std::memcpy(io->out + io->out_len, data, std::size_t(len));
-  io->out_len += std::uint32_t(len);
-  return len;
-}
-
-long bio_ctrl(BIO*, int cmd, long, void*) {
-  // FLUSH: what was written is already in the caller's buffer. Everything else (pending
-  // bytes, EOF, push/pop) has nothing to report for a BIO that keeps no bytes.
-  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-int bio_create(BIO* b) {
-  BIO_set_init(b, 1);
-  return 1;
-}
-
-const BIO_METHOD* bio_method() {
-  // Built once (a function-local static is initialised thread-safely) and never freed.
-  static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringcast-load-uring");
-    if (m == nullptr) std::abort();
-    BIO_meth_set_read(m, bio_read);
-    BIO_meth_set_write(m, bio_write);
-    BIO_meth_set_ctrl(m, bio_ctrl);
-    BIO_meth_set_create(m, bio_create);
-    return m;
-  }();
-  return method;
-}
-
 // --tls-resume: keep the newest session of this thread (TLS 1.3 tickets arrive after the
 // handshake, in SSL_read). Returning 1 keeps the reference.
 int on_new_session(SSL* ssl, SSL_SESSION* session) {
@@ -80,8 +23,7 @@ int on_new_session(SSL* ssl, SSL_SESSION* session) {
 }
 
 std::string openssl_error(const char* what) {
-  char text[256] = "";
-  ERR_error_string_n(ERR_get_error(), text, sizeof text);
+  const std::string text = net::tls_error_text(ERR_get_error());
   ERR_clear_error();
   return std::string(what) + ": " + text;
 }
@@ -161,8 +103,20 @@ void TlsConn::reset() {
   ssl_ = nullptr;
 }
 
+bool TlsIo::bio_put(const char* data, std::size_t len) {
+  // Whole or not at all: a write that does not fit marks the IO full, and the caller ends the
+  // connection (output_full).
+  if (out == nullptr || len > out_cap - out_len) {
+    out_full = true;
+    return false;
+  }
+  std::memcpy(out + out_len, data, len);
+  out_len += std::uint32_t(len);
+  return true;
+}
+
 void TlsConn::bind(TlsIo& io) {
-  BIO_set_data(SSL_get_rbio(ssl_), &io);
+  net::rebind_memory_bio(ssl_, &io);
   SSL_set_app_data(ssl_, &io);
   // SSL_get_error reads this thread's error queue: it must start empty.
   ERR_clear_error();
@@ -172,13 +126,12 @@ bool TlsConn::start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session, bool
   reset();
   ssl_ = SSL_new(ctx.ctx());
   if (ssl_ == nullptr) return ERR_clear_error(), false;
-  BIO* bio = BIO_new(bio_method());
-  if (bio == nullptr) {
+  // One BIO both ways: reads take io.in, writes append to io's out buffer (bio_take, bio_put).
+  if (!net::attach_memory_bio(ssl_, &io)) {
     reset();
     ERR_clear_error();
     return false;
   }
-  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways: the SSL takes its one reference
   SSL_set_connect_state(ssl_);
   const std::string& sni = ctx.config().sni;
   if (!sni.empty() && SSL_set_tlsext_host_name(ssl_, sni.c_str()) != 1) {
@@ -200,28 +153,24 @@ bool TlsConn::start(const TlsContext& ctx, TlsIo& io, SSL_SESSION* session, bool
 
 TlsStatus TlsConn::step(TlsIo& io, std::string_view& plain) {
   bind(io);
-  if (!SSL_is_init_finished(ssl_)) {
-    const int rc = SSL_do_handshake(ssl_);
-    if (rc == 1) return TlsStatus::handshake_done;
-    if (SSL_get_error(ssl_, rc) == SSL_ERROR_WANT_READ && !io.out_full) {
-      // The BIO asks for more only once every byte handed in was read.
-      if (!io.in.empty()) std::abort();
-      return TlsStatus::need_more;
-    }
-    return fail(io, false);
-  }
-  const int n = SSL_read(ssl_, io.plain, int(sizeof io.plain));
-  if (n > 0) {
-    plain = std::string_view(io.plain, std::size_t(n));
+  const bool established = SSL_is_init_finished(ssl_);
+  std::size_t n = 0;
+  const net::TlsStep step = established ? net::tls_read_step(ssl_, io.plain, sizeof io.plain, n)
+                                        : net::tls_handshake_step(ssl_);
+  if (step == net::TlsStep::done) {
+    if (!established) return TlsStatus::handshake_done;
+    plain = std::string_view(io.plain, n);
     return TlsStatus::plaintext;
   }
-  const int err = SSL_get_error(ssl_, n);
-  if (err == SSL_ERROR_WANT_READ && !io.out_full) {
+  if (step == net::TlsStep::want_read && !io.out_full) {
+    // The BIO asks for more only once every byte handed in was read.
     if (!io.in.empty()) std::abort();
     return TlsStatus::need_more;
   }
-  if (err == SSL_ERROR_ZERO_RETURN) return TlsStatus::closed;
-  return fail(io, true);
+  // close_notify ends a connection only once it is established; during the handshake it is a
+  // failure like any other.
+  if (step == net::TlsStep::closed && established) return TlsStatus::closed;
+  return fail(io, established);
 }
 
 bool TlsConn::write(TlsIo& io, std::string_view plain) {
@@ -248,9 +197,7 @@ TlsStatus TlsConn::fail(TlsIo& io, bool established) {
   else if ((SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) && verify != X509_V_OK) io.failure = TlsFailure::verify;
   else io.failure = TlsFailure::handshake;
   if (io.first_error.empty()) {
-    char text[256] = "no OpenSSL error";
-    if (unsigned long e = ERR_peek_error(); e != 0) ERR_error_string_n(e, text, sizeof text);
-    io.first_error = std::string(tls_failure_name(io.failure)) + ": " + text;
+    io.first_error = std::string(tls_failure_name(io.failure)) + ": " + net::tls_error_text(ERR_peek_error());
     if (io.failure == TlsFailure::verify)
       io.first_error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
   }

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "net/tls_bio.h"
+
 namespace ringcast::load {
 
 struct TlsConfig {
@@ -73,6 +75,11 @@ struct TlsIo {
   ~TlsIo();
   TlsIo(const TlsIo&) = delete;
   TlsIo& operator=(const TlsIo&) = delete;
+
+  // The two ends of the connections' memory BIO (net/tls_bio.h): reads take from `in`,
+  // writes append at out[out_len].
+  std::size_t bio_take(char* to, std::size_t max) { return net::take_front(in, to, max); }
+  bool bio_put(const char* data, std::size_t len);
 
   void set_out(char* buffer, std::uint32_t cap, std::uint32_t len) {
     out = buffer;
