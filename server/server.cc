@@ -138,6 +138,158 @@ void log_host_limits(const Config& config, std::uint32_t shards, std::uint32_t f
   for (const std::string& w : check.warnings) log_event(LogLevel::warn, "limit_binds", "%s", w.c_str());
 }
 
+// The server's start-up and shutdown, one step each: the TLS context and the access keys, the
+// listeners, the cluster the shards share, how many descriptors each shard's rings hold, the
+// shard threads, and the wait for a stop signal.
+
+// Returns false (logged) when --tls-cert was given and the context cannot be made.
+bool make_tls(const Config& config, net::TlsContext& tls_ctx) {
+  if (config.tls_cert.empty()) return true;
+  std::string err;
+  tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version, config.h2}, err);
+  if (!tls_ctx) {
+    log_event(LogLevel::error, "tls_config_failed", "error=%s", quoted(err).c_str());
+    return false;
+  }
+  if (config.tls_offload) net::TlsIo::enable_record_offload(tls_ctx.get());
+  return true;
+}
+
+// One listener per shard on the same port (SO_REUSEPORT); `port` 0 resolves on the first.
+// Returns false (logged, nothing left open) if one cannot be made.
+bool open_listeners(const Config& config, std::uint32_t shards, std::vector<int>& fds,
+                    std::uint16_t& port) {
+  port = config.listen_port;
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    net::ListenResult l = net::listen_tcp(config.listen_host, port, kListenBacklog, int(config.sndbuf),
+                                          int(config.rcvbuf));
+    if (!l.error.empty()) {
+      log_event(LogLevel::error, "listen_failed", "addr=%s:%u error=%s",
+                config.listen_host.c_str(), port, quoted(l.error).c_str());
+      for (int fd : fds) close(fd);
+      fds.clear();
+      return false;
+    }
+    port = l.port;
+    fds.push_back(l.fd);
+  }
+  return true;
+}
+
+void fill_cluster(Cluster& cluster, const Config& config, const http::AccessPolicy& access,
+                  std::uint32_t shards) {
+  cluster.config = &config;
+  cluster.access = &access;
+  cluster.shards = shards;
+  cluster.boot_unix_ms = unix_ms();
+  cluster.id_clock.store(cluster.boot_unix_ms << 20);  // every id of this run is >= boot time
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    cluster.mailboxes.push_back(std::make_unique<Mailbox>());
+    cluster.metrics.push_back(std::make_unique<ShardMetrics>());
+  }
+}
+
+// Descriptors per ring and rings per shard. io_uring: each ring has its own fixed-file table,
+// bounded by RLIMIT_NOFILE; a shard adds rings (lazily) up to what its share needs. epoll:
+// every socket sits in the one process fd table, which the shards share, and that caps the
+// streams. Lowers config.max_streams (logged) to what they can hold.
+struct RingBudget {
+  std::uint32_t files = 0;
+  std::uint32_t max_rings = 1;
+};
+RingBudget ring_budget(Config& config, std::uint32_t shards) {
+  const std::uint64_t per_shard = per_shard_connections(config, shards);
+  RingBudget b;
+  if (config.io == IoBackend::uring) {
+    b.files = std::uint32_t(std::max<std::uint64_t>(64, std::min<std::uint64_t>(per_shard, net::nofile_limit())));
+    if (config.ring_files != 0) b.files = std::min<std::uint32_t>(b.files, std::max<std::uint32_t>(16, config.ring_files));
+    b.max_rings = std::uint32_t(std::min<std::uint64_t>(255, (per_shard + b.files - 1) / b.files));
+  } else {
+    b.files = std::max<std::uint32_t>(64, (net::nofile_limit() - 64) / shards);
+  }
+  const std::uint64_t capacity = std::uint64_t(shards) * b.max_rings * b.files;
+  if (capacity < config.max_streams) {
+    log_event(LogLevel::warn, "max_streams_lowered", "max_streams=%u capacity=%llu bound=%s",
+              config.max_streams, static_cast<unsigned long long>(capacity),
+              config.io == IoBackend::uring ? "rings_per_shard" : "process_fd_table");
+    config.max_streams = std::uint32_t(capacity - std::min<std::uint64_t>(capacity / 16, 1024 * shards));
+  }
+  return b;
+}
+
+// Signals go to the main thread only: blocked before any shard thread exists.
+sigset_t block_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
+
+// The shard threads, started in two steps: each makes its backend on its own thread (with
+// SINGLE_ISSUER only the creating thread may submit), then, once every ring exists and the
+// Redis threads are up, each learns its peers and runs.
+class ShardThreads {
+ public:
+  ShardThreads(Cluster& cluster, const Config& config, RingBudget budget,
+               const std::vector<int>& listen_fds, SSL_CTX* tls_ctx)
+      : shards_(cluster.shards), ring_fds_(shards_, -1), ready_(shards_ + 1), go_(shards_ + 1) {
+    for (std::uint32_t i = 0; i < shards_; ++i) slots_.push_back(std::make_unique<ShardSlot>());
+    for (std::uint32_t i = 0; i < shards_; ++i) {
+      threads_.emplace_back([this, &cluster, &config, budget, &listen_fds, tls_ctx, i] {
+        pin_to_core(i);
+        ShardSlot& slot = *slots_[i];
+        slot.init(config, budget.files, budget.max_rings, listen_fds[i], tls_ctx);
+        if (slot.init_error.empty()) {
+          ring_fds_[i] = slot.peer_handle;
+          // Read here, before the barrier: once running, the shard alone touches its backend.
+          slot.description = slot.describe();
+        }
+        ready_.arrive_and_wait();
+        go_.arrive_and_wait();
+        if (!start_ok_) return;
+        slot.set_peers(ring_fds_);
+        Shard shard(i, cluster, *slot.io);
+        shard.run();
+      });
+    }
+    ready_.arrive_and_wait();
+  }
+  // Every backend made? (Logs each that was not.)
+  bool backends_ok() {
+    for (std::uint32_t i = 0; i < shards_; ++i) {
+      if (slots_[i]->init_error.empty()) continue;
+      log_event(LogLevel::error, "shard_init_failed", "shard=%u error=%s", i,
+                quoted(slots_[i]->init_error).c_str());
+      start_ok_ = false;
+    }
+    return start_ok_;
+  }
+  net::ForeignWakers foreign_wakers() const { return slots_[0]->foreign_wakers(ring_fds_); }
+  const std::string& description() const { return slots_[0]->description; }
+  // Lets the shards run (ok) or end (not ok, and joins them).
+  void go(bool ok) {
+    start_ok_ = ok;
+    go_.arrive_and_wait();
+    if (!ok) join();
+  }
+  void join() {
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  std::uint32_t shards_;
+  std::vector<std::unique_ptr<ShardSlot>> slots_;
+  std::vector<int> ring_fds_;
+  std::barrier<> ready_;  // every ring exists (or failed)
+  std::barrier<> go_;     // peers known; run or quit
+  bool start_ok_ = true;
+  std::vector<std::thread> threads_;
+};
+
 }  // namespace
 
 int run_server(const Config& requested) {
@@ -147,15 +299,7 @@ int run_server(const Config& requested) {
     return 1;
   }
   net::TlsContext tls_ctx;
-  if (!config.tls_cert.empty()) {
-    std::string err;
-    tls_ctx = net::make_tls_context({config.tls_cert, config.tls_key, config.tls_min_version, config.h2}, err);
-    if (!tls_ctx) {
-      log_event(LogLevel::error, "tls_config_failed", "error=%s", quoted(err).c_str());
-      return 1;
-    }
-    if (config.tls_offload) net::TlsIo::enable_record_offload(tls_ctx.get());
-  }
+  if (!make_tls(config, tls_ctx)) return 1;
   // Keys are read once, here, and shared read-only by every shard.
   auto access = std::make_unique<http::AccessPolicy>();
   if (std::string err = load_access(config, *access); !err.empty()) {
@@ -164,30 +308,10 @@ int run_server(const Config& requested) {
   }
   const std::uint32_t shards = shard_count(config);
   std::vector<int> listen_fds;
-  std::uint16_t port = config.listen_port;
-  for (std::uint32_t i = 0; i < shards; ++i) {
-    net::ListenResult l = net::listen_tcp(config.listen_host, port, kListenBacklog, int(config.sndbuf),
-                                          int(config.rcvbuf));
-    if (!l.error.empty()) {
-      log_event(LogLevel::error, "listen_failed", "addr=%s:%u error=%s",
-                config.listen_host.c_str(), port, quoted(l.error).c_str());
-      for (int fd : listen_fds) close(fd);
-      return 1;
-    }
-    port = l.port;  // port 0 resolves on the first listener; the others share it
-    listen_fds.push_back(l.fd);
-  }
-
+  std::uint16_t port = 0;
+  if (!open_listeners(config, shards, listen_fds, port)) return 1;
   Cluster cluster;
-  cluster.config = &config;
-  cluster.access = access.get();
-  cluster.shards = shards;
-  cluster.boot_unix_ms = unix_ms();
-  cluster.id_clock.store(cluster.boot_unix_ms << 20);  // every id of this run is >= boot time
-  for (std::uint32_t i = 0; i < shards; ++i) {
-    cluster.mailboxes.push_back(std::make_unique<Mailbox>());
-    cluster.metrics.push_back(std::make_unique<ShardMetrics>());
-  }
+  fill_cluster(cluster, config, *access, shards);
   std::unique_ptr<RedisBridge> bridge;
   std::unique_ptr<RedisOccupancy> occupancy;
   if (config.redis()) {
@@ -196,86 +320,27 @@ int run_server(const Config& requested) {
     occupancy = std::make_unique<RedisOccupancy>(config, cluster);
     cluster.occupancy = occupancy.get();
   }
-
-  // Signals go to the main thread only: block them before any shard thread exists.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  // io_uring: each ring has its own fixed-file table, bounded by RLIMIT_NOFILE; a shard adds
-  // rings (lazily) up to what its share needs. epoll: every socket sits in the one process fd
-  // table, which the shards share, and that caps the streams.
-  const std::uint64_t per_shard = per_shard_connections(config, shards);
-  std::uint32_t files, max_rings = 1;
-  if (config.io == IoBackend::uring) {
-    files = std::uint32_t(std::max<std::uint64_t>(64, std::min<std::uint64_t>(per_shard, net::nofile_limit())));
-    if (config.ring_files != 0) files = std::min<std::uint32_t>(files, std::max<std::uint32_t>(16, config.ring_files));
-    max_rings = std::uint32_t(std::min<std::uint64_t>(255, (per_shard + files - 1) / files));
-  } else {
-    files = std::max<std::uint32_t>(64, (net::nofile_limit() - 64) / shards);
-  }
-  const std::uint64_t capacity = std::uint64_t(shards) * max_rings * files;
-  if (capacity < config.max_streams) {
-    log_event(LogLevel::warn, "max_streams_lowered", "max_streams=%u capacity=%llu bound=%s",
-              config.max_streams, static_cast<unsigned long long>(capacity),
-              config.io == IoBackend::uring ? "rings_per_shard" : "process_fd_table");
-    config.max_streams = std::uint32_t(capacity - std::min<std::uint64_t>(capacity / 16, 1024 * shards));
-  }
-  std::vector<std::unique_ptr<ShardSlot>> slots;
-  for (std::uint32_t i = 0; i < shards; ++i) slots.push_back(std::make_unique<ShardSlot>());
-  std::vector<int> ring_fds(shards, -1);
-  std::barrier ready(shards + 1);   // every ring exists (or failed)
-  std::barrier go(shards + 1);      // peers known; run or quit
-  bool start_ok = true;
-
-  std::vector<std::thread> threads;
-  for (std::uint32_t i = 0; i < shards; ++i) {
-    threads.emplace_back([&, i] {
-      pin_to_core(i);
-      ShardSlot& slot = *slots[i];
-      slot.init(config, files, max_rings, listen_fds[i], tls_ctx.get());
-      if (slot.init_error.empty()) {
-        ring_fds[i] = slot.peer_handle;
-        // Read here, before the barrier: once running, the shard alone touches its backend.
-        slot.description = slot.describe();
-      }
-      ready.arrive_and_wait();
-      go.arrive_and_wait();
-      if (!start_ok) return;
-      slot.set_peers(ring_fds);
-      Shard shard(i, cluster, *slot.io);
-      shard.run();
-    });
-  }
-  ready.arrive_and_wait();
-  for (std::uint32_t i = 0; i < shards; ++i) {
-    if (!slots[i]->init_error.empty()) {
-      log_event(LogLevel::error, "shard_init_failed", "shard=%u error=%s", i,
-                quoted(slots[i]->init_error).c_str());
-      start_ok = false;
-    }
-  }
+  const sigset_t stop_signals = block_stop_signals();
+  const RingBudget budget = ring_budget(config, shards);
+  ShardThreads threads(cluster, config, budget, listen_fds, tls_ctx.get());
+  bool ok = threads.backends_ok();
   // The bridge starts before any shard runs (shards wake it through its net::WakeFd).
-  if (start_ok && bridge) {
-    if (std::string err = bridge->start(slots[0]->foreign_wakers(ring_fds)); !err.empty()) {
+  if (ok && bridge) {
+    if (std::string err = bridge->start(threads.foreign_wakers()); !err.empty()) {
       log_event(LogLevel::error, "redis_bridge_failed", "error=%s", quoted(err).c_str());
-      start_ok = false;
+      ok = false;
     }
   }
-  if (start_ok && occupancy) occupancy->start();
-  go.arrive_and_wait();
-  if (!start_ok) {
-    for (auto& t : threads) t.join();
+  if (ok && occupancy) occupancy->start();
+  threads.go(ok);
+  if (!ok) {
     for (int fd : listen_fds) close(fd);
     return 1;
   }
   log_event(LogLevel::info, "start", "io=%s shards=%u rings_per_shard=%u descriptors_per_ring=%u "
-            "max_streams=%u", quoted(slots[0]->description).c_str(), shards, max_rings, files,
-            config.max_streams);
-  log_host_limits(config, shards, files, max_rings);
+            "max_streams=%u", quoted(threads.description()).c_str(), shards, budget.max_rings,
+            budget.files, config.max_streams);
+  log_host_limits(config, shards, budget.files, budget.max_rings);
   cluster.boot_rss_bytes.store(resident_bytes());
   // Tests and scripts wait for this line to learn the port (port 0 picks one): every level.
   log_event_always(LogLevel::info, "listening", "addr=%s:%u shards=%u", config.listen_host.c_str(), port,
@@ -287,7 +352,7 @@ int run_server(const Config& requested) {
   log_event(LogLevel::info, "shutdown", "signal=%s drain_ms=%u", signo == SIGINT ? "SIGINT" : "SIGTERM",
             config.drain_ms);
   cluster.stop.store(true);
-  for (auto& t : threads) t.join();
+  threads.join();
   if (bridge) bridge->stop();  // after the shards: they post to it until they stop
   if (occupancy) occupancy->stop();
   // Messages posted to a shard after it finished still hold chunk references: release them.
