@@ -132,8 +132,8 @@ def density(args: argparse.Namespace, streams: int = 0, h2: bool = True, tls: bo
     try:
         idle, slab0 = rss_bytes(server.proc.pid), slab_bytes()
         proc = subprocess.Popen(load_cmd(args, server.port, "subscribe", "--topics", "10",
-                                         "--duration", str(args.timeout), streams=streams, h2=h2,
-                                         tls=tls),
+                                         "--duration", str(args.timeout), "--ramp", str(args.ramp),
+                                         streams=streams, h2=h2, tls=tls),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.time()
         while time.time() - started < args.timeout and streams_open(server.port, tls) < streams:
@@ -249,6 +249,8 @@ def main() -> int:
     p.add_argument("--curve", help="N1,N2,...: density only, at each size, every protocol")
     p.add_argument("--tls", action="store_true", help="with --curve: over TLS too")
     p.add_argument("--h2-only", action="store_true", help="with --curve: HTTP/2 alone")
+    p.add_argument("--ramp", type=int, default=0,
+                   help="streams opened per second (0: all at once, the default)")
     p.add_argument("--max-sockets", type=int, default=100_000,
                    help="with --curve: HTTP/1.1 sizes above it are skipped (a socket each)")
     p.add_argument("--csv", help="with --curve: write the rows here")

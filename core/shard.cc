@@ -74,21 +74,8 @@ std::uint32_t Shard::owner_of(std::string_view topic, std::uint32_t shards) {
   return hash % shards;
 }
 
-namespace {
-// Generation bits in a token: 23, so tokens stay below net::kTokenBits (see net/io.h).
-constexpr std::uint32_t kGenMask = (1u << (net::kTokenBits - 32)) - 1;
-}  // namespace
-
-std::uint64_t Shard::token(std::uint32_t ci) const {
-  return (std::uint64_t(conns_[ci].gen & kGenMask) << 32) | ci;
-}
-
-std::uint32_t Shard::conn_of(std::uint64_t token) const {
-  std::uint32_t ci = static_cast<std::uint32_t>(token);
-  if (ci == nil || ci >= conns_.capacity()) return nil;
-  const Conn& c = conns_[ci];
-  return (c.gen & kGenMask) == (token >> 32) ? ci : nil;
-}
+std::uint64_t Shard::token(std::uint32_t ci) const { return conns_.token(ci); }
+std::uint32_t Shard::conn_of(std::uint64_t token) const { return conns_.conn_of(token); }
 
 void Shard::start() {
   io_.accept();
@@ -106,7 +93,7 @@ void Shard::run() {
 bool Shard::run_once(int timeout_ms) {
   // Sends still queued from the last pass: look for completions, but do not sleep.
   // Publishes held for a shard's mailbox backlog (shard_flow.cc) are looked at again each 1 ms.
-  const int wait_ms = ready_head_ != nil ? 0 : held_topics_.empty() ? timeout_ms : std::min(timeout_ms, 1);
+  const int wait_ms = conns_.any_ready() ? 0 : held_topics_.empty() ? timeout_ms : std::min(timeout_ms, 1);
   std::span<const net::Completion> completions = io_.wait(wait_ms);
   now_ms_ = static_cast<std::uint32_t>(io_.monotonic_ms() - start_ms_);
   for (const net::Completion& c : completions) dispatch(c);
@@ -324,26 +311,8 @@ void Shard::on_close_done(std::uint32_t ci) {
   metrics_.connections.sub();
 }
 
-void Shard::timer_touch(std::uint32_t ci) {
-  timer_remove(ci);
-  Conn& c = conns_[ci];
-  c.activity_ms = now_ms_;
-  c.timer_prev = timer_tail_;
-  c.timer_next = nil;
-  if (timer_tail_ != nil) conns_[timer_tail_].timer_next = ci;
-  else timer_head_ = ci;
-  timer_tail_ = ci;
-}
-
-void Shard::timer_remove(std::uint32_t ci) {
-  Conn& c = conns_[ci];
-  if (c.timer_prev == nil && timer_head_ != ci) return;  // not on the list
-  if (c.timer_prev != nil) conns_[c.timer_prev].timer_next = c.timer_next;
-  else timer_head_ = c.timer_next;
-  if (c.timer_next != nil) conns_[c.timer_next].timer_prev = c.timer_prev;
-  else timer_tail_ = c.timer_prev;
-  c.timer_prev = c.timer_next = nil;
-}
+void Shard::timer_touch(std::uint32_t ci) { conns_.touch(ci, now_ms_); }
+void Shard::timer_remove(std::uint32_t ci) { conns_.untouch(ci); }
 
 void Shard::post(std::uint32_t target, Message* message) {
   if (target == kBridgeShard) {
@@ -404,13 +373,13 @@ void Shard::tick() {
     io_.accept();
   }
   if (draining_ && std::int32_t(now_ms_ - drain_deadline_ms_) >= 0) {
-    while (timer_head_ != nil) begin_close(timer_head_);
+    while (conns_.oldest() != nil) begin_close(conns_.oldest());
   }
   end_expired_streams();  // before heartbeats: a ping queued now would make the stream busy
   const std::uint32_t soonest = std::min({config_.heartbeat_ms, config_.request_timeout_ms,
                                           config_.stall_timeout_ms, config_.poll_timeout_ms,
                                           kLingerMs});
-  std::uint32_t ci = timer_head_;
+  std::uint32_t ci = conns_.oldest();
   while (ci != nil) {
     Conn& c = conns_[ci];
     const std::uint32_t next = c.timer_next;
@@ -425,7 +394,7 @@ void Shard::tick() {
       if (streams) {
         // Its streams were closed (and some freed) with it; `next` may have been one of them.
         // Start over: what was looked at already is either gone or acts the same again.
-        ci = timer_head_;
+        ci = conns_.oldest();
         continue;
       }
     } else if (c.state == ConnState::reading || c.state == ConnState::publishing ||
@@ -508,7 +477,7 @@ void Shard::begin_drain() {
   accept_rearm_due_ = false;
   // Idle keep-alive connections close now; streams finish what they are sending, then get
   // their write side shut (the client sees EOF and reconnects elsewhere); responses finish.
-  for (std::uint32_t ci = timer_head_; ci != nil;) {
+  for (std::uint32_t ci = conns_.oldest(); ci != nil;) {
     Conn& c = conns_[ci];
     const std::uint32_t next = c.timer_next;
     c.flags &= ~conn_flag::keep_alive;

@@ -136,26 +136,11 @@ void Shard::drop_slow(std::uint32_t ci) {
 
 // A response, a stream head, a ping or a drain step: ahead of any fan-out still queued, so a
 // request is answered within one pass however large the broadcast in progress.
-void Shard::mark_ready(std::uint32_t ci) {
-  Conn& c = conns_[ci];
-  if (c.flags & conn_flag::on_ready_list) return;
-  c.flags |= conn_flag::on_ready_list;
-  c.ready_next = ready_head_;
-  ready_head_ = ci;
-  if (ready_tail_ == nil) ready_tail_ = ci;
-}
+void Shard::mark_ready(std::uint32_t ci) { conns_.ready_front(ci); }
 
 // Events for a stream: behind everything queued, so a fan-out that spans passes serves its
 // streams in turn (first come, first sent) and none waits for another's second event.
-void Shard::queue_ready(std::uint32_t ci) {
-  Conn& c = conns_[ci];
-  if (c.flags & conn_flag::on_ready_list) return;
-  c.flags |= conn_flag::on_ready_list;
-  c.ready_next = nil;
-  if (ready_tail_ != nil) conns_[ready_tail_].ready_next = ci;
-  else ready_head_ = ci;
-  ready_tail_ = ci;
-}
+void Shard::queue_ready(std::uint32_t ci) { conns_.ready_back(ci); }
 
 bool Shard::has_pending(std::uint32_t ci) const {
   const Conn& c = conns_[ci];
@@ -178,13 +163,9 @@ void Shard::flush_ready() {
   // those count as one send against --pass-sends.
   constexpr std::uint32_t kStagesPerSend = 8;
   std::uint32_t staged = 0;
-  for (std::uint32_t started = 0; ready_head_ != nil && started < config_.pass_sends;) {
-    const std::uint32_t ci = ready_head_;
+  for (std::uint32_t started = 0; conns_.any_ready() && started < config_.pass_sends;) {
+    const std::uint32_t ci = conns_.take_ready();
     Conn& c = conns_[ci];
-    ready_head_ = c.ready_next;
-    if (ready_head_ == nil) ready_tail_ = nil;
-    c.ready_next = nil;
-    c.flags &= ~conn_flag::on_ready_list;
     // A closing record waits off the list before its close goes out (see maybe_finish_close).
     if (c.state == ConnState::closing) {
       maybe_finish_close(ci);
@@ -194,7 +175,7 @@ void Shard::flush_ready() {
     start_send(ci);
     if (!is_h2_stream(ci) || ++staged % kStagesPerSend == 0) ++started;
   }
-  if (ready_head_ != nil) metrics_.passes_continued.add();
+  if (conns_.any_ready()) metrics_.passes_continued.add();
 }
 
 // Handles the stream's subscriptions that fell behind their history. Returns false if the
