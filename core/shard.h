@@ -29,6 +29,7 @@
 #include "core/bridge.h"
 #include "core/config.h"
 #include "core/conn_table.h"
+#include "core/topic_table.h"
 #include "core/h2_conn.h"
 #include "core/history.h"
 #include "core/mailbox.h"
@@ -81,48 +82,6 @@ struct Sub {
   std::uint64_t inflight_end;   // end (exclusive) of the events in the send in flight
 };
 static_assert(sizeof(Sub) <= 48, "a subscription record must stay small");
-
-// Redis mode: whether this shard has told the bridge it watches a topic (core/shard_redis.cc).
-enum class Watch : std::uint8_t { off, pending, on };
-
-// Publishes an owner shard holds for a topic while its streams are behind (core/shard_flow.cc).
-struct HeldPublishes {
-  HeldPublishes() = default;
-  HeldPublishes(const HeldPublishes&) = delete;
-  ~HeldPublishes() {
-    for (PublishMessage* m : queue) delete m;
-  }
-  std::deque<PublishMessage*> queue;
-  std::uint32_t since_ms = 0;  // shard clock when the oldest waiting one arrived (or last moved)
-  bool listed = false;         // on the shard's held_topics_
-};
-
-struct Topic {
-  std::string name;
-  History history;
-  std::uint32_t first_sub = nil;
-  std::uint32_t subscribers = 0;
-  // Redis mode. The history is a gapless run of the stream only from `contiguous_seq` on: a
-  // topic the node stopped watching missed entries meanwhile, so a resume from before that
-  // point is served from the stream instead.
-  Watch watch = Watch::off;
-  std::uint32_t watch_gen = 0;
-  std::uint64_t contiguous_seq = 1;
-  EventId last_id;  // owner shard: the newest id published (stream ids only ever grow)
-  bool occupancy_dirty = false;  // `subscribers` changed since the last report (shard_occupancy.cc)
-  // Publish flow control (core/shard_flow.cc). Every shard: `at_risk` of its streams have not
-  // sent past `risk_mark`, the middle of a history that is evicting, and still read from it
-  // (from `risk_from`, its start then): recounted on each delivered event, decremented as
-  // streams pass the mark. `behind` is what the owner was last told. Owner shard: which shards are behind, whether a wait ran out, and the
-  // publishes waiting.
-  std::uint64_t risk_from = 0;
-  std::uint64_t risk_mark = 0;
-  std::uint32_t at_risk = 0;
-  bool behind = false;
-  bool overrun = false;
-  std::bitset<kMaxShardCount> behind_shards;
-  std::unique_ptr<HeldPublishes> held;
-};
 
 struct OccupancyTable;  // shard_occupancy.cc: the occupancy topics this shard publishes
 
@@ -297,7 +256,7 @@ class Shard {
 
   // shard_topics.cc: the topic table
   std::uint32_t topic_index(std::string_view name, bool create);
-  std::uint32_t live_topics() const { return std::uint32_t(topics_.size() - free_topics_.size()); }
+  std::uint32_t live_topics() const { return topics_.live(); }
   bool reclaimable(std::uint32_t index) const;
   void sweep_topics();
 
@@ -339,16 +298,8 @@ class Shard {
   ConnTable conns_;                       // records, tokens, the activity and ready lists
   Slab<Sub> subs_;
   Slab<H2Stream> h2_streams_;             // HTTP/2 streams' staging state (core/h2_conn.h)
-  std::vector<Topic> topics_;             // a slot with an empty name is free ...
-  std::vector<std::uint32_t> free_topics_;  // ... and listed here for reuse
+  TopicTable topics_;                     // names to slots, created on demand (shard_topics.cc)
   std::vector<std::uint32_t> held_topics_;  // topics with publishes waiting (shard_flow.cc)
-  // Transparent hashing: lookups by string_view (every delivered chunk, every publish) do not
-  // build a std::string.
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
-  };
-  std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> topic_by_name_;
 
   std::vector<std::uint32_t> recv_retry_;  // receives that found no buffer
   bool bridge_due_ = false;                 // the Redis bridge has new messages

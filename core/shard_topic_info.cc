@@ -87,8 +87,8 @@ TopicSample Shard::sample_topic(std::uint32_t index) const {
 std::vector<TopicSample> Shard::local_samples(const TopicInfoMessage& request) const {
   std::vector<TopicSample> out;
   if (!request.list) {
-    if (const auto it = topic_by_name_.find(request.topic); it != topic_by_name_.end())
-      out.push_back(sample_topic(it->second));
+    if (const std::uint32_t index = topics_.find(request.topic); index != nil)
+      out.push_back(sample_topic(index));
     return out;
   }
   std::vector<std::uint32_t> matches;

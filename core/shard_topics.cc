@@ -11,24 +11,11 @@
 namespace ringcast {
 
 std::uint32_t Shard::topic_index(std::string_view name, bool create) {
-  if (auto it = topic_by_name_.find(name); it != topic_by_name_.end()) return it->second;
-  if (!create) return nil;
+  if (const std::uint32_t index = topics_.find(name); index != nil || !create) return index;
   // The limit holds for every creation: a request's and a chunk's from the owner alike
   // (deliver() copes with a full table).
   if (live_topics() >= config_.max_topics) return nil;
-  Topic fresh{std::string(name), History({config_.history, config_.history_bytes})};
-  std::uint32_t index;
-  if (!free_topics_.empty()) {
-    index = free_topics_.back();
-    free_topics_.pop_back();
-    RC_ASSERT(topics_[index].name.empty());
-    topics_[index] = std::move(fresh);
-  } else {
-    index = static_cast<std::uint32_t>(topics_.size());
-    topics_.push_back(std::move(fresh));
-  }
-  topic_by_name_.emplace(std::string(name), index);
-  return index;
+  return topics_.create(name, {config_.history, config_.history_bytes});
 }
 
 bool Shard::reclaimable(std::uint32_t index) const {
@@ -50,9 +37,7 @@ void Shard::sweep_topics() {
     if (t.name.empty()) continue;  // a free slot
     if (cutoff != 0) t.history.expire(cutoff);
     if (!reclaimable(i)) continue;
-    topic_by_name_.erase(t.name);
-    t = Topic{std::string(), History({config_.history, config_.history_bytes})};
-    free_topics_.push_back(i);
+    topics_.free(i, {config_.history, config_.history_bytes});
     metrics_.topics_reclaimed.add();
   }
 }
