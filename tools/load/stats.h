@@ -74,6 +74,11 @@ struct WorkerStats {
   std::uint64_t resumed = 0;          // dropped streams reconnected (200 head with Last-Event-ID)
   std::uint64_t last_resumed_ns = 0;
   Histogram resume;                   // drop -> reconnected
+  // Where a resume's time goes, each from the same drop: the old connection's receive ended
+  // (our cancel done: the reconnect is queued); the new connection's first write (connected,
+  // GET or ClientHello or HTTP/2 preface written). The head then completes `resume`.
+  Histogram closed;
+  Histogram connected;
   std::uint64_t flowing = 0;          // dropped streams that have had an event since
   std::uint64_t last_flowing_ns = 0;
   Histogram flow;                     // drop -> first event on the new connection

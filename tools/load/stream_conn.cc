@@ -167,6 +167,9 @@ void Worker::on_stream_cqe(RingHost& h, std::uint32_t slot, std::uint8_t what, c
 
 void Worker::on_request_sent(RingHost& h, std::uint32_t slot, std::int32_t res) {
   Stream& s = h.streams[slot];
+  // A dropped stream's new connection is up and its first write done (GET or ClientHello).
+  if (res > 0 && s.state == StreamState::connecting && (s.flags & stream_flag::awaiting_head))
+    stats.connected.record(mono_ns() - dropped_at(h, slot));
   if (shared_.tls != nullptr) {
     // The ClientHello: the scratch stays for the handshake's flights and the GET.
     TlsScratch& ts = h.tls_scratch[s.scratch];
@@ -234,6 +237,7 @@ void Worker::on_stream_ended(RingHost& h, std::uint32_t slot, std::int32_t res) 
   const std::uint64_t now = mono_ns();
   switch (s.state) {
     case StreamState::closing:  // the storm dropped it: reconnect at once
+      stats.closed.record(now - dropped_at(h, slot));
       ++s.gen;
       s.state = StreamState::waiting;
       h.now_queue.push({slot, now});

@@ -109,7 +109,7 @@ std::string Worker::init() {
     for (std::size_t s = h->scratch.size(); s > 0; --s) h->free_scratch.push_back(std::uint16_t(s - 1));
     h->now_queue.reserve(rp->streams);
     h->delay_queue.reserve(rp->streams);
-    if (opt_.churn_per_s > 0) h->drop_at.resize(rp->streams);
+    if (opt_.mode == Mode::storm) h->drop_at.resize(rp->streams);
     for (std::uint32_t p : rp->publishers) h->publishers.push_back(make_publisher(p));
     stream_count_ += rp->streams;
     hosts_.push_back(std::move(h));

@@ -170,7 +170,7 @@ struct RingHost {
   std::uint32_t next_start = 0;  // streams below this have started their first attempt
   WaitQueue now_queue;           // reconnect at once (storm)
   WaitQueue delay_queue;         // reconnect after --reconnect-delay-ms (FIFO: one delay)
-  std::vector<std::uint64_t> drop_at;  // --churn: when each stream was last dropped
+  std::vector<std::uint64_t> drop_at;  // storm: when each stream was last dropped
   // --h2: the connections (slots [0, h2.size())), the next to start for the first time, how
   // many attempts are in flight (at most --connect-window), and those waiting to reconnect.
   // delay_queue then holds streams waiting to be requested again on their connection.
