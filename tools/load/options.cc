@@ -32,11 +32,12 @@ constexpr const char* kUsage =
     "           --publisher-thread (default beside streams): publishers on a thread of their own\n"
     "           --no-publisher-thread: publishers share the stream threads' rings\n"
     "server:    --sub-path P (/sse/) --pub-path P (/pub/) --ids ringcast|opaque (ringcast)\n"
-    "storm:     --drop K --settle S (1) --after S (1)\n"
-    "           --churn R: drop the K streams continuously, R per second, for --duration S\n"
+    "storm:     --drop K --settle S (1) --after S (1); with --h2 whole connections drop (as many\n"
+    "           as hold K streams), as a browser's EventSources do when their connection goes\n"
+    "           --churn R: drop the K streams continuously, R per second, for --duration S (HTTP/1.1)\n"
     "tls:       --tls with --tls-ca FILE | --tls-insecure; --tls-sni NAME --tls-resume\n"
     "http/2:    --h2 --streams-per-conn S (100): streams over HTTP/2, S to a connection (run,\n"
-    "           subscribe); --h2-window B (1048576): each stream's receive window\n"
+    "           subscribe, storm); --h2-window B (1048576): each stream's receive window\n"
     "machinery: --ring-files N --recv-buffers N (per ring: its streams, 1024..32768) --recv-buffer-bytes N (2048; --h2 16384)\n"
     "           --connect-window N (512 per ring) --connect-attempts N (5)\n"
     "           --reconnect-delay-ms N (200) --no-uring-bind --no-multishot --seed N\n";
@@ -251,8 +252,9 @@ int parse_options(int argc, char** argv, Options& out) {
   if (!o.tls && (!o.tls_ca.empty() || o.tls_insecure || !o.tls_sni.empty() || o.tls_resume))
     return usage_error("%s", "--tls-ca, --tls-insecure, --tls-sni and --tls-resume need --tls");
   if (given.streams_per_conn && !o.h2) return usage_error("%s", "--streams-per-conn needs --h2");
-  if (o.h2 && o.mode != Mode::run && o.mode != Mode::subscribe)
-    return usage_error("%s", "--h2 is for run and subscribe (storm over HTTP/2 is not done yet)");
+  if (o.h2 && o.mode == Mode::publish) return usage_error("%s", "--h2 is for run, subscribe and storm");
+  if (o.h2 && o.churn_per_s > 0)
+    return usage_error("%s", "--churn is for HTTP/1.1 (--h2 storms drop whole connections at once)");
   if (o.h2 && !given.recv_buffer_bytes) o.recv_buffer_bytes = 16384;
   if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
     return usage_error("%s", "storm needs --drop K with 0 < K <= --streams");

@@ -164,6 +164,9 @@ std::uint64_t expected_deliveries(const ReportInput& in) {
 
 void storm(Json& j, const ReportInput& in, const WorkerStats& total) {
   j.open("storm");
+  // --h2: whole connections drop, as many as hold --drop streams (rounded up).
+  j.u64("drop_target", in.plan.drop_streams);
+  j.str("drop_unit", in.opt.h2 ? "connection" : "stream");
   j.u64("dropped", total.dropped);
   j.u64("drop_skipped", total.drop_skipped);
   j.u64("resumed", total.resumed);

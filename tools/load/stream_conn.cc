@@ -317,6 +317,10 @@ void Worker::drop_streams(std::uint64_t now) {
   stats.drop_ns = now;
   for (auto& hp : hosts_) {
     RingHost& h = *hp;
+    if (!h.h2.empty()) {
+      drop_h2_links(h, now);
+      continue;
+    }
     for (std::uint32_t slot = 0; slot < h.streams.size(); ++slot) {
       Stream& s = h.streams[slot];
       if (!(s.flags & stream_flag::droppee)) continue;

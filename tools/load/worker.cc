@@ -89,12 +89,8 @@ std::string Worker::init() {
     if (std::string err = h->ring.init(setup); !err.empty()) return err;
     h->streams.resize(rp->streams);
     if (opt_.ids == IdMode::opaque) h->opaque_ids.resize(rp->streams);
-    for (std::uint32_t i = 0; i < rp->streams; ++i) {
-      // Storm drops K of N spread evenly: stream g goes when floor(g*K/N) steps.
-      const std::uint64_t g = rp->first_stream + i;
-      if (opt_.mode == Mode::storm && (g + 1) * opt_.drop / opt_.streams > g * opt_.drop / opt_.streams)
-        h->streams[i].flags |= stream_flag::droppee;
-    }
+    for (std::uint32_t i = 0; i < rp->streams; ++i)
+      if (plan_.droppee(rp->first_stream + i)) h->streams[i].flags |= stream_flag::droppee;
     const std::uint32_t window = std::min<std::uint32_t>(opt_.connect_window, 0xfffe);
     // --h2: connections take no scratch (their sends' bytes are their own).
     h->scratch.resize(rp->streams == 0 || opt_.h2 ? 0 : std::min<std::uint32_t>(window, rp->streams));

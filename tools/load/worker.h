@@ -136,6 +136,8 @@ struct H2Link {
   H2State state = H2State::idle;
   bool sending = false;    // a send SQE is in flight (of any generation): `out` is the kernel's
   bool streamed = false;   // this attempt has had a stream's 200 head
+  bool dropped = false;    // storm: we closed it; reconnect at once, not after a delay
+  bool resuming = false;   // storm: its dropped streams wait for the next attempt to connect
 };
 
 struct Waiting {
@@ -223,6 +225,10 @@ class Worker final : private H2Events {
   void cancel_stream(RingHost& h, std::uint32_t slot, StreamState then);
   void drop_streams(std::uint64_t now);
   void drop_stream(RingHost& h, std::uint32_t slot, std::uint64_t now);
+  // storm_h2.cc: --h2 storms drop whole connections.
+  void drop_h2_links(RingHost& h, std::uint64_t now);
+  void h2_dropped_down(RingHost& h, std::uint32_t c, std::uint64_t now);
+  void h2_reconnected(RingHost& h, std::uint32_t c, std::uint64_t now);
 
   // churn.cc: the storm's sustained drops (--churn).
   void churn_streams(std::uint64_t now);
