@@ -452,20 +452,22 @@ def w4_tables(servers: dict, over: str) -> list[str]:
                      if over else "")
             lines += [f"Half the streams drop at once{whole} and resume with Last-Event-ID. "
                       "Resume: the drop to the new 200 head, per stream (ms: p50 / p99 / max); "
-                      "closed and connected: the load generator's own close of the old connection "
-                      "and the new connection's first write, each from the drop (p50 / max). "
+                      "closed, started, connected: the load generator's own close of the old "
+                      "connection, the new attempt issued (after waiting for one of its "
+                      "--connect-window places) and its first write done, each from the drop "
+                      "(p50 / max); the rest of a resume is the server's answer. "
                       "Backlog drops: loopback packets the kernel dropped at its per-CPU input "
                       "backlog over the run (netdev_max_backlog); SYN retransmits: TCPSynRetrans "
                       "(whole box).", ""]
         lines += ["| server | streams | dropped | time to all resumed s | resume ms | closed ms | "
-                  "connected ms | events published (/s) | backlog drops | SYN retransmits | "
-                  "lost / dup |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "started ms | connected ms | events published (/s) | backlog drops | "
+                  "SYN retransmits | lost / dup |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for name, got in rows.items():
             ok = [w for w in got if "broken" not in w]
             if not ok:
                 lines.append(f"| {name} | {fmt(got[0]['streams'])} | **not measured**: "
-                             f"{got[0]['broken']} |" + " - |" * 8)
+                             f"{got[0]['broken']} |" + " - |" * 9)
                 continue
 
             def med(k, digits=0):
@@ -476,6 +478,7 @@ def w4_tables(servers: dict, over: str) -> list[str]:
                 f"{cell([w['time_to_all_resumed_s'] for w in ok], 3)} | "
                 f"{med('resume_p50_ms')} / {med('resume_p99_ms')} / {med('resume_max_ms')} | "
                 f"{med('closed_p50_ms')} / {med('closed_max_ms')} | "
+                f"{med('started_p50_ms')} / {med('started_max_ms')} | "
                 f"{med('connected_p50_ms')} / {med('connected_max_ms')} | "
                 f"{med('events_published')} ({med('publish_rate', 1)}) | "
                 f"{fmt(spread([k.get('softnet_drops', 0) for k in kern])[0])} | "

@@ -12,8 +12,9 @@ Two variants, every server alike:
     storm. Kept, with `events_published` beside it, because that is what the old figure was.
 
 Beside the time to all resumed (the last stream's), each row carries where the resumes' time
-went (ringcast-load's per-stream stages, each from the drop: our close done, the new
-connection's first write done, the 200 head), and what the kernel saw over the run: loopback
+went (ringcast-load's per-stream stages, each from the drop: our close done, the new attempt
+issued (it waits for one of --connect-window places), its first write done, the 200 head; and
+the load generator's own pass times, so a slow client shows), and what the kernel saw over the run: loopback
 packets dropped at the per-CPU backlog (/proc/net/softnet_stat, net.core.netdev_max_backlog),
 listen queue overflows and drops, SYN cookies, SYN and other retransmits (/proc/net/netstat,
 /proc/net/snmp). Those counters are the whole box's, so they include anything else running.
@@ -78,8 +79,12 @@ def w4(bench, server, variant: str = "w4") -> dict:
             "resume_max_ms": None if resume.get("max") is None else resume["max"] / 1000,
             "closed_p50_ms": stage_ms(storm, "closed_us", "p50"),
             "closed_max_ms": stage_ms(storm, "closed_us", "max"),
+            "started_p50_ms": stage_ms(storm, "started_us", "p50"),
+            "started_max_ms": stage_ms(storm, "started_us", "max"),
             "connected_p50_ms": stage_ms(storm, "connected_us", "p50"),
             "connected_max_ms": stage_ms(storm, "connected_us", "max"),
+            "load_pass_p99_ms": stage_ms(storm, "load_pass_us", "p99"),
+            "load_pass_max_ms": stage_ms(storm, "load_pass_us", "max"),
             "time_to_all_flowing_s": storm.get("time_to_all_flowing_s"),
             "events_published": r.get("events_published"), "publish_rate": r.get("publish_rate"),
             "kernel": {k: after.get(k, 0) - before.get(k, 0) for k in after},

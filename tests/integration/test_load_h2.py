@@ -12,7 +12,7 @@ Checks:
     whose network went: every stream of a connection goes together); each reconnects at once
     with all its streams asking for Last-Event-ID: all 200 dropped streams resume, nothing is
     lost, duplicated or reordered, no gap event, 4 + 4 connection attempts in all, and the
-    report says where the resume's time went (closed, connected, resumed; no timing checked);
+    report says where the resume's time went (closed, started, connected, resumed; no timing checked);
   * usage: --streams-per-conn without --h2, --churn with --h2, and --h2 in publish mode are
     usage errors (exit 2).
 """
@@ -130,7 +130,7 @@ class LoadH2Test(RingcastTestCase):
         h2 = r["h2"]
         self.assertEqual((h2["connections_target"], h2["connection_attempts"]), (8, 12))
         self.assertEqual(h2["stream_requests"], 600)
-        for key in ("closed_us", "connected_us", "resume_us"):
+        for key in ("closed_us", "started_us", "connected_us", "resume_us"):
             self.assertEqual(s[key]["count"], 200, key)
 
     def test_usage(self):

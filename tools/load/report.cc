@@ -176,10 +176,14 @@ void storm(Json& j, const ReportInput& in, const WorkerStats& total) {
   // was missed.
   j.num("time_to_all_resumed_s", seconds(total.drop_ns, total.last_resumed_ns));
   quantiles_us(j, "resume_us", total.resume);
-  // Where the resume's time went (each from the drop): our close done, the new connection's
-  // first write done; the rest up to resume_us is the server's answer.
+  // Where the resume's time went (each from the drop): our close done, the new attempt issued,
+  // its first write done; the rest up to resume_us is the server's answer.
   quantiles_us(j, "closed_us", total.closed);
+  quantiles_us(j, "started_us", total.started);
   quantiles_us(j, "connected_us", total.connected);
+  // This process's passes after the drop (its side of the time: a long pass delays every
+  // completion behind it, whatever the server did).
+  quantiles_us(j, "load_pass_us", total.storm_pass);
   j.num("time_to_all_flowing_s", seconds(total.drop_ns, total.last_flowing_ns));
   quantiles_us(j, "flowing_us", total.flow);
   // --churn: drops (= reconnects) per second over the churn. The target is what was asked;

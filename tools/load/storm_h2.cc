@@ -53,6 +53,14 @@ void Worker::h2_dropped_down(RingHost& h, std::uint32_t c, std::uint64_t now) {
   h.h2_delay.push({c, now});
 }
 
+// The new attempt of a dropped connection is issued (start_h2_link).
+void Worker::h2_restarted(RingHost& h, std::uint32_t c, std::uint64_t now) {
+  const std::uint32_t per = plan_.streams_per_conn;
+  const std::uint32_t end = std::min<std::uint32_t>(c * per + per, std::uint32_t(h.streams.size()));
+  for (std::uint32_t slot = c * per; slot < end; ++slot)
+    if (h.streams[slot].flags & stream_flag::awaiting_head) stats.started.record(now - h.drop_at[slot]);
+}
+
 // The new attempt of a dropped connection has connected and written its first bytes (the
 // preface and every stream's GET, or the ClientHello).
 void Worker::h2_reconnected(RingHost& h, std::uint32_t c, std::uint64_t now) {

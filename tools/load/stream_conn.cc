@@ -63,6 +63,7 @@ void Worker::start_stream(RingHost& h, std::uint32_t slot, std::uint64_t now) {
   build_request(h, slot, cs);
   if (stats.first_connect_ns == 0) stats.first_connect_ns = now;
   ++stats.connect_attempts;
+  if (s.flags & stream_flag::awaiting_head) stats.started.record(now - dropped_at(h, slot));
   s.state = StreamState::connecting;
   // --tls: the ClientHello goes first, in the GET's place; the GET waits in the scratch for
   // the handshake.

@@ -63,6 +63,7 @@ void Worker::start_h2_link(RingHost& h, std::uint32_t c, std::uint64_t now) {
   ++stats.h2_conn_attempts;
   l.state = H2State::connecting;
   ++h.h2_connecting;
+  if (l.resuming) h2_restarted(h, c, now);
   const std::uint32_t per = plan_.streams_per_conn;
   l.source = shared_.sources.source(h.plan->first_stream + std::uint64_t(c) * per, l.tries);
   H2Settings settings;

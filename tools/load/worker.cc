@@ -168,6 +168,7 @@ bool Worker::pass() {
     for (const Cqe& c : cqes_) handle(*h, c);
   }
   if (now - last_periodic_ns_ >= kPeriodicNs) periodic(now, phase);
+  if (handled > 0 && dropped_at_ns() != 0) stats.storm_pass.record(mono_ns() - now);
   if (handled == 0) wait(now, phase);
   return true;
 }

@@ -229,10 +229,12 @@ class Worker final : private H2Events {
   void drop_h2_links(RingHost& h, std::uint64_t now);
   void h2_dropped_down(RingHost& h, std::uint32_t c, std::uint64_t now);
   void h2_reconnected(RingHost& h, std::uint32_t c, std::uint64_t now);
+  void h2_restarted(RingHost& h, std::uint32_t c, std::uint64_t now);
 
   // churn.cc: the storm's sustained drops (--churn).
   void churn_streams(std::uint64_t now);
   bool churn_one(std::uint64_t now);
+  std::uint64_t dropped_at_ns() const { return stats.drop_ns; }  // 0 before the storm's drop
   std::uint64_t dropped_at(const RingHost& h, std::uint32_t slot) const {
     return h.drop_at.empty() ? stats.drop_ns : h.drop_at[slot];
   }
