@@ -13,6 +13,7 @@ Checks:
     with all its streams asking for Last-Event-ID: all 200 dropped streams resume, nothing is
     lost, duplicated or reordered, no gap event, 4 + 4 connection attempts in all, and the
     report says where the resume's time went (closed, started, connected, resumed; no timing checked);
+  * the same storm over TLS: one handshake per connection attempt, none failed;
   * usage: --streams-per-conn without --h2, --churn with --h2, and --h2 in publish mode are
     usage errors (exit 2).
 """
@@ -108,14 +109,23 @@ class LoadH2Test(RingcastTestCase):
         self.assertEqual((r["tls"]["handshakes"], r["tls"]["failures"]), (5, 0))
 
     def test_storm_over_h2_drops_whole_connections(self):
-        server = self.start_server()
+        self.check_h2_storm(self.start_server(), [])
+
+    def test_storm_over_h2_tls(self):
+        # The same over TLS: each reconnect is a new handshake (ALPN h2) before the GETs.
+        pki = Pki(self)
+        r = self.check_h2_storm(self.start_server(*pki.flags()), ["--tls", "--tls-ca", pki.ca])
+        # 8 connections, 4 reconnected, and the publisher's.
+        self.assertEqual((r["tls"]["handshakes"], r["tls"]["failures"]), (13, 0))
+
+    def check_h2_storm(self, server, extra: list[str]) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             report = os.path.join(tmp, "load.json")
             proc = subprocess.run(
                 [load_binary(), "storm", "--target", f"127.0.0.1:{server.port}", "--h2",
                  "--streams", "400", "--streams-per-conn", "50", "--drop", "200", "--topics", "4",
                  "--rate", "100", "--settle", "0.5", "--after", "0.5", "--timeout", "60",
-                 "--json", report, "--quiet"],
+                 "--json", report, "--quiet", *extra],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 text=True, timeout=120)
             self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
@@ -132,6 +142,7 @@ class LoadH2Test(RingcastTestCase):
         self.assertEqual(h2["stream_requests"], 600)
         for key in ("closed_us", "started_us", "connected_us", "resume_us"):
             self.assertEqual(s[key]["count"], 200, key)
+        return r
 
     def test_usage(self):
         for args in (["run", "--streams-per-conn", "10"],
