@@ -14,7 +14,7 @@ the kernel floor (bench/floor/kernel_floor) as the budget.
     python3 bench/compare.py --protocols h1,h2 --workloads w1,w2,w3   # also over HTTP/2 (--h2)
     python3 bench/compare.py --size tiny --protocols h2 --workloads w1,w2,w3   # what CI runs
 
---protocols h1,h2 (or --h2) adds W1, W2 and W3 over cleartext HTTP/2 with prior knowledge,
+--protocols h1,h2 (or --h2) adds W1, W2, W3 and W4 over cleartext HTTP/2 with prior knowledge,
 --streams-per-conn S (default 100) streams to a connection, for every server in the same run
 with the same load generator (ringcast-load --h2; its publisher stays on HTTP/1.1): W1 at
 10k and 100k streams (small) or 10k, 100k and 1M (full), W2 at 15k (and 100k at full), W3 to
@@ -30,8 +30,9 @@ with the same load generator (ringcast-load --h2; its publisher stays on HTTP/1.
 A server that cannot do a workload (beyond its connection limit, did not start, died, did not
 hold every stream) gets a row that says why and no figures; that is a failure of the run for
 ringcast only. Over HTTP/2 the W1 kernel figure is per stream (S streams share a socket), and
-W2's kernel floor is one small send per connection (N / S sends). W4, W5 and ack stay HTTP/1.1
-(ringcast-load's storm has no HTTP/2). --no-floor skips the kernel floor (W2 without a ratio),
+W2's kernel floor is one small send per connection (N / S sends). W4 runs over HTTP/2 too (a
+drop there is a whole connection, as when a browser's network goes: bench/compare_storm.py);
+W5 and ack stay HTTP/1.1. --no-floor skips the kernel floor (W2 without a ratio),
 for a box where bench/floor/kernel_floor is not built.
 
 W3 runs with one publish in flight and with 16 pipelined; every W2, W3 and ack row carries the
@@ -58,6 +59,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+import compare_storm  # noqa: E402
+from compare_h2 import H2Passes  # noqa: E402
 from compare_report import best_floor_method, plots, summarize  # noqa: E402
 from compare_servers import (  # noqa: E402,F401  (event_sizes.py and redis_w3.py take them from here)
     Nchan, NodeBroadcast, Pki, Ringcast, Server, cpu_seconds, free_port, machine, metric_sum,
@@ -104,7 +107,7 @@ SIZES = {
 }
 
 
-class Bench:
+class Bench(H2Passes):
     def __init__(self, args):
         self.args = args
         self.size = SIZES[args.size]
@@ -285,16 +288,11 @@ class Bench:
                 "events_published": r.get("events_published"), "serializations": r.get("serializations"),
                 "server_cpu_s": r["server"]["cpu_s"]}
 
-    # W4: reconnect storm with Last-Event-ID while publishing continues.
-    def w4(self, server: Server) -> dict:
-        n = min(self.size["w4_streams"], server.capacity)
-        r = self.load_run(server, ["storm", "--streams", str(n), "--drop", str(n // 2),
-                                   "--topics", "10", "--rate", "1000"], "w4")
-        storm = r.get("storm", {})
-        return {"streams": n, "dropped": storm.get("dropped"),
-                "time_to_all_resumed_s": storm.get("time_to_all_resumed_s"),
-                "lost": r.get("lost", -1), "duplicates": r.get("duplicates", -1),
-                "gap_events": r.get("gap_events", 0)}
+    # W4: reconnect storm with Last-Event-ID while publishing continues (bench/compare_storm.py):
+    # at the same offered publish load for every server (w4), and as the publisher's answers
+    # allow (w4_sat, the W4 before issue #18).
+    def w4(self, server: Server, variant: str = "w4") -> dict:
+        return compare_storm.w4(self, server, variant)
 
     # W5: many topics x 10 subscribers each, publish rate R.
     def w5(self, server: Server) -> dict:
@@ -332,145 +330,6 @@ class Bench:
             out["w3"] = self.w3(server)
         finally:
             server.stop()
-        return out
-
-    # -----------------------------------------------------------------------------------------
-    # W1, W2 and W3 over cleartext HTTP/2 (prior knowledge), --streams-per-conn S to a connection
-    # -----------------------------------------------------------------------------------------
-
-    def h2_run(self, servers: list[Server]) -> dict:
-        s = self.args.streams_per_conn
-        out = {"streams_per_conn": s, "how": {}, "servers": {}}
-        for server in servers:
-            if not server.speaks_h2:
-                out["how"][server.name] = "does not speak HTTP/2 here: not measured"
-                continue
-            out["how"][server.name] = server.h2_how
-            server.h2 = s
-            try:
-                runs = self.passes(server, self.h2_pass, "HTTP/2 ")
-            finally:
-                server.h2 = 0
-            if runs:
-                out["servers"][server.name] = runs
-        return out
-
-    def h2_broken(self, server: Server, n: int, idle: bool = False) -> str | None:
-        """Why the HTTP/2 run just made cannot stand as a figure (the server died, did not
-        hold every stream, or, `idle` (W1), dropped any), or None. A peer's breakage is
-        reported in its row; ringcast's is also a failure of the run."""
-        r = self.last_report
-        why = None
-        if not server.alive():
-            why = f"server died during the run ({server.exit_note()})"
-        elif "streams_connected" not in r:
-            why = f"the load generator made no report (exit {r.get('exit')}: {r.get('stderr_tail', '')[-200:]})"
-        elif r["streams_connected"] < n:
-            h2 = r.get("h2") or {}
-            why = (f"held {r['streams_connected']:,} of {n:,} streams (HTTP/2: "
-                   f"{h2.get('connections_up', '?')} of {h2.get('connections_target', '?')} "
-                   f"connections up, {h2.get('connection_errors', '?')} failed attempts, "
-                   f"{h2.get('connections_lost', '?')} lost, {h2.get('goaways', '?')} GOAWAYs, "
-                   f"{h2.get('stream_requests', '?')} stream requests)")
-        elif idle and (r.get("disconnects") or (r.get("h2") or {}).get("connections_lost")):
-            h2 = r.get("h2") or {}
-            why = (f"dropped idle streams: {r.get('disconnects', 0):,} stream disconnects, "
-                   f"{h2.get('connections_lost', 0)} connections lost, {h2.get('goaways', 0)} GOAWAYs")
-        if why and server.name.startswith("ringcast"):
-            self.failures.append(f"{server.name} HTTP/2 at {n} streams: {why}")
-        return why
-
-    def h2_start(self, server: Server) -> str | None:
-        """Start the server over HTTP/2; why it could not (a peer's row says so), or None."""
-        try:
-            server.start()
-            return None
-        except (RuntimeError, OSError) as e:
-            if server.name.startswith("ringcast"):
-                raise
-            note = f"did not start over HTTP/2: {e}"
-            if getattr(server, "proc", None) is not None and not server.alive():
-                note += f" ({server.exit_note()})"
-            server.stop()
-            return note
-
-    def h2_row(self, server: Server, n: int, measure, idle: bool = False) -> dict:
-        """One HTTP/2 measurement at n streams on a running server: its figures, or a row
-        marked with why there are none."""
-        conns = -(-n // server.h2)
-        base = {"streams": n, "connections": conns, "streams_per_conn": server.h2}
-        if n > server.h2_capacity():
-            return {**base, "broken": f"not run: beyond {server.name}'s {server.capacity:,} "
-                                      f"connections here (RLIMIT_NOFILE), {server.h2_capacity():,} streams"}
-        self.last_report = {}
-        try:
-            row = {**measure(), **base}
-        except (AttributeError, KeyError, TypeError):
-            # A report with holes where figures should be: say why, if the run broke.
-            why = self.h2_broken(server, n, idle)
-            if why:
-                return {**base, "broken": why}
-            raise
-        why = self.h2_broken(server, n, idle)
-        if why:
-            return {**base, "broken": why}
-        report = self.last_report
-        row["completed"] = report.get("completed", True)
-        row["h2"] = report.get("h2")
-        return row
-
-    def h2_pass(self, server: Server) -> dict:
-        out = {"w1": [], "w2": []}
-        wanted = self.args.workloads.split(",")
-        for n in self.size["h2_w1"] if "w1" in wanted else []:
-            if n > server.h2_capacity():
-                out["w1"].append(self.h2_row(server, n, dict))
-                continue
-            why = self.h2_start(server)
-            if why:
-                out["w1"].append({"streams": n, "connections": -(-n // server.h2), "broken": why})
-                continue
-            try:
-                # A server that connects fewer than 2,000 streams/s has broken down: bound
-                # the wait (1,000,000 streams: 500 s), not the 900 s of TLS handshakes.
-                bound = max(min(60, self.size["h2_timeout"]), n // 2000)
-                row = self.h2_row(server, n, lambda: self.w1(server, n, bound), idle=True)
-                if "broken" not in row:
-                    # Over HTTP/2 the kernel's share is per stream: S streams share a socket.
-                    row["kernel_bytes_per_stream"] = row.pop("kernel_bytes_per_socket")
-                out["w1"].append(row)
-            finally:
-                server.stop()
-        runs = [(f"w2-{n}", n) for n in (self.size["h2_w2"] if "w2" in wanted else [])]
-        if "w3" in wanted:
-            n3 = self.size["h2_w3_streams"]
-            runs += [("w3", n3), ("w3_p1", n3)]
-        started = False
-        self.run_timeout = self.size["h2_timeout"]
-        try:
-            for key, n in runs:
-                if not started or not server.alive():
-                    if started:
-                        server.stop()
-                    why = self.h2_start(server)
-                    started = why is None
-                    if why:
-                        row = {"streams": n, "connections": -(-n // server.h2), "broken": why}
-                        if key.startswith("w2"):
-                            out["w2"].append(row)
-                        else:
-                            out[key] = {**row, "pipeline": 16 if key == "w3" else 1}
-                        continue
-                if key.startswith("w2"):
-                    out["w2"].append(self.h2_row(server, n, lambda: self.w2(server, n)))
-                else:
-                    depth = 16 if key == "w3" else 1
-                    out[key] = {**self.h2_row(server, n, lambda: self.w3(server, depth)),
-                                "pipeline": depth}
-        finally:
-            self.run_timeout = 300
-            if started:
-                server.stop()
         return out
 
     def make_servers(self) -> list[Server]:
@@ -560,9 +419,11 @@ class Bench:
             if "w3" in wanted:
                 out["w3"] = self.w3(server, 16)
                 out["w3_p1"] = self.w3(server, 1)
-            for name in ("w4", "w5"):
-                if name in wanted:
-                    out[name] = getattr(self, name)(server)
+            if "w4" in wanted:
+                out["w4"] = self.w4(server)
+                out["w4_sat"] = self.w4(server, "w4_sat")
+            if "w5" in wanted:
+                out["w5"] = self.w5(server)
         finally:
             server.stop()
         return out
@@ -593,7 +454,7 @@ def main() -> int:
                     help="also run W1 and W3 over TLS (a throwaway CA and certificate)")
     ap.add_argument("--protocols", default="h1",
                     help="h1, h2 or h1,h2: HTTP/1.1 (every workload asked for) and/or cleartext "
-                         "HTTP/2 with prior knowledge (W1, W2 and W3 of those asked for)")
+                         "HTTP/2 with prior knowledge (W1, W2, W3 and W4 of those asked for)")
     ap.add_argument("--h2", action="store_true", help="the same as --protocols h1,h2")
     ap.add_argument("--streams-per-conn", type=int, default=100,
                     help="HTTP/2: streams on each connection (default 100)")

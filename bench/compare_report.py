@@ -129,14 +129,7 @@ def summarize(results: dict) -> tuple[str, dict]:
         lines += ack_table(servers)
     # W4
     if ran("w4"):
-        lines += ["", "## W4: reconnect storm (half the streams drop and resume with Last-Event-ID)", "",
-                  "| server | streams | time to all resumed s | lost | duplicates |",
-                  "| --- | --- | --- | --- | --- |"]
-        for name in names:
-            w = [r["w4"] for r in servers[name]]
-            lines.append(f"| {name} | {fmt(w[0]['streams'])} | "
-                         f"{cell([x['time_to_all_resumed_s'] for x in w], 3)} | "
-                         f"{sum(x['lost'] for x in w)} | {sum(x['duplicates'] for x in w)} |")
+        lines += w4_tables({name: servers[name] for name in names}, "")
     # W5
     if ran("w5"):
         lines += ["", "## W5: many topics, 10 subscribers each", "",
@@ -290,7 +283,7 @@ def tls_summary(results: dict) -> list[str]:
 
 
 def h2_summary(results: dict, summary: dict) -> list[str]:
-    """W1, W2 and W3 over cleartext HTTP/2 (--protocols h2): every server that speaks it, the
+    """W1 to W4 over cleartext HTTP/2 (--protocols h2): every server that speaks it, the
     same load generator, S streams to a connection; beside the same server's HTTP/1.1 figures
     from this run where the stream counts match. A row a server could not complete says why,
     with no figures."""
@@ -298,7 +291,7 @@ def h2_summary(results: dict, summary: dict) -> list[str]:
     s = h2["streams_per_conn"]
     servers = h2["servers"]
     plain = results.get("servers", {})
-    lines = ["", f"## HTTP/2: W1, W2 and W3 over cleartext HTTP/2, {s} streams to a connection", "",
+    lines = ["", f"## HTTP/2: W1 to W4 over cleartext HTTP/2, {s} streams to a connection", "",
              "Prior knowledge (no upgrade); ringcast-load `--h2 --streams-per-conn "
              f"{s}` for every server, its publisher over HTTP/1.1. What each server does:", ""]
     for name, how in h2["how"].items():
@@ -430,9 +423,67 @@ def h2_summary(results: dict, summary: dict) -> list[str]:
                     summary.setdefault("w3", {})[f"{name} h2"] = rate
         if PEER not in servers:
             lines += ["", "nginx+nchan was not measured over HTTP/2 in this run: no ratios to it."]
-    wanted_other = ("W4 (reconnect storm), W5 and the ack workload run over HTTP/1.1 only: "
-                    "ringcast-load's `storm` has no HTTP/2 yet.")
-    lines += ["", wanted_other]
+    if any(k in r for runs in servers.values() for r in runs for k in ("w4", "w4_sat")):
+        lines += w4_tables(servers, " over HTTP/2")
+    lines += ["", "W5 and the ack workload run over HTTP/1.1 only."]
+    return lines
+
+
+def servers_keys(servers: dict) -> set[str]:
+    return {k for runs in servers.values() for r in runs for k in r if r.get(k)}
+
+
+def w4_tables(servers: dict, over: str) -> list[str]:
+    """W4 (bench/compare_storm.py) at the same offered publish load, then as fast as each
+    server answers the publisher (the W4 before issue #18), for each server's passes. A row a
+    server could not complete (HTTP/2) says why."""
+    lines = []
+    titles = {"w4": f"W4{over}: reconnect storm at the same publish load for every server",
+              "w4_sat": f"W4{over}, saturated: the publisher as fast as each server answers "
+                        "(the W4 of earlier runs)"}
+    for key, title in titles.items():
+        rows = {name: [r[key] for r in runs if r.get(key)] for name, runs in servers.items()}
+        rows = {name: got for name, got in rows.items() if got}
+        if not rows:
+            continue
+        lines += ["", f"## {title}", ""]
+        if key == "w4" or "w4" not in servers_keys(servers):
+            whole = (" (whole connections: a browser loses every stream of a connection at once)"
+                     if over else "")
+            lines += [f"Half the streams drop at once{whole} and resume with Last-Event-ID. "
+                      "Resume: the drop to the new 200 head, per stream (ms: p50 / p99 / max); "
+                      "closed, started, connected: the load generator's own close of the old "
+                      "connection, the new attempt issued (after waiting for one of its "
+                      "--connect-window places) and its first write done, each from the drop "
+                      "(p50 / max); the rest of a resume is the server's answer. "
+                      "Backlog drops: loopback packets the kernel dropped at its per-CPU input "
+                      "backlog over the run (netdev_max_backlog); SYN retransmits: TCPSynRetrans "
+                      "(whole box).", ""]
+        lines += ["| server | streams | dropped | time to all resumed s | resume ms | closed ms | "
+                  "started ms | connected ms | events published (/s) | backlog drops | "
+                  "SYN retransmits | lost / dup |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for name, got in rows.items():
+            ok = [w for w in got if "broken" not in w]
+            if not ok:
+                lines.append(f"| {name} | {fmt(got[0]['streams'])} | **not measured**: "
+                             f"{got[0]['broken']} |" + " - |" * 9)
+                continue
+
+            def med(k, digits=0):
+                return fmt(spread([w.get(k) for w in ok])[0], digits)
+            kern = [w.get("kernel", {}) for w in ok]
+            lines.append(
+                f"| {name} | {fmt(ok[0]['streams'])} | {med('dropped')} | "
+                f"{cell([w['time_to_all_resumed_s'] for w in ok], 3)} | "
+                f"{med('resume_p50_ms')} / {med('resume_p99_ms')} / {med('resume_max_ms')} | "
+                f"{med('closed_p50_ms')} / {med('closed_max_ms')} | "
+                f"{med('started_p50_ms')} / {med('started_max_ms')} | "
+                f"{med('connected_p50_ms')} / {med('connected_max_ms')} | "
+                f"{med('events_published')} ({med('publish_rate', 1)}) | "
+                f"{fmt(spread([k.get('softnet_drops', 0) for k in kern])[0])} | "
+                f"{fmt(spread([k.get('TCPSynRetrans', 0) for k in kern])[0])} | "
+                f"{sum(w['lost'] for w in ok)} / {sum(w['duplicates'] for w in ok)} |")
     return lines
 
 

@@ -283,7 +283,7 @@ void Conductor::mode_storm() {
   const std::uint64_t deadline =
       timeline_.start + ns_of(opt_.timeout_s) +
       (opt_.churn_per_s > 0 ? ns_of(opt_.settle_s + opt_.duration_s + opt_.after_s) : 0);
-  const std::uint64_t drop = opt_.drop, streams = plan_.streams;
+  const std::uint64_t drop = plan_.drop_streams, streams = plan_.streams;
   wait_until([](const Totals&) { return false; }, std::min(deadline, mono_ns() + ns_of(opt_.settle_s)));
   // Each dropped stream must have an id to resume from, or its resume cannot be exact.
   if (!wait_until([&](const Totals& t) { return t.droppees_with_id >= drop; }, deadline))

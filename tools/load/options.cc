@@ -183,10 +183,13 @@ void more_flags(FlagParser& f, Options& o, Given& given) {
              return parse_ids(v, o.ids) || (why = "ringcast or opaque", false);
            });
   f.group("Storm");
-  f.number("--drop", o.drop, 0, 10'000'000, "streams dropped at once; they resume with Last-Event-ID", "K");
+  f.number("--drop", o.drop, 0, 10'000'000,
+           "streams dropped at once; they resume with Last-Event-ID (with --h2 whole connections "
+           "drop, as many as hold K streams, as a browser's EventSources do when their connection goes)",
+           "K");
   f.decimal("--settle", o.settle_s, 0, 3600, "publishing before the drop (default 1)");
   f.decimal("--after", o.after_s, 0, 3600, "publishing after every dropped stream resumed (default 1)");
-  f.decimal("--churn", o.churn_per_s, 0.001, 1e7, "drop the K streams continuously, R per second, for --duration", "R");
+  f.decimal("--churn", o.churn_per_s, 0.001, 1e7, "drop the K streams continuously, R per second, for --duration (HTTP/1.1)", "R");
   f.group("TLS");
   f.set("--tls", o.tls, true, "every connection speaks TLS (with --tls-ca or --tls-insecure)");
   f.text("--tls-ca", o.tls_ca, "trust anchors the server's certificate is checked against", "FILE");
@@ -195,7 +198,7 @@ void more_flags(FlagParser& f, Options& o, Given& given) {
            check(valid_sni, o.tls_sni, "a DNS name"));
   f.set("--tls-resume", o.tls_resume, true, "reconnects offer the thread's newest session");
   f.group("HTTP/2");
-  f.set("--h2", o.h2, true, "streams over HTTP/2 (run, subscribe)");
+  f.set("--h2", o.h2, true, "streams over HTTP/2 (run, subscribe, storm)");
   f.option("--streams-per-conn", "S", "HTTP/2 streams to a connection (default 100)",
            [&](std::string_view v, std::string& why) {
              given.streams_per_conn = true;
@@ -273,8 +276,9 @@ std::string settle(Options& o, const Given& given) {
   if (!o.tls && (!o.tls_ca.empty() || o.tls_insecure || !o.tls_sni.empty() || o.tls_resume))
     return "--tls-ca, --tls-insecure, --tls-sni and --tls-resume need --tls";
   if (given.streams_per_conn && !o.h2) return "--streams-per-conn needs --h2";
-  if (o.h2 && o.mode != Mode::run && o.mode != Mode::subscribe)
-    return "--h2 is for run and subscribe (storm over HTTP/2 is not done yet)";
+  if (o.h2 && o.mode == Mode::publish) return "--h2 is for run, subscribe and storm";
+  if (o.h2 && o.churn_per_s > 0)
+    return "--churn is for HTTP/1.1 (--h2 storms drop whole connections at once)";
   if (o.h2 && !given.recv_buffer_bytes) o.recv_buffer_bytes = 16384;
   if (o.mode == Mode::storm && (o.drop == 0 || o.drop > o.streams))
     return "storm needs --drop K with 0 < K <= --streams";

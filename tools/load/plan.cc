@@ -74,6 +74,11 @@ std::string make_plan(const Options& opt, Plan& out) {
     if (slots > p.ring_files)
       return "a ring would hold more connections than --ring-files";
   }
+  if (opt.mode == Mode::storm) {
+    // --h2 drops whole connections: as many as hold --drop streams, rounded up.
+    p.drop_units = opt.h2 ? (opt.drop + per_unit - 1) / per_unit : opt.drop;
+    for (std::uint64_t g = 0; g < p.streams; ++g) p.drop_streams += p.droppee(g);
+  }
   for (std::uint32_t t = 0; t < opt.topics; ++t) {
     p.topic_names.push_back(opt.topic_prefix + std::to_string(t));
     p.topic_hashes.push_back(topic_hash(p.topic_names.back()));

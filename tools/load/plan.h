@@ -40,6 +40,10 @@ struct Plan {
   // --h2: streams per connection (a ring's streams are whole connections' blocks, so
   // connection j of a ring holds its streams [j*S, (j+1)*S)); 0 over HTTP/1.1.
   std::uint32_t streams_per_conn = 0;
+  // storm: the streams --drop takes (over HTTP/2 whole connections go, so the count is
+  // their streams'), spread evenly over the process (see droppee()).
+  std::uint64_t drop_streams = 0;
+  std::uint64_t drop_units = 0;  // streams, or --h2 connections, to drop
   // Events per topic tracked one by one (fan-out times, acknowledged ids); 0 = not tracked.
   std::uint64_t table_events = 0;
 
@@ -47,6 +51,15 @@ struct Plan {
   // --h2: a ring's connections.
   std::uint32_t h2_conns(const RingPlan& rp) const {
     return streams_per_conn == 0 ? 0 : (rp.streams + streams_per_conn - 1) / streams_per_conn;
+  }
+  // storm: whether stream g is dropped. K of N units (streams, or --h2 connections of S
+  // streams: a browser loses all of a connection's streams at once) spread evenly: unit u
+  // goes when floor(u*K/N) steps.
+  bool droppee(std::uint64_t g) const {
+    if (drop_units == 0) return false;
+    const std::uint64_t per = streams_per_conn == 0 ? 1 : streams_per_conn;
+    const std::uint64_t u = g / per, units = (streams + per - 1) / per;
+    return (u + 1) * drop_units / units > u * drop_units / units;
   }
   std::uint32_t stream_threads() const { return threads - (publisher_thread ? 1 : 0); }
   std::uint32_t topic_of_stream(std::uint64_t g) const {

@@ -164,6 +164,9 @@ std::uint64_t expected_deliveries(const ReportInput& in) {
 
 void storm(Json& j, const ReportInput& in, const WorkerStats& total) {
   j.open("storm");
+  // --h2: whole connections drop, as many as hold --drop streams (rounded up).
+  j.u64("drop_target", in.plan.drop_streams);
+  j.str("drop_unit", in.opt.h2 ? "connection" : "stream");
   j.u64("dropped", total.dropped);
   j.u64("drop_skipped", total.drop_skipped);
   j.u64("resumed", total.resumed);
@@ -173,6 +176,14 @@ void storm(Json& j, const ReportInput& in, const WorkerStats& total) {
   // was missed.
   j.num("time_to_all_resumed_s", seconds(total.drop_ns, total.last_resumed_ns));
   quantiles_us(j, "resume_us", total.resume);
+  // Where the resume's time went (each from the drop): our close done, the new attempt issued,
+  // its first write done; the rest up to resume_us is the server's answer.
+  quantiles_us(j, "closed_us", total.closed);
+  quantiles_us(j, "started_us", total.started);
+  quantiles_us(j, "connected_us", total.connected);
+  // This process's passes after the drop (its side of the time: a long pass delays every
+  // completion behind it, whatever the server did).
+  quantiles_us(j, "load_pass_us", total.storm_pass);
   j.num("time_to_all_flowing_s", seconds(total.drop_ns, total.last_flowing_ns));
   quantiles_us(j, "flowing_us", total.flow);
   // --churn: drops (= reconnects) per second over the churn. The target is what was asked;

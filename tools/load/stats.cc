@@ -69,6 +69,10 @@ void merge_stats(WorkerStats& into, const WorkerStats& from) {
   into.resumed += from.resumed;
   into.last_resumed_ns = std::max(into.last_resumed_ns, from.last_resumed_ns);
   into.resume.merge(from.resume);
+  into.closed.merge(from.closed);
+  into.started.merge(from.started);
+  into.connected.merge(from.connected);
+  into.storm_pass.merge(from.storm_pass);
   into.flowing += from.flowing;
   into.last_flowing_ns = std::max(into.last_flowing_ns, from.last_flowing_ns);
   into.flow.merge(from.flow);

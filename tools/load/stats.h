@@ -74,6 +74,16 @@ struct WorkerStats {
   std::uint64_t resumed = 0;          // dropped streams reconnected (200 head with Last-Event-ID)
   std::uint64_t last_resumed_ns = 0;
   Histogram resume;                   // drop -> reconnected
+  // Where a resume's time goes, each from the same drop: the old connection's receive ended
+  // (our cancel done: the reconnect is queued); the new attempt issued (it waited for one of
+  // the --connect-window places); its first write done (connected, GET or ClientHello or
+  // HTTP/2 preface written). The head then completes `resume`.
+  Histogram closed;
+  Histogram started;  // the new connection's attempt issued (socket, bind, connect, write)
+  Histogram connected;
+  // The load generator's own passes that handled completions, from the drop on: how long a
+  // completion (a connect, a head) may wait behind the others of a pass before it is seen.
+  Histogram storm_pass;
   std::uint64_t flowing = 0;          // dropped streams that have had an event since
   std::uint64_t last_flowing_ns = 0;
   Histogram flow;                     // drop -> first event on the new connection

@@ -63,6 +63,7 @@ void Worker::start_stream(RingHost& h, std::uint32_t slot, std::uint64_t now) {
   build_request(h, slot, cs);
   if (stats.first_connect_ns == 0) stats.first_connect_ns = now;
   ++stats.connect_attempts;
+  if (s.flags & stream_flag::awaiting_head) stats.started.record(now - dropped_at(h, slot));
   s.state = StreamState::connecting;
   // --tls: the ClientHello goes first, in the GET's place; the GET waits in the scratch for
   // the handshake.
@@ -167,6 +168,9 @@ void Worker::on_stream_cqe(RingHost& h, std::uint32_t slot, std::uint8_t what, c
 
 void Worker::on_request_sent(RingHost& h, std::uint32_t slot, std::int32_t res) {
   Stream& s = h.streams[slot];
+  // A dropped stream's new connection is up and its first write done (GET or ClientHello).
+  if (res > 0 && s.state == StreamState::connecting && (s.flags & stream_flag::awaiting_head))
+    stats.connected.record(mono_ns() - dropped_at(h, slot));
   if (shared_.tls != nullptr) {
     // The ClientHello: the scratch stays for the handshake's flights and the GET.
     TlsScratch& ts = h.tls_scratch[s.scratch];
@@ -234,6 +238,7 @@ void Worker::on_stream_ended(RingHost& h, std::uint32_t slot, std::int32_t res) 
   const std::uint64_t now = mono_ns();
   switch (s.state) {
     case StreamState::closing:  // the storm dropped it: reconnect at once
+      stats.closed.record(now - dropped_at(h, slot));
       ++s.gen;
       s.state = StreamState::waiting;
       h.now_queue.push({slot, now});
@@ -313,6 +318,10 @@ void Worker::drop_streams(std::uint64_t now) {
   stats.drop_ns = now;
   for (auto& hp : hosts_) {
     RingHost& h = *hp;
+    if (!h.h2.empty()) {
+      drop_h2_links(h, now);
+      continue;
+    }
     for (std::uint32_t slot = 0; slot < h.streams.size(); ++slot) {
       Stream& s = h.streams[slot];
       if (!(s.flags & stream_flag::droppee)) continue;

@@ -63,6 +63,7 @@ void Worker::start_h2_link(RingHost& h, std::uint32_t c, std::uint64_t now) {
   ++stats.h2_conn_attempts;
   l.state = H2State::connecting;
   ++h.h2_connecting;
+  if (l.resuming) h2_restarted(h, c, now);
   const std::uint32_t per = plan_.streams_per_conn;
   l.source = shared_.sources.source(h.plan->first_stream + std::uint64_t(c) * per, l.tries);
   H2Settings settings;
@@ -209,6 +210,7 @@ void Worker::on_h2_sent(RingHost& h, std::uint32_t c, std::uint16_t gen, std::in
       l.state = H2State::up;
       --h.h2_connecting;
     }
+    if (l.resuming) h2_reconnected(h, c, mono_ns());
     arm_recv(h, c, l.gen);
   } else if (res < 0) {
     // -EPIPE/-ECONNRESET: the server went away; its receive's end moves the link on.
@@ -301,7 +303,7 @@ void Worker::h2_down(RingHost& h, std::uint32_t c, std::int32_t res) {
   l.pending.clear();
   ++l.gen;            // any later completion of this attempt is stale
   if (l.streamed) {
-    ++stats.h2_disconnects;
+    if (!l.dropped) ++stats.h2_disconnects;  // (a storm's drop is ours, not a disconnect)
     if (was_up) count_error(res);  // the server closed it (our own closes were counted)
     l.attempts = 0;
   } else {
@@ -326,7 +328,9 @@ void Worker::h2_down(RingHost& h, std::uint32_t c, std::int32_t res) {
   }
   if (l.state == H2State::failed) return;
   l.state = H2State::waiting;
-  h.h2_delay.push({c, mono_ns() + opt_.reconnect_delay_ms * kNsPerMs});
+  const std::uint64_t now = mono_ns();
+  if (l.dropped) return h2_dropped_down(h, c, now);
+  h.h2_delay.push({c, now + opt_.reconnect_delay_ms * kNsPerMs});
 }
 
 void Worker::h2_queue_stream(RingHost& h, std::uint32_t slot, std::uint64_t due) {

@@ -89,12 +89,8 @@ std::string Worker::init() {
     if (std::string err = h->ring.init(setup); !err.empty()) return err;
     h->streams.resize(rp->streams);
     if (opt_.ids == IdMode::opaque) h->opaque_ids.resize(rp->streams);
-    for (std::uint32_t i = 0; i < rp->streams; ++i) {
-      // Storm drops K of N spread evenly: stream g goes when floor(g*K/N) steps.
-      const std::uint64_t g = rp->first_stream + i;
-      if (opt_.mode == Mode::storm && (g + 1) * opt_.drop / opt_.streams > g * opt_.drop / opt_.streams)
-        h->streams[i].flags |= stream_flag::droppee;
-    }
+    for (std::uint32_t i = 0; i < rp->streams; ++i)
+      if (plan_.droppee(rp->first_stream + i)) h->streams[i].flags |= stream_flag::droppee;
     const std::uint32_t window = std::min<std::uint32_t>(opt_.connect_window, 0xfffe);
     // --h2: connections take no scratch (their sends' bytes are their own).
     h->scratch.resize(rp->streams == 0 || opt_.h2 ? 0 : std::min<std::uint32_t>(window, rp->streams));
@@ -109,7 +105,7 @@ std::string Worker::init() {
     for (std::size_t s = h->scratch.size(); s > 0; --s) h->free_scratch.push_back(std::uint16_t(s - 1));
     h->now_queue.reserve(rp->streams);
     h->delay_queue.reserve(rp->streams);
-    if (opt_.churn_per_s > 0) h->drop_at.resize(rp->streams);
+    if (opt_.mode == Mode::storm) h->drop_at.resize(rp->streams);
     for (std::uint32_t p : rp->publishers) h->publishers.push_back(make_publisher(p));
     stream_count_ += rp->streams;
     hosts_.push_back(std::move(h));
@@ -172,6 +168,7 @@ bool Worker::pass() {
     for (const Cqe& c : cqes_) handle(*h, c);
   }
   if (now - last_periodic_ns_ >= kPeriodicNs) periodic(now, phase);
+  if (handled > 0 && dropped_at_ns() != 0) stats.storm_pass.record(mono_ns() - now);
   if (handled == 0) wait(now, phase);
   return true;
 }

@@ -136,6 +136,8 @@ struct H2Link {
   H2State state = H2State::idle;
   bool sending = false;    // a send SQE is in flight (of any generation): `out` is the kernel's
   bool streamed = false;   // this attempt has had a stream's 200 head
+  bool dropped = false;    // storm: we closed it; reconnect at once, not after a delay
+  bool resuming = false;   // storm: its dropped streams wait for the next attempt to connect
 };
 
 struct Waiting {
@@ -170,7 +172,7 @@ struct RingHost {
   std::uint32_t next_start = 0;  // streams below this have started their first attempt
   WaitQueue now_queue;           // reconnect at once (storm)
   WaitQueue delay_queue;         // reconnect after --reconnect-delay-ms (FIFO: one delay)
-  std::vector<std::uint64_t> drop_at;  // --churn: when each stream was last dropped
+  std::vector<std::uint64_t> drop_at;  // storm: when each stream was last dropped
   // --h2: the connections (slots [0, h2.size())), the next to start for the first time, how
   // many attempts are in flight (at most --connect-window), and those waiting to reconnect.
   // delay_queue then holds streams waiting to be requested again on their connection.
@@ -223,10 +225,16 @@ class Worker final : private H2Events {
   void cancel_stream(RingHost& h, std::uint32_t slot, StreamState then);
   void drop_streams(std::uint64_t now);
   void drop_stream(RingHost& h, std::uint32_t slot, std::uint64_t now);
+  // storm_h2.cc: --h2 storms drop whole connections.
+  void drop_h2_links(RingHost& h, std::uint64_t now);
+  void h2_dropped_down(RingHost& h, std::uint32_t c, std::uint64_t now);
+  void h2_reconnected(RingHost& h, std::uint32_t c, std::uint64_t now);
+  void h2_restarted(RingHost& h, std::uint32_t c, std::uint64_t now);
 
   // churn.cc: the storm's sustained drops (--churn).
   void churn_streams(std::uint64_t now);
   bool churn_one(std::uint64_t now);
+  std::uint64_t dropped_at_ns() const { return stats.drop_ns; }  // 0 before the storm's drop
   std::uint64_t dropped_at(const RingHost& h, std::uint32_t slot) const {
     return h.drop_at.empty() ? stats.drop_ns : h.drop_at[slot];
   }

@@ -172,8 +172,53 @@ TEST(Options, H2Flags) {
   Options bad;
   const char* alone[] = {"ringcast-load", "run", "--streams-per-conn", "50"};
   EXPECT_EQ(parse_options(4, const_cast<char**>(alone), bad), 2);
-  const char* storm[] = {"ringcast-load", "storm", "--h2", "--drop", "1"};
-  EXPECT_EQ(parse_options(5, const_cast<char**>(storm), bad), 2);
+  Options storm;
+  const char* storm_h2[] = {"ringcast-load", "storm", "--h2", "--drop", "1"};
+  EXPECT_EQ(parse_options(5, const_cast<char**>(storm_h2), storm), 0);
+  Options churn;
+  const char* churn_h2[] = {"ringcast-load", "storm", "--h2", "--drop", "1", "--churn", "10"};
+  EXPECT_EQ(parse_options(7, const_cast<char**>(churn_h2), churn), 2);
+  Options publish;
+  const char* publish_h2[] = {"ringcast-load", "publish", "--h2"};
+  EXPECT_EQ(parse_options(3, const_cast<char**>(publish_h2), publish), 2);
+}
+
+// Storm over HTTP/1.1: exactly K of N streams drop, spread evenly.
+TEST(Plan, StormDropsKStreamsSpreadEvenly) {
+  Options o = options(Mode::storm, 1000, 10, 1, 1);
+  o.drop = 500;
+  Plan p;
+  ASSERT_EQ(make_plan(o, p), "");
+  EXPECT_EQ(p.drop_units, 500u);
+  EXPECT_EQ(p.drop_streams, 500u);
+  std::uint64_t first_half = 0;
+  for (std::uint64_t g = 0; g < 500; ++g) first_half += p.droppee(g);
+  EXPECT_EQ(first_half, 250u);
+  EXPECT_TRUE(p.droppee(1));
+  EXPECT_FALSE(p.droppee(0));
+}
+
+// Storm over HTTP/2: whole connections drop, as many as hold K streams (rounded up), spread
+// evenly; every stream of a dropped connection drops, no other.
+TEST(Plan, H2StormDropsWholeConnections) {
+  Options o = options(Mode::storm, 1050, 10, 1, 1, 1000);
+  o.h2 = true;
+  o.streams_per_conn = 100;  // 11 connections, the last of 50 streams
+  o.drop = 250;              // 3 connections
+  Plan p;
+  ASSERT_EQ(make_plan(o, p), "");
+  EXPECT_EQ(p.drop_units, 3u);
+  std::uint64_t dropped = 0;
+  for (std::uint64_t c = 0; c < 11; ++c) {
+    const bool first = p.droppee(c * 100);
+    for (std::uint64_t g = c * 100; g < std::min<std::uint64_t>(c * 100 + 100, 1050); ++g) {
+      EXPECT_EQ(p.droppee(g), first) << "stream " << g << " of connection " << c;
+      dropped += p.droppee(g);
+    }
+  }
+  EXPECT_EQ(dropped, p.drop_streams);
+  EXPECT_GE(p.drop_streams, 250u);
+  EXPECT_LE(p.drop_streams, 300u);
 }
 
 }  // namespace
