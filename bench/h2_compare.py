@@ -22,70 +22,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The server start-up, memory readings and load runs of the density bench.
+from h2_million import Server, load_json, rss_bytes, slab_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def slab_bytes() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("Slab:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-class Server:
-    def __init__(self, binary: str):
-        self.port = free_port()
-        self.proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{self.port}", "--shards", "2"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{binary} did not start")
-        time.sleep(0.3)  # the shards' rings and buffers settle
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def load(args: argparse.Namespace, port: int, argv: list[str], h2: bool) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "r.json")
-        cmd = [args.load] + argv + ["--target", f"127.0.0.1:{port}", "--json", out, "--quiet"]
-        if h2:
-            cmd += ["--h2", "--streams-per-conn", str(args.streams_per_conn)]
-        subprocess.run(cmd, timeout=args.timeout + 60, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        return json.loads(Path(out).read_text())
+    cmd = [args.load] + argv + ["--target", f"127.0.0.1:{port}", "--quiet"]
+    if h2:
+        cmd += ["--h2", "--streams-per-conn", str(args.streams_per_conn)]
+    return load_json(cmd, args.timeout + 60)
 
 
 def w1(args: argparse.Namespace, binary: str, h2: bool) -> dict:

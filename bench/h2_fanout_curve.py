@@ -18,7 +18,6 @@ out or lost, duplicated or reordered events.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -28,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from h2_million import Server  # noqa: E402  (the same server start-up as the density bench)
+from h2_million import Server, load_json  # noqa: E402  (the density bench's start-up and runs)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,17 +36,13 @@ def run_w3(args: argparse.Namespace, spc: int, pipeline: int) -> dict:
     """One W3 against a fresh server; spc 0 is HTTP/1.1."""
     server = Server(args.ringcast, args.streams, extra=args.server_args)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "run.json")
-            cmd = [args.load, "run", "--streams", str(args.streams), "--topics", "1", "--burst",
-                   "--duration", str(args.duration), "--pipeline", str(pipeline),
-                   "--publisher-thread", "--target", f"127.0.0.1:{server.port}", "--threads", "2",
-                   "--timeout", str(args.timeout), "--quiet", "--json", out]
-            if spc:
-                cmd += ["--h2", "--streams-per-conn", str(spc)]
-            subprocess.run(cmd, timeout=args.timeout + 60, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            r = json.loads(Path(out).read_text())
+        cmd = [args.load, "run", "--streams", str(args.streams), "--topics", "1", "--burst",
+               "--duration", str(args.duration), "--pipeline", str(pipeline),
+               "--publisher-thread", "--target", f"127.0.0.1:{server.port}", "--threads", "2",
+               "--timeout", str(args.timeout), "--quiet"]
+        if spc:
+            cmd += ["--h2", "--streams-per-conn", str(spc)]
+        r = load_json(cmd, args.timeout + 60)
         return {"deliveries_per_s": r.get("deliveries_per_s", 0), "lost": r.get("lost", -1),
                 "duplicates": r.get("duplicates", -1), "reordered": r.get("reordered", -1),
                 "ack_p50_ms": (r.get("publish_latency_ms") or {}).get("p50")}

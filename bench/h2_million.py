@@ -85,11 +85,14 @@ def certificate() -> tuple[str, str]:
 
 
 class Server:
-    def __init__(self, binary: str, streams: int, tls: bool = False, extra: str = "") -> None:
+    """ringcast --shards 2 on a free loopback port; with streams > 0, --max-streams room for them."""
+
+    def __init__(self, binary: str, streams: int = 0, tls: bool = False, extra: str = "") -> None:
         self.port = free_port()
         self.tls = tls
-        argv = [binary, "--listen", f"127.0.0.1:{self.port}", "--shards", "2",
-                "--max-streams", str(int(streams * 1.1) + 1000), "--log-level", "warn"]
+        argv = [binary, "--listen", f"127.0.0.1:{self.port}", "--shards", "2", "--log-level", "warn"]
+        if streams > 0:
+            argv += ["--max-streams", str(int(streams * 1.1) + 1000)]
         if tls:
             cert, key = certificate()
             argv += ["--tls-cert", cert, "--tls-key", key]
@@ -154,16 +157,20 @@ def density(args: argparse.Namespace, streams: int = 0, h2: bool = True, tls: bo
         server.stop()
 
 
+def load_json(cmd: list[str], timeout: float) -> dict:
+    """Runs ringcast-load `cmd` (its --json report goes to a temporary file) and returns the report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "run.json")
+        subprocess.run([*cmd, "--json", out], timeout=timeout, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        return json.loads(Path(out).read_text())
+
+
 def broadcast(args: argparse.Namespace) -> dict:
     server = Server(args.ringcast, args.streams, extra=args.server_args)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "run.json")
-            subprocess.run(load_cmd(args, server.port, "run", "--topics", "1", "--events", "1",
-                                    "--burst", "--json", out),
-                           timeout=args.timeout + 120, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            r = json.loads(Path(out).read_text())
+        r = load_json(load_cmd(args, server.port, "run", "--topics", "1", "--events", "1", "--burst"),
+                      args.timeout + 120)
         first = (r.get("time_to_first_delivery_us") or {}).get("max")
         last = (r.get("time_to_last_delivery_us") or {}).get("max")
         return {"completed": r["completed"], "delivered": r["deliveries_received"],
