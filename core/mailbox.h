@@ -63,14 +63,14 @@ struct PublishMessage final : Message {
   std::string topic;
   std::string event;
   std::string data;
-  int reject_status = 0;              // nonzero: not a publish, an in-order refusal to echo
-  const char* reject_detail = nullptr;
-  const char* reject_headers = "";    // extra header lines of the refusal (static text)
+  // Not a publish: a refusal already written into the answer half, which the owner only
+  // echoes so that it reaches the connection in order behind earlier publishes.
+  bool refusal = false;
   std::uint32_t batch_index = 0;      // 1 + the event's line in a batch publish (0: none)
   // --- the answer, from the owner ---
-  int status = 202;  // 202, or 503 when the topic table is full
+  int status = 202;  // 202; 503 when the topic table is full; a refusal's own status
   EventId id;
-  const char* detail = nullptr;  // set for an echoed refusal (static text)
+  const char* detail = nullptr;  // set for a refusal (static text)
   const char* headers = "";      // its extra header lines (static text)
 
   // Turns the request into its answer (the topic and the origin's fields stay).
@@ -86,9 +86,7 @@ struct PublishMessage final : Message {
     topic.clear();
     event.clear();
     data.clear();
-    reject_status = 0;
-    reject_detail = nullptr;
-    reject_headers = "";
+    refusal = false;
     batch_index = 0;
     status = 202;
     id = EventId{};

@@ -287,9 +287,10 @@ void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, con
   RC_ASSERT(c.publish_owner != index_ || config_.redis());  // may_pipeline: held publishes go alone
   PublishMessage* m = take_publish();
   m->conn_token = token(ci);
-  m->reject_status = status;
-  m->reject_detail = detail;
-  m->reject_headers = headers;
+  m->refusal = true;
+  m->status = status;
+  m->detail = detail;
+  m->headers = headers;
   ++c.pending_acks;
   c.flags |= conn_flag::close_after_send;  // nothing after the refusal is read
   post(c.publish_owner, m);
@@ -297,8 +298,8 @@ void Shard::reject_publish(std::uint32_t ci, int status, const char* detail, con
 
 // Owner side of a publish from another shard; takes `m` over (it goes back as the answer).
 void Shard::on_publish_message(PublishMessage* m) {
-  if (m->reject_status != 0) {  // only echoing a refusal back, in order
-    m->answer(m->reject_status, m->reject_detail, m->reject_headers);
+  if (m->refusal) {  // only echoing it back, in order
+    m->answer(m->status, m->detail, m->headers);
     return send_ack(m->origin_shard, m);
   }
   const std::uint32_t t = topic_index(m->topic, true);

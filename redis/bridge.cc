@@ -209,13 +209,13 @@ void RedisBridge::handle_publishes(std::vector<PublishMessage*>& batch) {
   const std::uint32_t maxlen = config_.redis_maxlen != 0 ? config_.redis_maxlen : config_.history;
   if (up) {
     for (PublishMessage* m : batch) {
-      if (m->reject_status == 0) writer_link_->append(redis::xadd(key(m->topic), maxlen, m->event, m->data));
+      if (!m->refusal) writer_link_->append(redis::xadd(key(m->topic), maxlen, m->event, m->data));
     }
   }
   // Each message goes back to its shard as its own answer (PublishMessage::answer).
   for (PublishMessage* m : batch) {
-    if (m->reject_status != 0) {  // an in-order refusal, echoed
-      m->answer(m->reject_status, m->reject_detail, m->reject_headers);
+    if (m->refusal) {  // echoed, in order
+      m->answer(m->status, m->detail, m->headers);
     } else if (redis::Reply r = writer_link_->reply(); !r) {
       metrics_.unavailable.add();
       m->answer(503, "redis is unavailable; try again", kRetryAfter);
